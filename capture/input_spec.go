@@ -1,0 +1,74 @@
+package capture
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// deviceDemuxers are the libavdevice inputs a robot uses, written as
+// "<demuxer>:<device>" in configs.
+var deviceDemuxers = map[string]bool{"v4l2": true, "alsa": true, "pulse": true}
+
+// liveSchemes are network inputs that are expected to run forever; a file
+// served over http(s) is treated as live too, because robots use http for
+// camera streams (MJPEG, HLS), not for finite files.
+var liveSchemes = map[string]bool{
+	"rtsp": true, "rtsps": true, "rtmp": true, "udp": true, "srt": true,
+	"tcp": true, "http": true, "https": true, "rtp": true,
+}
+
+// inputSpec is a parsed input: what to hand to avformat_open_input.
+type inputSpec struct {
+	raw     string // as configured, for messages
+	format  string // forced demuxer ("v4l2", …) or ""
+	url     string // what FFmpeg opens
+	live    bool
+	network bool
+}
+
+// parseInput classifies an input string. It does not touch the file system
+// or network; opening reports those errors.
+func parseInput(s string) (inputSpec, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return inputSpec{}, fmt.Errorf("empty input: give a file path, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0")
+	}
+	if i := strings.IndexByte(s, ':'); i > 0 {
+		scheme := strings.ToLower(s[:i])
+		if deviceDemuxers[scheme] {
+			dev := s[i+1:]
+			if dev == "" {
+				return inputSpec{}, fmt.Errorf("input %q names no device: write %s:<device>, e.g. v4l2:/dev/video0, alsa:hw:1,0, pulse:default", s, scheme)
+			}
+			return inputSpec{raw: s, format: scheme, url: dev, live: true}, nil
+		}
+		if strings.HasPrefix(s[i:], "://") {
+			u, err := url.Parse(s)
+			if err != nil {
+				return inputSpec{}, fmt.Errorf("input %q is not a valid URL: %w", redactURL(s), err)
+			}
+			if scheme == "file" {
+				return inputSpec{raw: s, url: u.Path}, nil
+			}
+			return inputSpec{raw: s, url: s, live: liveSchemes[scheme], network: true}, nil
+		}
+	}
+	return inputSpec{raw: s, url: s}, nil
+}
+
+// String is the input as it may appear in logs and errors: credentials in
+// URLs are removed.
+func (in inputSpec) String() string { return redactURL(in.raw) }
+
+// redactURL drops the password of a URL so that secrets never reach logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/windowing"
+)
+
+// windowFile is the JSON written beside each window's JPEG and WAV.
+type windowFile struct {
+	Seq           uint64  `json:"seq"`
+	PTSStartS     float64 `json:"pts_start_s"`
+	PTSEndS       float64 `json:"pts_end_s"`
+	FramePTSS     float64 `json:"frame_pts_s"`
+	Width         int     `json:"width"`
+	Height        int     `json:"height"`
+	ModelWidth    int     `json:"model_width"`
+	ModelHeight   int     `json:"model_height"`
+	Samples       int     `json:"samples"`
+	SilenceFilled int     `json:"silence_filled"`
+	RMSDBFS       float64 `json:"rms_dbfs"`
+	WallStart     string  `json:"wall_start,omitempty"`
+	WallEnd       string  `json:"wall_end,omitempty"`
+}
+
+// kvFlag collects repeated key=value flags into a map.
+type kvFlag map[string]string
+
+func (f kvFlag) String() string { return fmt.Sprint(map[string]string(f)) }
+func (f kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	f[k] = v
+	return nil
+}
+
+// modelSizeFlag parses "224" or "448x252".
+func parseModelSize(s string) (w, h int, err error) {
+	ws, hs, square := strings.Cut(s, "x")
+	if !square {
+		hs = ws
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("--model-size %q: write N or WxH, e.g. 224 or 448x252", s)
+	}
+	if err := windowing.CheckModelSize(w, h); err != nil {
+		return 0, 0, fmt.Errorf("--model-size: %w", err)
+	}
+	return w, h, nil
+}
+
+func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dump", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	input := fs.String("input", "", "camera input: file, URL (rtsp://, udp://, srt://, http://) or device (v4l2:/dev/video0)")
+	audio := fs.String("audio", "", "separate audio input (alsa:hw:1,0, pulse:default, a file or URL); default: the input's own audio")
+	window := fs.Duration("window", windowing.DefaultLength, "window length")
+	hop := fs.Duration("hop", windowing.DefaultHop, "distance between window starts")
+	modelSize := fs.String("model-size", "224", "model input size, N or WxH, multiples of 28")
+	maxWindows := fs.Int("max-windows", 0, "stop after this many windows (0: until the input ends)")
+	out := fs.String("out", "", "directory for wNNNNNN.jpg/.wav/.json")
+	skipFrame := fs.String("skip-frame", "", `frames the decoder may skip: "noref" or "nokey"`)
+	loop := fs.Bool("loop", false, "start a file again at its end")
+	stall := fs.Duration("stall-timeout", capture.DefaultStallTimeout, "reopen a live input after this long without packets")
+	logLevel := fs.String("log-level", "warn", "trace, debug, info, warn or error")
+	inputOpts, audioOpts := kvFlag{}, kvFlag{}
+	fs.Var(inputOpts, "option", "FFmpeg option for the input, key=value (repeatable), e.g. rtsp_transport=tcp")
+	fs.Var(audioOpts, "audio-option", "FFmpeg option for the audio input, key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if *input == "" || *out == "" {
+		return usagef("--input and --out are required")
+	}
+	mw, mh, err := parseModelSize(*modelSize)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *maxWindows < 0 {
+		return usagef("--max-windows %d must be 0 or more", *maxWindows)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
+	capture.RouteFFmpegLogs(log)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var written int
+	var writeErr error
+	cutter, err := windowing.NewCutter(windowing.Config{Stream: "dump", Length: *window, Hop: *hop}, func(w windowing.Window) {
+		mu.Lock()
+		defer mu.Unlock()
+		if writeErr != nil || (*maxWindows > 0 && written >= *maxWindows) {
+			return
+		}
+		if err := writeWindow(*out, w); err != nil {
+			writeErr = err
+			cancel()
+			return
+		}
+		written++
+		fmt.Fprintf(stdout, "w%06d  pts %7.3f–%7.3f s  frame %7.3f s  %dx%d→%dx%d  %d samples  %6.1f dBFS\n",
+			w.Seq, w.PTSStart.Seconds(), w.PTSEnd.Seconds(), w.FramePTS.Seconds(), w.Width, w.Height,
+			w.ModelWidth, w.ModelHeight, w.Samples, w.RMSDBFS)
+		if *maxWindows > 0 && written >= *maxWindows {
+			cancel()
+		}
+	})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	src, err := capture.New(capture.Config{
+		Name: "dump", Input: *input, InputOptions: inputOpts, Audio: *audio, AudioOptions: audioOpts,
+		SkipFrame: *skipFrame, Loop: *loop, StallTimeout: *stall, ModelWidth: mw, ModelHeight: mh, FailFast: true,
+	}, cutter, log.Named("capture"), nil)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	runErr := src.Run(ctx)
+	cutter.Flush()
+
+	mu.Lock()
+	defer mu.Unlock()
+	st := cutter.Stats()
+	reasons := make([]string, 0, len(st.Dropped))
+	for r, n := range st.Dropped {
+		reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
+	}
+	sort.Strings(reasons)
+	cs := src.Stats()
+	fmt.Fprintf(stdout, "%d windows written to %s; dropped: [%s]; silence filled: %.3f s; decode errors: %d; reconnects: %d\n",
+		written, *out, strings.Join(reasons, " "), float64(st.SilenceFilled)/windowing.SampleRate, cs.DecodeErrors, cs.Reconnects)
+	if writeErr != nil {
+		return writeErr
+	}
+	if runErr != nil {
+		var inputProblem bool
+		for _, e := range []error{capture.ErrNoAudio, capture.ErrNoVideo, capture.ErrUnsupported} {
+			inputProblem = inputProblem || errors.Is(runErr, e)
+		}
+		if inputProblem {
+			return usageError{runErr.Error()}
+		}
+		return runErr
+	}
+	if written == 0 && ctx.Err() == nil {
+		return fmt.Errorf("%s gave no complete %v window (is it shorter than one window?)", *input, *window)
+	}
+	return nil
+}
+
+// writeWindow writes one window's three files; the JSON goes last, so a
+// reader that sees it sees the other two complete.
+func writeWindow(dir string, w windowing.Window) error {
+	base := filepath.Join(dir, fmt.Sprintf("w%06d", w.Seq))
+	meta := windowFile{
+		Seq: w.Seq, PTSStartS: w.PTSStart.Seconds(), PTSEndS: w.PTSEnd.Seconds(), FramePTSS: w.FramePTS.Seconds(),
+		Width: w.Width, Height: w.Height, ModelWidth: w.ModelWidth, ModelHeight: w.ModelHeight,
+		Samples: w.Samples, SilenceFilled: w.SilenceFilled, RMSDBFS: w.RMSDBFS,
+	}
+	if !w.WallStart.IsZero() {
+		meta.WallStart, meta.WallEnd = w.WallStart.Format(time.RFC3339Nano), w.WallEnd.Format(time.RFC3339Nano)
+	}
+	js, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s.json: %w", base, err)
+	}
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".jpg", w.JPEG}, {".wav", w.WAV}, {".json", append(js, '\n')}} {
+		if err := os.WriteFile(base+f.ext, f.data, 0o644); err != nil {
+			return fmt.Errorf("write window %d: %w", w.Seq, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package gar holds the pure logic of the Generation–Analysis–Refinement
+// loop (design §3): stage prompts and response schemas, robust reading of
+// model answers, consensus over analysis trials, the adaptive gate, box
+// geometry and refinement ops, and the detection payload v1. It does no I/O;
+// the Localizer that drives the model client (gar/mllm) calls into it.
+//
+// All boxes inside the loop are integer pixels of the W×H image the model
+// sees. ToFrame, ToNorm and BearingDeg map them for the payload. The
+// bearing uses the pinhole model
+//
+//	bearing_deg = atan((2·cx − 1) · tan(hfov/2))
+//
+// with cx the box centre as a fraction of the model image width; 0 is the
+// optical axis and negative values are left of it.
+//
+// # Decisions where the design is silent
+//
+// Geometry:
+//   - Clip follows design §3.5 and then, if a pair is still collapsed (only
+//     possible on the far edge, x1 = x2 = W−1), sets x1 = W−2, so every
+//     clipped box has x1 < x2 and y1 < y2 when W, H ≥ 2. Sizes below 1 are
+//     treated as 1 (the box is then [0,0,0,0]). NaN coordinates become 0;
+//     huge and infinite ones go to the nearest bound.
+//   - Clamp and every op compute in float64 and round once, in Clip.
+//   - recenter without a usable [cx, cy] target is treated like an unknown
+//     op type. The target is read as model pixels; the normalised-box rule
+//     is not applied to it.
+//   - Op types are matched case-insensitively after trimming.
+//   - DecideRefinedBox: a missing or unreadable "changed" is not false, so
+//     the candidate is used; only an explicit false keeps the initial box.
+//     When both a known op and a bbox are given, the bbox wins, as in the
+//     design's order.
+//
+// Reading answers:
+//   - Fenced code blocks are searched before the whole text. Every '{' (and,
+//     for multi-source answers with K ≥ 2, '[') starts a candidate; the
+//     first balanced candidate that decodes and yields a usable answer for
+//     the stage wins, so example objects in prose, wrapper objects and
+//     "assistant" headers are skipped. At most 64 KiB and 128 candidate
+//     scans are examined per answer.
+//   - Usable means: locate has a readable bbox; audio has a non-empty
+//     audio_class (a missing confidence reads as 0); an analysis trial has
+//     at least one of its four members; refine has at least one of bbox,
+//     changed, ops, refined_description.
+//   - When strict decoding fails, the candidate is retried once after
+//     repairing common slips outside strings: trailing commas,
+//     True/False/None, a leading '+' on numbers, and bare NaN/Infinity/inf,
+//     which become null so the value is rejected but the object survives.
+//   - Numbers may be strings holding a plain decimal number ("12",
+//     " 0.8 "); hex, NaN and infinities are rejected, as are values that
+//     overflow float64. Booleans: true/false, 1/0 and the strings
+//     true/false/yes/no/1/0 in any case.
+//   - Scores are clipped to [0,1]; values such as 85 are not read as
+//     percentages.
+//   - A box is [x1,y1,x2,y2] or {"x1":…,"y1":…,"x2":…,"y2":…}; "bbox_2d"
+//     (Qwen's grounding key) is read when "bbox" is absent.
+//   - audio_class is lowercased (the prompt asks for lowercase) and cut to
+//     64 runes; descriptions to 512 runes, refined descriptions to 2048;
+//     at most 16 role tags and 16 anchor votes are read per trial. A bare
+//     string in anchor_votes is a vote with score 0.
+//   - Multi-source answers: {"sources":[…]} or, for K ≥ 2, a top-level
+//     array; for K = 1 the single-source shape also works. Fewer than K
+//     usable entries is invalid; entries beyond K are ignored.
+//   - ErrNoJSON (nothing decoded) wraps ErrInvalidAnswer (nothing usable);
+//     callers count both through errors.Is(err, ErrInvalidAnswer).
+//
+// Consensus:
+//   - NormaliseName: lowercase; each run of Unicode whitespace and '-'
+//     becomes one '_'; "trim" strips '_' from both ends (whitespace is gone
+//     by then); the result is cut to 48 runes (never inside a UTF-8
+//     sequence) and not trimmed again. Empty names are dropped.
+//   - A trial votes at most once per normalised tag or anchor (its first
+//     mention). An anchor's score is the mean over the trials that voted
+//     for it; a vote without a usable score counts 0.
+//   - A keep flag that is missing or unreadable is not a vote for true.
+//
+// Gate: Reason lists every failed condition, separated by "; ", with two
+// decimals (more when two decimals would print equal numbers).
+//
+// Prompts: one SystemPrompt for all stages; model-produced text (classes,
+// tags, anchors) is inserted as JSON strings so it cannot break the prompt's
+// layout. Multi-source entries are ordered from the most prominent sound to
+// the least in both locate and audio, which is what pairs them by index.
+//
+// Schemas: LocateMultiSchema and AudioMultiSchema depend on K and are built
+// per call. Box coordinates are constrained to integers ≥ 0.
+//
+// Payload: MarshalJSON fills an empty "schema", writes nil lists as [], and
+// publishes a NaN or −Inf rms_dbfs as MinRMSDBFS (−200). "refined" means
+// the refinement stage ran, "changed" that the final box differs from the
+// initial one, and "ops" is the known op the refinement answer proposed
+// (OpsPayloadFrom), null otherwise. Latencies are integer milliseconds.
+// The debug "raw" member is split: locate and audio answers at window
+// level, analysis and refine answers per source. The payload schema is
+// closed (no unknown members), requires at least one source for status
+// "ok" and none for "silent", and leaves the other statuses free.
+package gar

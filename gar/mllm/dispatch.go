@@ -1,0 +1,112 @@
+package mllm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// reservation is an in-flight slot on an endpoint plus its breaker's
+// permission; report must be called exactly once with the breaker verdict.
+type reservation struct {
+	ep     *endpoint
+	report func(error)
+}
+
+// acquire reserves a slot for the next attempt, waiting while every usable
+// endpoint is at its cap. avoid, when not nil, is passed over unless it is the
+// only endpoint with a free slot.
+func (c *Client) acquire(ctx context.Context, avoid *endpoint) (reservation, error) {
+	for {
+		c.mu.Lock()
+		res, err := c.pickLocked(avoid)
+		if res.ep != nil || err != nil {
+			c.mu.Unlock()
+			return res, err
+		}
+		if c.slotFreed == nil {
+			c.slotFreed = make(chan struct{})
+		}
+		wait := c.slotFreed
+		c.mu.Unlock()
+
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return reservation{}, fmt.Errorf("waiting for a free model request slot: %w", ctx.Err())
+		}
+	}
+}
+
+// pickLocked chooses the least-loaded endpoint whose breaker admits a request
+// and which has a free slot. It returns neither endpoint nor error when the
+// caller has to wait for a slot, and ErrUnavailable when no breaker admits.
+func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
+	n := len(c.endpoints)
+	refused := make([]bool, n) // half-open breakers whose probe is taken
+	for {
+		best, admitting := -1, false
+		for k := range n {
+			i := (c.next + k) % n
+			ep := c.endpoints[i]
+			if refused[i] || ep.breaker.State() == gobreaker.StateOpen {
+				continue
+			}
+			admitting = true
+			if int(ep.inFlight.Load()) >= c.cfg.MaxInFlight {
+				continue
+			}
+			if best < 0 || preferred(ep, c.endpoints[best], avoid) {
+				best = i
+			}
+		}
+		if !admitting {
+			return reservation{}, c.unavailableError()
+		}
+		if best < 0 {
+			return reservation{}, nil
+		}
+		ep := c.endpoints[best]
+		report, err := ep.breaker.Allow()
+		if err != nil {
+			// Opened since State() or a half-open probe is already out.
+			refused[best] = true
+			continue
+		}
+		ep.inFlight.Add(1)
+		c.next = (best + 1) % n
+		return reservation{ep: ep, report: report}, nil
+	}
+}
+
+// preferred reports whether a beats b: not the endpoint to avoid first, then
+// fewer requests in flight. Equal candidates keep the earlier one in rotation.
+func preferred(a, b, avoid *endpoint) bool {
+	if (a == avoid) != (b == avoid) {
+		return b == avoid
+	}
+	return a.inFlight.Load() < b.inFlight.Load()
+}
+
+// release settles a reservation: the breaker learns the verdict first, so that
+// woken waiters already see the new breaker state.
+func (c *Client) release(res reservation, verdict error) {
+	res.report(verdict)
+	c.mu.Lock()
+	res.ep.inFlight.Add(-1)
+	if c.slotFreed != nil {
+		close(c.slotFreed)
+		c.slotFreed = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) unavailableError() error {
+	states := make([]string, len(c.endpoints))
+	for i, ep := range c.endpoints {
+		states[i] = ep.name + " " + breakerState(ep.breaker.State())
+	}
+	return fmt.Errorf("%w: no endpoint admits requests (%s)", ErrUnavailable, strings.Join(states, ", "))
+}

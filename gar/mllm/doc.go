@@ -1,0 +1,50 @@
+// Package mllm is garssld's client for the OpenAI-compatible chat-completions
+// server (vLLM or llama.cpp's llama-server) that serves Qwen2.5-Omni.
+//
+// It builds the request body, spreads requests over the configured endpoints,
+// guards each endpoint with a circuit breaker and an in-flight cap, retries
+// transport failures while the caller's deadline allows, and returns the raw
+// choice texts. It never looks inside a choice: reading the model's JSON is
+// package gar's job, so a model that answers nonsense looks healthy here.
+//
+// Decisions taken where the design is silent:
+//
+//   - Endpoint choice: among endpoints whose breaker is not open and that have
+//     a free in-flight slot, the one with the fewest requests in flight wins.
+//     Ties are broken by rotation, starting after the endpoint chosen last, so
+//     idle endpoints take turns. A retry prefers an endpoint other than the one
+//     that just failed. When no endpoint has a free slot the caller waits (not
+//     FIFO; fairness across streams is the scheduler's job) until a slot frees
+//     or its context ends.
+//   - Unavailable: when every breaker is open, or half-open with its single
+//     probe already in flight, Complete fails at once with ErrUnavailable.
+//   - Breaker verdicts: connection errors, per-request timeouts, HTTP 5xx and a
+//     200 whose body is not a chat completion (not JSON, no "choices", over the
+//     8 MiB cap: signs of a proxy or server fault, not of the model) count as
+//     failures. HTTP 4xx and a wrong number of choices prove the server is up
+//     and count as successes. The caller's own cancellation or deadline is not
+//     counted at all: it says nothing about the endpoint.
+//   - Per-request timeout versus caller deadline: each attempt runs under
+//     min(Config.Timeout, caller deadline). Only expiry of Config.Timeout is a
+//     "timeout" the breaker sees, so operators should keep Config.Timeout below
+//     the caller's window budget, or hung servers are only ever blamed on the
+//     caller.
+//   - Retry: at most 3 attempts, only after a failure that counts against the
+//     breaker, after a jittered backoff (50–100 ms, then 100–200 ms), and only
+//     when the caller has no deadline or its remaining time after the backoff
+//     is at least Config.Timeout. A retry thus always gets the same budget as a
+//     first attempt, so its outcome can be judged fairly and no GPU work is
+//     started that the caller would abandon anyway. 4xx is never retried.
+//   - Body: written by hand into one buffer sized up front, base64 media
+//     encoded straight into it (or copied from a Media encoded once per window),
+//     so a request costs one allocation of its own size. Temperature is always
+//     sent (0 means greedy); top_p, max_tokens and seed only when set; n only
+//     when greater than 1; the system message only when non-empty.
+//   - Observer results are ok, http_4xx, http_5xx, timeout, transport,
+//     bad_response, canceled (the caller gave up mid-request) and breaker_open
+//     (reported with an empty endpoint because none was chosen). Each attempt is
+//     reported once; Response.Latency covers the whole call including waiting
+//     for a slot and retries.
+//   - Secrets: the bearer token is only ever put in the Authorization header;
+//     endpoint URLs are shown with any password redacted.
+package mllm

@@ -1,0 +1,85 @@
+package mllm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrUnavailable means no endpoint could take the request because every
+// breaker is open (or half-open with its probe in flight). Callers publish the
+// window as "mllm_unavailable".
+var ErrUnavailable = errors.New("model server unavailable")
+
+// ErrBadResponse means the server answered 2xx with something that is not the
+// expected chat completion: not JSON, no choices, too large, or a different
+// number of choices than requested.
+var ErrBadResponse = errors.New("bad response")
+
+// errNotCounted is handed to a breaker for attempts that say nothing about the
+// endpoint's health (the caller gave up), so the breaker excludes them.
+var errNotCounted = errors.New("not counted")
+
+// StatusError is an HTTP error status from an endpoint.
+type StatusError struct {
+	Endpoint  string // display form of the endpoint base URL
+	RequestID string
+	Code      int
+	Message   string // the server's error message, shortened
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("post %s/chat/completions (request %s): HTTP %d", e.Endpoint, e.RequestID, e.Code)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// maxErrorMessage bounds how much of a server's error body ends up in errors
+// and logs.
+const maxErrorMessage = 300
+
+// errorMessage pulls a human-readable message out of an error body: the
+// "message" of vLLM's and llama.cpp's JSON errors, else the text itself.
+func errorMessage(body []byte) string {
+	var shaped struct {
+		Message string          `json:"message"`
+		Error   json.RawMessage `json:"error"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &shaped) == nil {
+		msg = shaped.Message
+		if msg == "" && len(shaped.Error) > 0 {
+			var nested struct {
+				Message string `json:"message"`
+			}
+			var flat string
+			if json.Unmarshal(shaped.Error, &nested) == nil {
+				msg = nested.Message
+			} else if json.Unmarshal(shaped.Error, &flat) == nil {
+				msg = flat
+			}
+		}
+	}
+	if msg == "" {
+		msg = string(body)
+	}
+	return shorten(msg, maxErrorMessage)
+}
+
+// shorten makes s a single valid-UTF-8 line of at most limit bytes.
+func shorten(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,44 @@
+package mllm
+
+import "time"
+
+// Results reported to Observer.Request.
+const (
+	ResultOK          = "ok"
+	ResultHTTP4xx     = "http_4xx"
+	ResultHTTP5xx     = "http_5xx"
+	ResultTimeout     = "timeout"
+	ResultTransport   = "transport"
+	ResultBadResponse = "bad_response"
+	ResultCanceled    = "canceled"
+	ResultBreakerOpen = "breaker_open"
+)
+
+// Breaker states reported to Observer.BreakerState and in EndpointState.
+const (
+	BreakerClosed   = "closed"
+	BreakerHalfOpen = "half-open"
+	BreakerOpen     = "open"
+)
+
+// Observer receives the client's measurements; the daemon backs it with
+// Prometheus metrics. Methods are called synchronously from request paths and
+// from inside breaker transitions, so they must be quick and must not call
+// back into the Client.
+type Observer interface {
+	// Request reports one attempt. endpoint is empty for ResultBreakerOpen,
+	// when no endpoint could be chosen.
+	Request(endpoint, stage, result string, d time.Duration)
+	// BreakerState reports the initial state of each endpoint's breaker at New
+	// and every change after that.
+	BreakerState(endpoint, state string)
+}
+
+// NopObserver discards everything; New uses it when given a nil Observer.
+type NopObserver struct{}
+
+// Request implements Observer.
+func (NopObserver) Request(string, string, string, time.Duration) {}
+
+// BreakerState implements Observer.
+func (NopObserver) BreakerState(string, string) {}

@@ -1,0 +1,313 @@
+package windowing
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/garssl/garssld/capture"
+)
+
+// Defaults for a Config.
+const (
+	DefaultLength = 3 * time.Second
+	DefaultHop    = 3 * time.Second
+	// LagAllowance is how far one medium may run ahead of the other before
+	// a window is closed without waiting any longer.
+	LagAllowance = 2 * time.Second
+	// AudioJitter is the timestamp slack within which audio counts as
+	// contiguous.
+	AudioJitter = 40 * time.Millisecond
+)
+
+// Config sets up a Cutter.
+type Config struct {
+	Stream string
+	Length time.Duration
+	Hop    time.Duration
+}
+
+// Validate reports a window length or hop the cutter cannot honour.
+func (c Config) Validate() error {
+	if c.Length <= 0 || c.Hop <= 0 {
+		return fmt.Errorf("window %v and hop %v must be positive", c.Length, c.Hop)
+	}
+	if c.Length%(time.Second/SampleRate) != 0 || c.Hop%(time.Second/SampleRate) != 0 {
+		return fmt.Errorf("window %v and hop %v must be whole multiples of one 16 kHz sample (62.5µs)", c.Length, c.Hop)
+	}
+	return nil
+}
+
+// Drop reasons, as counted in Stats and exported as metric labels.
+const (
+	DropNoFrame       = "no_frame"
+	DropDiscontinuity = "discontinuity"
+)
+
+// Stats are a Cutter's counters.
+type Stats struct {
+	Emitted       uint64
+	Dropped       map[string]uint64
+	SilenceFilled uint64 // samples
+	AudioDropped  uint64 // overlapping samples discarded
+}
+
+// Cutter implements capture.Sink for one stream and calls emit with each
+// finished window. It is not safe for concurrent use; capture.Source
+// serialises its calls.
+type Cutter struct {
+	cfg                         Config
+	lengthSamples, hopSamples   int64
+	emit                        func(Window)
+	anchor                      time.Time
+	seqBase                     uint64 // seq of slot 0 of the current grid, minus 1
+	gridStart                   int64  // sample index of slot 0 of the current grid
+	next                        int64  // lowest slot not yet closed
+	picSlot                     int64  // lowest slot without a picture
+	pics                        map[int64]capture.Picture
+	buf                         []int16 // samples from bufStart
+	bufStart                    int64
+	audioSeen                   bool
+	gaps                        []span // silence-filled sample ranges not yet passed
+	videoAt                     time.Duration
+	stats                       Stats
+	lastSlotSeq                 uint64
+	lengthDur, hopDur, halfDur  time.Duration
+	maxLagSamples, jitterSample int64
+}
+
+type span struct{ from, to int64 }
+
+// NewCutter returns a Cutter for cfg that hands finished windows to emit.
+func NewCutter(cfg Config, emit func(Window)) (*Cutter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("stream %q: %w", cfg.Stream, err)
+	}
+	c := &Cutter{
+		cfg: cfg, emit: emit,
+		lengthSamples: samplesAt(cfg.Length), hopSamples: samplesAt(cfg.Hop),
+		lengthDur: cfg.Length, hopDur: cfg.Hop, halfDur: cfg.Length / 2,
+		maxLagSamples: samplesAt(LagAllowance), jitterSample: samplesAt(AudioJitter),
+		pics:  map[int64]capture.Picture{},
+		stats: Stats{Dropped: map[string]uint64{}},
+	}
+	return c, nil
+}
+
+// samplesAt converts a timeline position to a 16 kHz sample index, rounding
+// to the nearest sample.
+func samplesAt(d time.Duration) int64 {
+	return (int64(d)*SampleRate + int64(time.Second)/2) / int64(time.Second)
+}
+
+func durationOf(samples int64) time.Duration {
+	return time.Duration(samples * int64(time.Second) / SampleRate)
+}
+
+// Stats returns a copy of the counters.
+func (c *Cutter) Stats() Stats {
+	s := c.stats
+	s.Dropped = make(map[string]uint64, len(c.stats.Dropped))
+	for k, v := range c.stats.Dropped {
+		s.Dropped[k] = v
+	}
+	return s
+}
+
+func (c *Cutter) slotStart(k int64) int64 { return c.gridStart + k*c.hopSamples }
+func (c *Cutter) slotEnd(k int64) int64   { return c.slotStart(k) + c.lengthSamples }
+
+// Anchor implements capture.Sink.
+func (c *Cutter) Anchor(wall time.Time) { c.anchor = wall }
+
+// PictureTarget implements capture.Sink: the centre of the lowest slot that
+// has no picture yet.
+func (c *Cutter) PictureTarget() time.Duration {
+	return durationOf(c.slotStart(c.picSlot)) + c.halfDur
+}
+
+// Picture implements capture.Sink.
+func (c *Cutter) Picture(p capture.Picture) {
+	if p.Target != c.PictureTarget() {
+		return // chosen for a grid a discontinuity has replaced
+	}
+	c.pics[c.picSlot] = p
+	c.picSlot++
+	c.closeReady(false)
+}
+
+// VideoAt implements capture.Sink.
+func (c *Cutter) VideoAt(pos time.Duration) {
+	if pos > c.videoAt {
+		c.videoAt = pos
+	}
+	c.closeReady(false)
+}
+
+// Audio implements capture.Sink.
+func (c *Cutter) Audio(pos time.Duration, samples []int16) {
+	at := samplesAt(pos)
+	written := c.bufStart + int64(len(c.buf))
+	if !c.audioSeen {
+		c.audioSeen = true
+		written = c.slotStart(c.next)
+		c.bufStart, c.buf = written, c.buf[:0]
+	}
+	switch {
+	case at > written+c.jitterSample:
+		c.fillSilence(written, at)
+	case at < written-c.jitterSample:
+		overlap := written - at
+		if overlap >= int64(len(samples)) {
+			c.stats.AudioDropped += uint64(len(samples))
+			return
+		}
+		c.stats.AudioDropped += uint64(overlap)
+		samples = samples[overlap:]
+	}
+	c.buf = append(c.buf, samples...)
+	c.closeReady(false)
+}
+
+func (c *Cutter) fillSilence(from, to int64) {
+	if from < c.bufStart {
+		from = c.bufStart
+	}
+	if to <= from {
+		return
+	}
+	c.gaps = append(c.gaps, span{from, to})
+	c.buf = append(c.buf, make([]int16, to-from)...)
+	c.stats.SilenceFilled += uint64(to - from)
+}
+
+// Discontinuity implements capture.Sink: the windows open across the gap are
+// lost; a new grid starts at pos.
+func (c *Cutter) Discontinuity(pos time.Duration) {
+	for k := c.next; c.slotStarted(k); k++ {
+		c.drop(k, DropDiscontinuity)
+	}
+	c.seqBase = c.seqOf(c.next) - 1
+	if c.lastSlotSeq > c.seqBase {
+		c.seqBase = c.lastSlotSeq
+	}
+	c.gridStart = samplesAt(pos)
+	c.next, c.picSlot = 0, 0
+	clear(c.pics)
+	c.buf, c.bufStart = c.buf[:0], c.gridStart
+	c.gaps = c.gaps[:0]
+	c.audioSeen = false
+	c.videoAt = pos
+}
+
+// slotStarted reports whether any media reached slot k.
+func (c *Cutter) slotStarted(k int64) bool {
+	start := c.slotStart(k)
+	return c.bufStart+int64(len(c.buf)) > start || samplesAt(c.videoAt) > start
+}
+
+// Flush closes what the end of the media allows; call it when the Source's
+// Run has returned. Windows reaching past the end are not emitted.
+func (c *Cutter) Flush() { c.closeReady(true) }
+
+func (c *Cutter) seqOf(k int64) uint64 { return c.seqBase + uint64(k) + 1 }
+
+// closeReady emits or drops every slot, lowest first, whose fate is decided.
+func (c *Cutter) closeReady(final bool) {
+	for {
+		k := c.next
+		end := c.slotEnd(k)
+		written := c.bufStart + int64(len(c.buf))
+		videoSamples := samplesAt(c.videoAt)
+		audioDone := written >= end
+		audioGivenUp := videoSamples >= end+c.maxLagSamples
+		pic, hasPic := c.pics[k]
+		picGivenUp := !hasPic && (written >= end+c.maxLagSamples || final)
+		switch {
+		case (audioDone || audioGivenUp) && hasPic:
+			c.close(k, pic)
+		case (audioDone || audioGivenUp) && picGivenUp:
+			c.drop(k, DropNoFrame)
+		case final && videoSamples >= end && hasPic:
+			// At the end of a file the microphone stopped first: the video
+			// shows the window ended, so the rest is silence.
+			c.close(k, pic)
+		default:
+			return
+		}
+	}
+}
+
+// close emits slot k with its picture, or drops it when no frame was near
+// enough to its centre.
+func (c *Cutter) close(k int64, pic capture.Picture) {
+	if pic.JPEG == nil {
+		c.drop(k, DropNoFrame)
+		return
+	}
+	start, end := c.slotStart(k), c.slotEnd(k)
+	written := c.bufStart + int64(len(c.buf))
+	if written < end {
+		c.fillSilence(written, end)
+	}
+	samples := c.buf[start-c.bufStart : end-c.bufStart]
+	w := Window{
+		Stream: c.cfg.Stream, Seq: c.seqOf(k),
+		PTSStart: durationOf(start), PTSEnd: durationOf(end), FramePTS: pic.Pos,
+		JPEG: pic.JPEG, Width: pic.Width, Height: pic.Height,
+		ModelWidth: pic.ModelWidth, ModelHeight: pic.ModelHeight,
+		WAV: EncodeWAV(samples), Samples: len(samples),
+		SilenceFilled: int(c.gapSamples(start, end)),
+		RMSDBFS:       RMSDBFS(samples),
+	}
+	if !c.anchor.IsZero() {
+		w.WallStart, w.WallEnd = c.anchor.Add(w.PTSStart), c.anchor.Add(w.PTSEnd)
+	}
+	c.advance(k)
+	c.stats.Emitted++
+	c.emit(w)
+}
+
+func (c *Cutter) drop(k int64, reason string) {
+	c.stats.Dropped[reason]++
+	c.advance(k)
+}
+
+// advance retires slot k and releases what no later slot needs.
+func (c *Cutter) advance(k int64) {
+	c.lastSlotSeq = c.seqOf(k)
+	delete(c.pics, k)
+	c.next = k + 1
+	if c.picSlot < c.next {
+		c.picSlot = c.next
+	}
+	keepFrom := c.slotStart(c.next)
+	if drop := keepFrom - c.bufStart; drop > 0 {
+		if drop >= int64(len(c.buf)) {
+			c.buf = c.buf[:0]
+		} else {
+			// Shift rather than reslice so the buffer's storage stays
+			// bounded by one window plus what is buffered ahead.
+			n := copy(c.buf, c.buf[drop:])
+			c.buf = c.buf[:n]
+		}
+		c.bufStart = keepFrom
+	}
+	live := c.gaps[:0]
+	for _, g := range c.gaps {
+		if g.to > keepFrom {
+			live = append(live, g)
+		}
+	}
+	c.gaps = live
+}
+
+func (c *Cutter) gapSamples(start, end int64) int64 {
+	var n int64
+	for _, g := range c.gaps {
+		from, to := max(g.from, start), min(g.to, end)
+		if to > from {
+			n += to - from
+		}
+	}
+	return n
+}

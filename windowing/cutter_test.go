@@ -1,0 +1,258 @@
+package windowing
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/garssl/garssld/capture"
+)
+
+// feed drives a Cutter the way capture does: audio in 20 ms chunks and
+// video frames at fps, interleaved in timeline order.
+type feed struct {
+	t       *testing.T
+	c       *Cutter
+	windows []Window
+}
+
+func newFeed(t *testing.T, length, hop time.Duration) *feed {
+	f := &feed{t: t}
+	var err error
+	f.c, err = NewCutter(Config{Stream: "s", Length: length, Hop: hop}, func(w Window) { f.windows = append(f.windows, w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c.Anchor(time.Unix(1000, 0))
+	return f
+}
+
+const chunk = 20 * time.Millisecond
+
+func tone(n int, amp float64) []int16 {
+	s := make([]int16, n)
+	for i := range s {
+		s[i] = int16(amp * 32767 * math.Sin(2*math.Pi*440*float64(i)/SampleRate))
+	}
+	return s
+}
+
+// audio delivers audio from..to in chunks.
+func (f *feed) audio(from, to time.Duration) {
+	for p := from; p < to; p += chunk {
+		f.c.Audio(p, tone(int(samplesAt(min(chunk, to-p))), 0.5))
+	}
+}
+
+// video delivers frames from..to at fps, choosing pictures like capture does.
+func (f *feed) video(from, to time.Duration, fps int) {
+	interval := time.Second / time.Duration(fps)
+	var held time.Duration = -1
+	for p := from; p < to; p += interval {
+		for {
+			target := f.c.PictureTarget()
+			if p < target {
+				held = p
+				break
+			}
+			best := p
+			if held >= 0 && target-held < p-target {
+				best = held
+			}
+			pic := capture.Picture{Target: target, Pos: best, Width: 640, Height: 480, ModelWidth: 224, ModelHeight: 224}
+			if d := best - target; d <= capture.PictureTolerance && d >= -capture.PictureTolerance {
+				pic.JPEG = []byte{0xff, 0xd8}
+			}
+			f.c.Picture(pic)
+			if best != p {
+				held = -1
+			}
+			if f.c.PictureTarget() == target {
+				break
+			}
+		}
+		f.c.VideoAt(p)
+	}
+}
+
+// both interleaves audio and video over [from, to).
+func (f *feed) both(from, to time.Duration) {
+	for p := from; p < to; p += 100 * time.Millisecond {
+		f.audio(p, min(p+100*time.Millisecond, to))
+		f.video(p, min(p+100*time.Millisecond, to), 25)
+	}
+}
+
+func TestCutterWindows(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		name        string
+		length, hop time.Duration
+		drive       func(f *feed)
+		wantStarts  []time.Duration
+		wantSeqs    []uint64
+		wantSilence []int
+		wantDropped map[string]uint64
+	}{
+		{
+			name: "contiguous", length: 3 * s, hop: 3 * s,
+			drive:      func(f *feed) { f.both(0, 10*s) },
+			wantStarts: []time.Duration{0, 3 * s, 6 * s}, wantSeqs: []uint64{1, 2, 3}, wantSilence: []int{0, 0, 0},
+		},
+		{
+			name: "overlapping hop", length: 3 * s, hop: s,
+			drive:      func(f *feed) { f.both(0, 5*s) },
+			wantStarts: []time.Duration{0, s, 2 * s}, wantSeqs: []uint64{1, 2, 3}, wantSilence: []int{0, 0, 0},
+		},
+		{
+			name: "audio gap filled with silence", length: 3 * s, hop: 3 * s,
+			drive: func(f *feed) {
+				f.both(0, 2*s)
+				f.video(2*s, 2500*time.Millisecond, 25)
+				f.both(2500*time.Millisecond, 7*s)
+			},
+			wantStarts: []time.Duration{0, 3 * s}, wantSeqs: []uint64{1, 2}, wantSilence: []int{8000, 0},
+		},
+		{
+			name: "jitter within 40 ms is contiguous", length: 3 * s, hop: 3 * s,
+			drive: func(f *feed) {
+				f.both(0, s)
+				f.c.Audio(s+30*time.Millisecond, tone(16000*2, 0.5)) // 30 ms late stamp
+				f.video(s, 4*s, 25)
+			},
+			wantStarts: []time.Duration{0}, wantSeqs: []uint64{1}, wantSilence: []int{0},
+		},
+		{
+			name: "frozen camera drops windows as no_frame", length: 2 * s, hop: 2 * s,
+			drive: func(f *feed) {
+				f.both(0, 2*s)
+				f.audio(2*s, 9*s) // no video from 2 s on
+				f.video(9*s, 11*s, 25)
+				f.audio(9*s, 11*s)
+			},
+			wantStarts: []time.Duration{0, 8 * s}, wantSeqs: []uint64{1, 5}, wantSilence: []int{0, 0},
+			wantDropped: map[string]uint64{DropNoFrame: 3},
+		},
+		{
+			name: "dead microphone closes windows with silence", length: 2 * s, hop: 2 * s,
+			drive: func(f *feed) {
+				f.both(0, 2*s)
+				f.video(2*s, 7*s, 25) // no audio from 2 s on
+			},
+			// The last window closes at the end of the media, which the
+			// video shows reached past it.
+			wantStarts: []time.Duration{0, 2 * s, 4 * s}, wantSeqs: []uint64{1, 2, 3}, wantSilence: []int{0, 32000, 32000},
+		},
+		{
+			name: "discontinuity drops open windows and restarts the grid", length: 2 * s, hop: 2 * s,
+			drive: func(f *feed) {
+				f.both(0, 3*s)
+				f.c.Discontinuity(10500 * time.Millisecond)
+				f.both(10500*time.Millisecond, 13*s)
+			},
+			wantStarts: []time.Duration{0, 10500 * time.Millisecond}, wantSeqs: []uint64{1, 3}, wantSilence: []int{0, 0},
+			wantDropped: map[string]uint64{DropDiscontinuity: 1},
+		},
+		{
+			name: "a partial window at the end is not emitted", length: 3 * s, hop: 3 * s,
+			drive:      func(f *feed) { f.both(0, 5*s) },
+			wantStarts: []time.Duration{0}, wantSeqs: []uint64{1}, wantSilence: []int{0},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed(t, tc.length, tc.hop)
+			tc.drive(f)
+			f.c.Flush()
+			if len(f.windows) != len(tc.wantStarts) {
+				t.Fatalf("got %d windows, want %d (stats %+v)", len(f.windows), len(tc.wantStarts), f.c.Stats())
+			}
+			for i, w := range f.windows {
+				if w.PTSStart != tc.wantStarts[i] || w.Seq != tc.wantSeqs[i] {
+					t.Errorf("window %d: seq %d start %v, want seq %d start %v", i, w.Seq, w.PTSStart, tc.wantSeqs[i], tc.wantStarts[i])
+				}
+				if w.SilenceFilled != tc.wantSilence[i] {
+					t.Errorf("window %d: %d samples of silence, want %d", i, w.SilenceFilled, tc.wantSilence[i])
+				}
+				if want := int(samplesAt(tc.length)); w.Samples != want || len(w.WAV) != 44+2*want {
+					t.Errorf("window %d: %d samples / %d WAV bytes, want %d", i, w.Samples, len(w.WAV), want)
+				}
+				if d := w.FramePTS - (w.PTSStart + tc.length/2); d < -20*time.Millisecond || d > 20*time.Millisecond {
+					t.Errorf("window %d: frame at %v is not the one nearest the centre", i, w.FramePTS)
+				}
+				if !w.WallStart.Equal(time.Unix(1000, 0).Add(w.PTSStart)) {
+					t.Errorf("window %d: wall start %v", i, w.WallStart)
+				}
+			}
+			got := f.c.Stats().Dropped
+			for reason, n := range tc.wantDropped {
+				if got[reason] != n {
+					t.Errorf("dropped[%s] = %d, want %d (all: %v)", reason, got[reason], n, got)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		cfg Config
+		ok  bool
+	}{
+		{Config{Length: 3 * time.Second, Hop: 3 * time.Second}, true},
+		{Config{Length: 3 * time.Second, Hop: 500 * time.Millisecond}, true},
+		{Config{Length: 0, Hop: time.Second}, false},
+		{Config{Length: time.Second, Hop: -time.Second}, false},
+		{Config{Length: time.Second + time.Microsecond, Hop: time.Second}, false},
+	} {
+		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("Validate(%v/%v) = %v, want ok=%v", tc.cfg.Length, tc.cfg.Hop, err, tc.ok)
+		}
+	}
+}
+
+func TestRMSDBFS(t *testing.T) {
+	for _, tc := range []struct {
+		amp  float64
+		want float64
+	}{{1, -3.01}, {0.5, -9.03}, {0.1, -23.01}} {
+		if got := RMSDBFS(tone(48000, tc.amp)); math.Abs(got-tc.want) > 0.05 {
+			t.Errorf("RMS of a %.1f sine = %.2f dBFS, want %.2f", tc.amp, got, tc.want)
+		}
+	}
+	if got := RMSDBFS(make([]int16, 100)); got != MinDBFS {
+		t.Errorf("silence = %v dBFS, want %v", got, MinDBFS)
+	}
+}
+
+func TestCheckModelSize(t *testing.T) {
+	for _, tc := range []struct {
+		w, h int
+		ok   bool
+	}{{224, 224, true}, {448, 252, true}, {230, 224, false}, {0, 0, false}, {-28, 28, false}} {
+		if err := CheckModelSize(tc.w, tc.h); (err == nil) != tc.ok {
+			t.Errorf("CheckModelSize(%d,%d) = %v", tc.w, tc.h, err)
+		}
+	}
+}
+
+// BenchmarkCutterWindow measures windowing's own cost per 3 s window:
+// buffering 48000 samples, the WAV and the RMS.
+func BenchmarkCutterWindow(b *testing.B) {
+	c, _ := NewCutter(Config{Stream: "b", Length: 3 * time.Second, Hop: 3 * time.Second}, func(Window) {})
+	samples := tone(320, 0.5) // 20 ms
+	pos := time.Duration(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		end := pos + 3*time.Second
+		for ; pos < end; pos += chunk {
+			c.Audio(pos, samples)
+			if pos%(40*time.Millisecond) == 0 {
+				if tgt := c.PictureTarget(); pos >= tgt {
+					c.Picture(capture.Picture{Target: tgt, Pos: pos, JPEG: []byte{1}})
+				}
+				c.VideoAt(pos)
+			}
+		}
+	}
+}
