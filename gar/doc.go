@@ -16,11 +16,11 @@
 // # Decisions where the design is silent
 //
 // Geometry:
-//   - Clip follows design §3.5 and then, if a pair is still collapsed (only
-//     possible on the far edge, x1 = x2 = W−1), sets x1 = W−2, so every
-//     clipped box has x1 < x2 and y1 < y2 when W, H ≥ 2. Sizes below 1 are
-//     treated as 1 (the box is then [0,0,0,0]). NaN coordinates become 0;
-//     huge and infinite ones go to the nearest bound.
+//   - Clip follows design §3.5 to the letter, so a pair collapsed on the
+//     far edge stays x1 = x2 = W−1 (one pixel wide in the inclusive masks of
+//     the evaluation). Sizes below 1 are treated as 1 (the box is then
+//     [0,0,0,0]). NaN coordinates become 0; huge and infinite ones go to the
+//     nearest bound.
 //   - Clamp and every op compute in float64 and round once, in Clip.
 //   - recenter without a usable [cx, cy] target is treated like an unknown
 //     op type. The target is read as model pixels; the normalised-box rule

@@ -4,8 +4,8 @@ import "math"
 
 // Box is an axis-aligned box [x1, y1, x2, y2] in integer pixels of the image
 // the model sees (W×H). A box produced by Clip, Clamp or ApplyOp always lies
-// inside [0,W−1]×[0,H−1] with x1 ≤ x2 and y1 ≤ y2, and with x1 < x2, y1 < y2
-// whenever the side concerned is at least 2 px long.
+// inside [0,W−1]×[0,H−1] with x1 ≤ x2 and y1 ≤ y2; x1 = x2 only when both sit
+// on the far edge (W−1), as the design's clip rule leaves it.
 type Box [4]int
 
 // Float returns the box as floating-point coordinates.
@@ -23,8 +23,9 @@ func (b Box) Height() int { return b[3] - b[1] }
 // pair and widens a collapsed pair to one pixel (design §3.5 "clip").
 //
 // The design sets x2 = min(x1+1, W−1) when x1 = x2; at the far edge that
-// still leaves x1 = x2 = W−1, so Clip then moves x1 one pixel left (and the
-// same for y). Sizes below 1 are treated as 1. NaN coordinates become 0 and
+// leaves x1 = x2 = W−1, a one-pixel-wide box when masks include x2. Clip
+// keeps it so, to the letter, because the published numbers were computed
+// that way. Sizes below 1 are treated as 1. NaN coordinates become 0 and
 // infinities go to the nearest bound, so Clip is total.
 func Clip(raw [4]float64, w, h int) Box {
 	w, h = atLeastOne(w), atLeastOne(h)
@@ -40,9 +41,6 @@ func clipPair(a, b float64, size int) (int, int) {
 	}
 	if lo == hi {
 		hi = min(lo+1, size-1)
-		if lo == hi && size >= 2 {
-			lo = hi - 1
-		}
 	}
 	return lo, hi
 }

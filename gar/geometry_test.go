@@ -17,8 +17,8 @@ func TestClip(t *testing.T) {
 		{"inverted pairs are ordered", [4]float64{100, 200, 10, 20}, 224, 224, Box{10, 20, 100, 200}},
 		{"zero size widens right and down", [4]float64{50, 60, 50, 60}, 224, 224, Box{50, 60, 51, 61}},
 		{"zero size after rounding", [4]float64{50.2, 60, 49.8, 60.4}, 224, 224, Box{50, 60, 51, 61}},
-		{"collapsed on far edge moves x1 and y1 back", [4]float64{223, 223, 223, 223}, 224, 224, Box{222, 222, 223, 223}},
-		{"beyond far edge", [4]float64{300, 400, 500, 600}, 224, 224, Box{222, 222, 223, 223}},
+		{"collapsed on far edge stays on the edge (design rule to the letter)", [4]float64{223, 223, 223, 223}, 224, 224, Box{223, 223, 223, 223}},
+		{"beyond far edge", [4]float64{300, 400, 500, 600}, 224, 224, Box{223, 223, 223, 223}},
 		{"far outside both ways", [4]float64{-1000, -5, 5000, 1e300}, 224, 224, Box{0, 0, 223, 223}},
 		{"all negative collapses to origin pixel", [4]float64{-10, -10, -5, -5}, 224, 224, Box{0, 0, 1, 1}},
 		{"minus half rounds away to -1, then 0", [4]float64{-0.5, 0.5, 10, 10}, 224, 224, Box{0, 1, 10, 10}},
@@ -26,7 +26,7 @@ func TestClip(t *testing.T) {
 		{"non-square image", [4]float64{447.4, 230, 0, 0}, 448, 224, Box{0, 0, 447, 223}},
 		{"NaN is 0, infinities go to the bounds", [4]float64{math.NaN(), -inf, inf, math.NaN()}, 224, 224, Box{0, 0, 223, 1}},
 		{"1x1 image", [4]float64{5, 5, 6, 6}, 1, 1, Box{0, 0, 0, 0}},
-		{"2x2 image", [4]float64{1, 1, 1, 1}, 2, 2, Box{0, 0, 1, 1}},
+		{"2x2 image", [4]float64{1, 1, 1, 1}, 2, 2, Box{1, 1, 1, 1}},
 		{"zero size image treated as 1x1", [4]float64{5, 5, 6, 6}, 0, -3, Box{0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
