@@ -41,8 +41,14 @@ func RouteFFmpegLogs(log hclog.Logger) {
 	})
 }
 
+// benignFFmpegMessages are warnings garssld causes on purpose: the JPEG
+// pictures are scaled to full-range yuvj420p, which swscale calls deprecated.
+var benignFFmpegMessages = map[string]bool{
+	"deprecated pixel format used, make sure you did set range correctly": true,
+}
+
 func (f *ffmpegLog) write(level astiav.LogLevel, msg string, now time.Time) {
-	if msg == "" || level > astiav.LogLevelWarning {
+	if msg == "" || level > astiav.LogLevelWarning || benignFFmpegMessages[msg] {
 		return
 	}
 	f.mu.Lock()

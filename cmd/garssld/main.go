@@ -30,6 +30,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"dump", "write what the model would see for each window of an input", runDump},
+		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},
 		{"version", "print the version and the linked FFmpeg libraries", runVersion},
 	}
 }

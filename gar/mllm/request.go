@@ -73,6 +73,10 @@ func encodeBase64(b []byte) string {
 	return sb.String()
 }
 
+// AudioOnly returns m without its image, sharing the audio's encoding: the
+// audio-classification stage sends the same audio as the other stages.
+func (m Media) AudioOnly() Media { return Media{wavB64: m.wavB64} }
+
 // HasImage reports whether m carries an image.
 func (m Media) HasImage() bool { return m.imageB64 != "" }
 

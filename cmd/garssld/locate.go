@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/daemon"
+	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/windowing"
+)
+
+// stringsFlag collects a repeatable string flag.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string     { return strings.Join(*f, ",") }
+func (f *stringsFlag) Set(s string) error { *f = append(*f, s); return nil }
+
+func runLocate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("locate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	image := fs.String("image", "", "picture: JPEG, PNG or any file FFmpeg reads (its first frame)")
+	audio := fs.String("audio", "", "sound: WAV or any file FFmpeg reads; longer than --window is cut to its centre")
+	cfgPath := fs.String("config", "", "garssld config (HCL) for the mllm and gar settings; default: built-in defaults")
+	var endpoints stringsFlag
+	fs.Var(&endpoints, "endpoint", "model server base URL, e.g. http://127.0.0.1:8000/v1 (repeatable; overrides the config)")
+	modelSize := fs.Int("model-size", 0, "model input side in pixels, a multiple of 28 (default: the config's, 224)")
+	window := fs.Duration("window", windowing.DefaultLength, "audio length sent to the model")
+	hfov := fs.Float64("hfov", 0, "camera horizontal field of view in degrees; adds bearing_deg")
+	logLevel := fs.String("log-level", "warn", "trace, debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if *image == "" || *audio == "" {
+		return usagef("--image and --audio are required")
+	}
+	for _, f := range []string{*image, *audio} {
+		if _, err := os.Stat(f); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	cfg, err := loadConfig(*cfgPath, config.Overrides{Endpoints: endpoints, ModelSize: *modelSize})
+	if err != nil {
+		return err
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
+	capture.RouteFFmpegLogs(log)
+
+	size := cfg.GAR.ModelSize
+	still, err := capture.LoadStill(*image, *audio, size, size)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	samples := centre(still.Samples, int(window.Seconds()*windowing.SampleRate))
+	loc, client, err := daemon.NewLocalizer(cfg, log, nil)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer client.CloseIdleConnections()
+
+	seq := uint64(1)
+	ctx, cancel := context.WithTimeout(ctx, cfg.MLLM.WindowDeadline)
+	defer cancel()
+	start := time.Now()
+	res := loc.Localize(ctx, gar.Input{
+		RequestID: fmt.Sprintf("%s/locate/%d", cfg.NodeID, seq),
+		ImageJPEG: still.Picture.JPEG, ModelWidth: size, ModelHeight: size,
+		WAV: windowing.EncodeWAV(samples), FrameWidth: still.Picture.Width, FrameHeight: still.Picture.Height,
+		HFOVDeg: *hfov,
+	})
+	if res.Status == gar.StatusMLLMUnavailable {
+		return fmt.Errorf("model server %s unavailable: %w", strings.Join(cfg.MLLM.Endpoints, ", "), res.Err)
+	}
+	d := gar.NewDetection(gar.WindowMeta{
+		Node: cfg.NodeID, RunID: ulid.Make().String(), Stream: "locate", Seq: seq,
+		Start: start, End: start, PTSEnd: time.Duration(len(samples)) * time.Second / windowing.SampleRate,
+		FrameWidth: still.Picture.Width, FrameHeight: still.Picture.Height, ModelWidth: size, ModelHeight: size,
+		RMSDBFS: windowing.RMSDBFS(samples),
+	}, res)
+	out, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode detection: %w", err)
+	}
+	fmt.Fprintln(stdout, string(out))
+	if res.Err != nil {
+		log.Warn("localisation incomplete", "status", res.Status, "error", res.Err)
+	}
+	return nil
+}
+
+// loadConfig reads path (or takes the defaults) and applies the flags.
+// Config errors are usage errors: the user must fix the file.
+func loadConfig(path string, o config.Overrides) (*config.Config, error) {
+	var cfg *config.Config
+	if path != "" {
+		c, err := config.LoadFile(path)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		cfg = c
+	} else {
+		d := config.Default()
+		cfg = &d
+	}
+	if err := cfg.Override(o); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return cfg, nil
+}
+
+// centre returns the middle n samples of s, or s when it is shorter: the
+// paper takes a window around the frame's moment.
+func centre(s []int16, n int) []int16 {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	from := (len(s) - n) / 2
+	return s[from : from+n]
+}

@@ -1,0 +1,335 @@
+package gar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/garssl/garssld/gar/mllm"
+)
+
+// Completer sends one chat completion; *mllm.Client is the real one.
+type Completer interface {
+	Complete(ctx context.Context, req mllm.Request) (mllm.Response, error)
+}
+
+// Schedules of model requests.
+const (
+	// ScheduleParallel runs locate ∥ audio, then one analysis request per
+	// source (n = N, or N concurrent requests), then refinement: three model
+	// round-trips on the critical path.
+	ScheduleParallel = "parallel"
+	// ScheduleSequential sends every request after the previous one, trials
+	// as separate requests: what the authors ran, and what a single-slot
+	// server (llama-server -np 1) can serve without queueing.
+	ScheduleSequential = "sequential"
+)
+
+// Config sets up a Localizer. Zero values take the defaults of design §3.
+type Config struct {
+	AnalysisTrials int     // N, default 5
+	TauAV          float64 // default 0.5
+	TauAudio       float64 // default 0.75
+	MaxSources     int     // K, default 1
+	Temperature    float64 // analysis sampling, default 0.4
+	TopP           float64 // analysis sampling, default 0.9
+	// SupportsN sends the N trials as one request with n = N; otherwise as
+	// N requests (llama-server accepts only n = 1).
+	SupportsN bool
+	// Schedule is ScheduleParallel (default) or ScheduleSequential.
+	Schedule string
+	// KeepRaw records every stage's raw answer in the result.
+	KeepRaw bool
+	// Model names the model in the payload.
+	Model string
+}
+
+// Default values of Config.
+const (
+	DefaultAnalysisTrials = 5
+	DefaultTauAV          = 0.5
+	DefaultTauAudio       = 0.75
+	DefaultTemperature    = 0.4
+	DefaultTopP           = 0.9
+)
+
+// Completion budgets per stage, in tokens: generous for the JSON shapes the
+// prompts ask for, tight enough that a rambling model cannot hold the GPU.
+const (
+	maxTokensLocate   = 256
+	maxTokensAudio    = 96
+	maxTokensAnalysis = 320
+	maxTokensRefine   = 400
+)
+
+// Localizer runs the GAR loop of one window. It is safe for concurrent use.
+type Localizer struct {
+	cfg    Config
+	client Completer
+}
+
+// NewLocalizer validates cfg and returns a Localizer that sends its requests
+// through client.
+func NewLocalizer(cfg Config, client Completer) (*Localizer, error) {
+	if cfg.AnalysisTrials == 0 {
+		cfg.AnalysisTrials = DefaultAnalysisTrials
+	}
+	if cfg.MaxSources == 0 {
+		cfg.MaxSources = 1
+	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = DefaultTemperature
+	}
+	if cfg.TopP == 0 {
+		cfg.TopP = DefaultTopP
+	}
+	if cfg.Schedule == "" {
+		cfg.Schedule = ScheduleParallel
+	}
+	switch {
+	case cfg.AnalysisTrials < 1 || cfg.AnalysisTrials > 16:
+		return nil, fmt.Errorf("analysis_trials %d: use 1 to 16", cfg.AnalysisTrials)
+	case cfg.MaxSources < 1 || cfg.MaxSources > 4:
+		return nil, fmt.Errorf("max_sources %d: use 1 to 4", cfg.MaxSources)
+	case cfg.TauAV < 0 || cfg.TauAV > 1 || cfg.TauAudio < 0 || cfg.TauAudio > 1:
+		return nil, fmt.Errorf("tau_av %v and tau_audio %v must lie in [0,1]", cfg.TauAV, cfg.TauAudio)
+	case cfg.Schedule != ScheduleParallel && cfg.Schedule != ScheduleSequential:
+		return nil, fmt.Errorf("schedule %q: use %q or %q", cfg.Schedule, ScheduleParallel, ScheduleSequential)
+	case client == nil:
+		return nil, errors.New("no model client")
+	}
+	return &Localizer{cfg: cfg, client: client}, nil
+}
+
+// Input is one window as the GAR loop needs it.
+type Input struct {
+	// RequestID prefixes every request id: "<node>/<stream>/<seq>".
+	RequestID string
+	// ImageJPEG is the picture at ModelWidth×ModelHeight, a multiple of 28.
+	ImageJPEG               []byte
+	ModelWidth, ModelHeight int
+	// WAV is the window's 16 kHz mono audio.
+	WAV []byte
+	// FrameWidth and FrameHeight are the original picture size, for bbox.
+	FrameWidth, FrameHeight int
+	// HFOVDeg is the camera's horizontal field of view; 0 leaves bearing out.
+	HFOVDeg float64
+}
+
+// Result is the outcome of one GAR loop. Detection renders it as payload v1.
+type Result struct {
+	Status  Status
+	Audio   AudioInfo // Label and Confidence; the caller adds the level
+	Sources []SourceResult
+	GAR     GARInfo
+	Latency LatencyMS
+	Tokens  TokenUsage
+	Raw     *RawOutputs
+	// Err says why Status is not ok (nil when it is).
+	Err error
+}
+
+// window is the state of one Localize call.
+type window struct {
+	l       *Localizer
+	in      Input
+	media   mllm.Media
+	mu      sync.Mutex // guards the counters below
+	tokens  TokenUsage
+	calls   int
+	failure error // first model-server failure
+
+	descriptions []string // locate's descriptions, by source
+}
+
+// Localize runs the GAR loop on one window. It never fails outright: a model
+// server that cannot be reached gives StatusMLLMUnavailable, an answer with
+// no usable box gives StatusInvalidModelOutput, and what was learned before
+// a failure (the initial boxes) is kept. ctx carries the window's deadline.
+func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
+	start := time.Now()
+	w := &window{l: l, in: in, media: mllm.EncodeMedia(in.ImageJPEG, in.WAV)}
+	res = Result{Status: StatusOK, GAR: GARInfo{AnalysisTrials: l.cfg.AnalysisTrials, TauAV: l.cfg.TauAV, TauAudio: l.cfg.TauAudio, Model: l.cfg.Model}}
+	if l.cfg.KeepRaw {
+		res.Raw = &RawOutputs{}
+	}
+	defer func() {
+		res.Latency.Total = time.Since(start).Milliseconds()
+		w.mu.Lock()
+		res.Tokens, res.GAR.Requests = w.tokens, w.calls
+		if w.failure != nil && res.Status == StatusOK {
+			res.Status, res.Err = StatusMLLMUnavailable, w.failure
+		}
+		w.mu.Unlock()
+	}()
+
+	boxes, audio, err := w.generate(ctx, &res)
+	if err != nil {
+		if res.Status == StatusOK {
+			res.Status = StatusMLLMUnavailable
+		}
+		res.Err = err
+		return res
+	}
+	res.Audio.Label, res.Audio.Confidence = audio[0].Class, audio[0].Confidence
+
+	res.Sources = make([]SourceResult, len(boxes))
+	analysisStart := time.Now()
+	refineTook := make([]time.Duration, len(boxes))
+	perSource := func(k int) {
+		src := &res.Sources[k]
+		*src = w.initialSource(k, boxes[k], audio[k])
+		cons, raws, valid := w.analyse(ctx, k, boxes, audio)
+		if l.cfg.KeepRaw {
+			src.Raw = &SourceRawOutput{Analysis: raws}
+		}
+		src.AVConsistency, src.Keep, src.RoleTags, src.Anchors = cons.AV, cons.Keep, cons.RoleTags, cons.Anchors
+		w.mu.Lock()
+		res.GAR.ValidTrials += valid
+		w.mu.Unlock()
+		gate := Gate(cons, audio[k].Confidence, l.cfg.TauAV, l.cfg.TauAudio)
+		src.Gate = &GateInfo{SkipRefine: gate.SkipRefine, Reason: gate.Reason}
+		if gate.SkipRefine {
+			return
+		}
+		began := time.Now()
+		w.refine(ctx, k, boxes, audio, cons, src)
+		refineTook[k] = time.Since(began)
+	}
+	if l.cfg.Schedule == ScheduleSequential || len(boxes) == 1 {
+		for k := range boxes {
+			perSource(k)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for k := range boxes {
+			wg.Add(1)
+			go func() { defer wg.Done(); perSource(k) }()
+		}
+		wg.Wait()
+	}
+	var refineMax time.Duration
+	for _, d := range refineTook {
+		refineMax = max(refineMax, d)
+	}
+	res.Latency.Analysis = (time.Since(analysisStart) - refineMax).Milliseconds()
+	res.Latency.Refine = refineMax.Milliseconds()
+	for k := range res.Sources {
+		w.finishSource(&res.Sources[k])
+	}
+	return res
+}
+
+// id builds a request id: <prefix>/<stage>[/s<k>][/t<i>].
+func (w *window) id(stage string, source, trial int) string {
+	id := w.in.RequestID + "/" + stage
+	if source >= 0 && w.l.cfg.MaxSources > 1 {
+		id += "/s" + strconv.Itoa(source)
+	}
+	if trial >= 0 {
+		id += "/t" + strconv.Itoa(trial)
+	}
+	return id
+}
+
+// call sends one request and accounts for it.
+func (w *window) call(ctx context.Context, req mllm.Request) (mllm.Response, error) {
+	req.System = SystemPrompt
+	resp, err := w.l.client.Complete(ctx, req)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls += max(1, resp.Attempts)
+	w.tokens.Prompt += resp.Usage.PromptTokens
+	w.tokens.Completion += resp.Usage.CompletionTokens
+	w.tokens.Cached += resp.Usage.CachedTokens
+	if err != nil && w.failure == nil {
+		w.failure = err
+	}
+	return resp, err
+}
+
+// generate runs the locate and audio stages and returns K boxes and K audio
+// answers paired by index.
+func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswer, error) {
+	k, mw, mh := w.l.cfg.MaxSources, w.in.ModelWidth, w.in.ModelHeight
+	locateReq := mllm.Request{ID: w.id("locate", -1, -1), Stage: "locate", Media: w.media, MaxTokens: maxTokensLocate}
+	audioReq := mllm.Request{ID: w.id("audio", -1, -1), Stage: "audio", Media: w.media.AudioOnly(), MaxTokens: maxTokensAudio}
+	if k == 1 {
+		locateReq.Text, audioReq.Text = RenderLocate(LocateData{Width: mw, Height: mh}), RenderAudio()
+		locateReq.SchemaName, locateReq.Schema = LocateSchema().Name, LocateSchema().Schema
+		audioReq.SchemaName, audioReq.Schema = AudioSchema().Name, AudioSchema().Schema
+	} else {
+		locateReq.Text = RenderLocateMulti(LocateMultiData{Width: mw, Height: mh, Sources: k})
+		audioReq.Text = RenderAudioMulti(AudioMultiData{Sources: k})
+		locateReq.SchemaName, locateReq.Schema = LocateMultiSchema(k).Name, LocateMultiSchema(k).Schema
+		audioReq.SchemaName, audioReq.Schema = AudioMultiSchema(k).Name, AudioMultiSchema(k).Schema
+	}
+	var locateResp, audioResp mllm.Response
+	var locateErr, audioErr error
+	var locateTook, audioTook time.Duration
+	timed := func(req mllm.Request, resp *mllm.Response, err *error, took *time.Duration) {
+		began := time.Now()
+		*resp, *err = w.call(ctx, req)
+		*took = time.Since(began)
+	}
+	if w.l.cfg.Schedule == ScheduleSequential {
+		timed(locateReq, &locateResp, &locateErr, &locateTook)
+		timed(audioReq, &audioResp, &audioErr, &audioTook)
+	} else {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); timed(audioReq, &audioResp, &audioErr, &audioTook) }()
+		timed(locateReq, &locateResp, &locateErr, &locateTook)
+		wg.Wait()
+	}
+	res.Latency.Locate, res.Latency.Audio = locateTook.Milliseconds(), audioTook.Milliseconds()
+	if res.Raw != nil {
+		res.Raw.Locate, res.Raw.Audio = firstChoice(locateResp), firstChoice(audioResp)
+	}
+	if locateErr != nil {
+		return nil, nil, fmt.Errorf("locate: %w", locateErr)
+	}
+	var boxes []Box
+	var descriptions []string
+	if k == 1 {
+		a, err := ParseLocate(firstChoice(locateResp), mw, mh)
+		if err != nil {
+			res.Status = StatusInvalidModelOutput
+			return nil, nil, fmt.Errorf("locate answer: %w", err)
+		}
+		boxes, descriptions = []Box{a.BBox}, []string{a.Description}
+	} else {
+		as, err := ParseLocateMulti(firstChoice(locateResp), mw, mh, k)
+		if err != nil {
+			res.Status = StatusInvalidModelOutput
+			return nil, nil, fmt.Errorf("locate answer: %w", err)
+		}
+		for _, a := range as {
+			boxes, descriptions = append(boxes, a.BBox), append(descriptions, a.Description)
+		}
+	}
+	// A missing audio answer does not stop the loop: the box stands, the
+	// label is unknown and, with confidence 0, the gate sends it to refinement.
+	audio := make([]AudioAnswer, k)
+	if audioErr == nil {
+		if k == 1 {
+			if a, err := ParseAudio(firstChoice(audioResp)); err == nil {
+				audio[0] = a
+			}
+		} else if as, err := ParseAudioMulti(firstChoice(audioResp), k); err == nil {
+			copy(audio, as)
+		}
+	}
+	w.descriptions = descriptions
+	return boxes, audio, nil
+}
+
+func firstChoice(r mllm.Response) string {
+	if len(r.Choices) == 0 {
+		return ""
+	}
+	return r.Choices[0]
+}
