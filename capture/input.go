@@ -19,6 +19,9 @@ var (
 	ErrNoAudio = errors.New("no audio stream")
 	// ErrUnsupported: FFmpeg cannot decode a stream's codec.
 	ErrUnsupported = errors.New("unsupported codec")
+	// ErrBadInput: a file input could not be opened as media (missing,
+	// unreadable, not media). Waiting does not fix it; the user must.
+	ErrBadInput = errors.New("unusable input")
 	// errStalled: the watchdog interrupted a read because no packet came.
 	errStalled = errors.New("stalled")
 )

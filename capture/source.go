@@ -214,8 +214,10 @@ func (s *Source) supervise(ctx context.Context, spec inputSpec, r role, demuxerO
 			offset = end
 			log.Debug("file ended, starting again", "at", end)
 			continue
-		case err != nil && !spec.live && (!opened || !errors.Is(err, io.EOF)):
-			// A file that cannot be opened or read does not heal by waiting.
+		case err != nil && !spec.live && !opened:
+			// A file that cannot be opened does not heal by waiting.
+			return fmt.Errorf("%w: %w", ErrBadInput, err)
+		case err != nil && !spec.live:
 			return err
 		case err != nil && first && !opened && s.cfg.FailFast:
 			return err

@@ -163,7 +163,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if runErr != nil {
 		var inputProblem bool
-		for _, e := range []error{capture.ErrNoAudio, capture.ErrNoVideo, capture.ErrUnsupported} {
+		for _, e := range []error{capture.ErrBadInput, capture.ErrNoAudio, capture.ErrNoVideo, capture.ErrUnsupported} {
 			inputProblem = inputProblem || errors.Is(runErr, e)
 		}
 		if inputProblem {

@@ -29,6 +29,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"check", "validate a config file; diagnostics as file:line:col: message", runCheck},
 		{"dump", "write what the model would see for each window of an input", runDump},
 		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},
 		{"version", "print the version and the linked FFmpeg libraries", runVersion},

@@ -1,0 +1,292 @@
+package config
+
+import "time"
+
+// Config is the whole daemon configuration, as decoded from one HCL file
+// with defaults applied to everything the file leaves out.
+type Config struct {
+	// NodeID names this robot in MQTT topics, payloads and X-Request-Id
+	// headers. It must be a single MQTT topic level ([A-Za-z0-9_-]+).
+	// Default: the host name up to its first dot.
+	NodeID string
+
+	// Log configures the daemon's own logging.
+	Log Log
+
+	// MLLM configures the OpenAI-compatible model server(s) and how requests
+	// are scheduled on them.
+	MLLM MLLM
+
+	// GAR holds the parameters of the Generation–Analysis–Refinement loop.
+	GAR GAR
+
+	// MQTT configures where results are published.
+	MQTT MQTT
+
+	// HTTP configures the /metrics, /healthz and /readyz listener.
+	HTTP HTTP
+
+	// Streams are the capture sources, in file order. `locate` needs none;
+	// `run` needs at least one (see ValidateForRun).
+	Streams []Stream
+
+	// meta records where every value came from, so that validation can
+	// point at it. It is nil for configs built in code.
+	meta *meta
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the minimum level logged: trace, debug, info, warn or error.
+	Level string
+
+	// Format is the output format; LogFormatAuto picks text on a terminal
+	// and JSON otherwise (journald, files, pipes).
+	Format LogFormat
+}
+
+// LogFormat selects the log output format.
+type LogFormat string
+
+// The accepted log formats.
+const (
+	LogFormatAuto LogFormat = "auto"
+	LogFormatJSON LogFormat = "json"
+	LogFormatText LogFormat = "text"
+)
+
+// MLLM configures the model servers.
+type MLLM struct {
+	// Endpoints are base URLs of OpenAI-compatible servers; requests go to
+	// "{endpoint}/chat/completions". Trailing slashes are removed at load.
+	// Each request goes to the least-loaded endpoint whose breaker is closed.
+	Endpoints []string
+
+	// Model is the model name sent in every request, e.g.
+	// "Qwen/Qwen2.5-Omni-7B".
+	Model string
+
+	// APIKeyFile optionally names a file holding a bearer token; read it
+	// with APIKey. Empty means no Authorization header.
+	APIKeyFile string
+
+	// Timeout bounds one HTTP request, including reading the answer.
+	Timeout time.Duration
+
+	// MaxInFlight caps concurrent requests per endpoint, shared fairly by
+	// all streams.
+	MaxInFlight int
+
+	// SupportsN says the server honours "n" (several choices from one
+	// request), so analysis trials go out as one request. vLLM does,
+	// llama.cpp does not.
+	SupportsN bool
+
+	// StructuredOutput sends a JSON schema as response_format so the server
+	// constrains decoding. Answers are validated in Go either way.
+	StructuredOutput bool
+
+	// Schedule says whether the requests of one window may overlap.
+	Schedule Schedule
+
+	// Breaker configures the per-endpoint circuit breaker.
+	Breaker Breaker
+
+	// WindowDeadline bounds the whole GAR loop of one window, all stages
+	// and retries included; a window that exceeds it is published as
+	// mllm_unavailable.
+	WindowDeadline time.Duration
+}
+
+// Schedule selects how the requests of one window are issued.
+type Schedule string
+
+// The accepted schedules.
+const (
+	// ScheduleParallel runs the two generation requests concurrently and
+	// sends analysis trials with n=N (or concurrently without n support).
+	ScheduleParallel Schedule = "parallel"
+	// ScheduleSequential issues every request after the previous one has
+	// finished, and sends analysis trials as separate requests. It suits
+	// single-slot servers such as llama-server -np 1, where concurrent
+	// requests only queue and time out.
+	ScheduleSequential Schedule = "sequential"
+)
+
+// Breaker configures a circuit breaker that trips on transport failures
+// (connection errors, timeouts, 5xx), never on unparseable answers.
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker after this many transport
+	// failures in a row.
+	ConsecutiveFailures int
+
+	// OpenFor is how long an open breaker rejects requests before letting
+	// one probe through.
+	OpenFor time.Duration
+}
+
+// GAR holds the parameters of the localisation loop (design §3).
+type GAR struct {
+	// AnalysisTrials is the number N of sampled analysis trials (1..16).
+	AnalysisTrials int
+
+	// TauAV is the audio-visual consistency threshold τ_av of the gate, in
+	// [0,1].
+	TauAV float64
+
+	// TauAudio is the audio confidence threshold τ_audio of the gate, in
+	// [0,1].
+	TauAudio float64
+
+	// MaxSources is the number K of sources localised per window (1..4);
+	// K ≥ 2 is the paper's duet setting.
+	MaxSources int
+
+	// ModelSize is the side, in pixels, of the square image sent to the
+	// model. It must be a multiple of 28, the Qwen2.5 processor's patch
+	// grid, so the model answers in the same pixel space.
+	ModelSize int
+
+	// SilenceDBFS is the RMS level below which a window is published as
+	// silent without calling the model. -120 in effect disables it.
+	SilenceDBFS float64
+
+	// Temperature is the sampling temperature of the analysis trials (the
+	// other stages are greedy).
+	Temperature float64
+
+	// TopP is the nucleus sampling mass of the analysis trials.
+	TopP float64
+
+	// KeepRaw records every stage's raw model output with the result, for
+	// debugging prompts. It makes payloads much larger.
+	KeepRaw bool
+}
+
+// MQTT configures publishing.
+type MQTT struct {
+	// Broker is the broker URL: tcp://, mqtt://, ssl://, tls://, mqtts://,
+	// ws:// or wss://. Credentials belong in Username and PasswordFile, not
+	// in the URL.
+	Broker string
+
+	// QoS is the MQTT quality of service for detections (0, 1 or 2).
+	QoS int
+
+	// TopicPrefix starts every topic: "<prefix>/<node_id>/…". It may have
+	// several levels but no wildcards, no empty levels, no leading or
+	// trailing "/" and no leading "$".
+	TopicPrefix string
+
+	// StoreDir persists unacknowledged messages across restarts. The
+	// daemon creates it; it is not checked at load.
+	StoreDir string
+
+	// MaxPending bounds the messages waiting for the broker; beyond it the
+	// oldest are dropped and counted.
+	MaxPending int
+
+	// Username is sent when not empty.
+	Username string
+
+	// PasswordFile optionally names a file holding the password; read it
+	// with Password. It requires Username.
+	PasswordFile string
+
+	// ClientID is the MQTT client identifier. Default: "garssld-<node_id>".
+	ClientID string
+
+	// TLS configures client TLS; nil uses the system roots for TLS broker
+	// schemes and nothing for plain ones.
+	TLS *TLS
+}
+
+// TLS names PEM files for the MQTT connection.
+type TLS struct {
+	// CAFile is a bundle of CA certificates to trust instead of the system
+	// roots. Optional.
+	CAFile string
+
+	// CertFile is the client certificate; it goes together with KeyFile.
+	CertFile string
+
+	// KeyFile is the client private key; it goes together with CertFile.
+	KeyFile string
+}
+
+// HTTP configures the operations listener.
+type HTTP struct {
+	// Listen is the host:port serving /metrics, /healthz and /readyz.
+	Listen string
+}
+
+// Stream is one capture source and its windowing.
+type Stream struct {
+	// Name is the block label; it is an MQTT topic level and a metric label.
+	Name string
+
+	// Input is what FFmpeg opens: a URL (rtsp://, udp://, srt://, http://,
+	// file://), a device written "<demuxer>:<device>" (v4l2:/dev/video0,
+	// alsa:hw:1,0, pulse:default) or a file path. URL credentials are
+	// allowed and are redacted in messages and String output.
+	Input string
+
+	// Audio optionally names a separate audio source, in the same forms as
+	// Input. Empty means the input's own audio.
+	Audio string
+
+	// Options are FFmpeg options for opening Input, e.g.
+	// rtsp_transport = "tcp".
+	Options map[string]string
+
+	// AudioOptions are FFmpeg options for opening Audio.
+	AudioOptions map[string]string
+
+	// Window is the length of one analysed window. It must be a whole
+	// number of 16 kHz samples (a multiple of 62.5µs) and at most 30s.
+	Window time.Duration
+
+	// Hop is the distance between window starts. Hop < Window overlaps
+	// windows; Hop > Window analyses only part of the stream, which is a
+	// deliberate way to reduce model load.
+	Hop time.Duration
+
+	// MaxQueue bounds windows waiting for the model; the oldest is dropped
+	// when it is full.
+	MaxQueue int
+
+	// StaleAfter drops a window that has waited longer than this since its
+	// end, because a late localisation is useless to a moving robot.
+	StaleAfter time.Duration
+
+	// Loop restarts a file input at its end. Only file inputs may loop.
+	Loop bool
+
+	// StallTimeout declares a source dead when no packet arrived for this
+	// long, and triggers a reconnect.
+	StallTimeout time.Duration
+
+	// SkipFrame lets the video decoder skip frames to save CPU.
+	SkipFrame SkipFrame
+
+	// Camera optionally describes the camera's optics; with it, published
+	// sources carry bearing_deg.
+	Camera *Camera
+}
+
+// SkipFrame selects which video frames the decoder may skip.
+type SkipFrame string
+
+// The accepted skip_frame values.
+const (
+	SkipFrameNone   SkipFrame = ""      // decode every frame
+	SkipFrameNonRef SkipFrame = "noref" // skip non-reference frames
+	SkipFrameNonKey SkipFrame = "nokey" // decode key frames only
+)
+
+// Camera describes the optics used to turn a box into a bearing.
+type Camera struct {
+	// HFOVDeg is the horizontal field of view in degrees, above 0 and
+	// below 180 (the bearing uses a pinhole model).
+	HFOVDeg float64
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"time"
+)
+
+// Default returns the configuration used for everything a file leaves out.
+// It has no streams and validates as is. NodeID is derived from the host
+// name.
+func Default() Config {
+	nodeID := defaultNodeID()
+	return Config{
+		NodeID: nodeID,
+		Log:    Log{Level: "info", Format: LogFormatAuto},
+		MLLM: MLLM{
+			Endpoints:        []string{"http://127.0.0.1:8000/v1"},
+			Model:            "Qwen/Qwen2.5-Omni-7B",
+			Timeout:          20 * time.Second,
+			MaxInFlight:      4,
+			SupportsN:        true,
+			StructuredOutput: true,
+			Schedule:         ScheduleParallel,
+			Breaker:          Breaker{ConsecutiveFailures: 5, OpenFor: 30 * time.Second},
+			WindowDeadline:   30 * time.Second,
+		},
+		GAR: GAR{
+			AnalysisTrials: 5,
+			TauAV:          0.5,
+			TauAudio:       0.75,
+			MaxSources:     1,
+			ModelSize:      224,
+			SilenceDBFS:    -60,
+			Temperature:    0.4,
+			TopP:           0.9,
+		},
+		MQTT: MQTT{
+			Broker:      "tcp://127.0.0.1:1883",
+			QoS:         1,
+			TopicPrefix: "garssl",
+			StoreDir:    "/var/lib/garssl/mqtt",
+			MaxPending:  10000,
+			// Parse derives it again when the file sets node_id.
+			ClientID: defaultClientID(nodeID),
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:9464"},
+	}
+}
+
+// DefaultStream returns the values a stream block starts from. Name and
+// Input have no default.
+func DefaultStream() Stream {
+	return Stream{
+		Window:       3 * time.Second,
+		Hop:          3 * time.Second,
+		MaxQueue:     2,
+		StaleAfter:   10 * time.Second,
+		StallTimeout: 5 * time.Second,
+	}
+}
+
+// defaultClientID is the MQTT client id used when the file sets none.
+func defaultClientID(nodeID string) string { return "garssld-" + nodeID }
+
+// fallbackNodeID is used when the host name yields nothing usable.
+const fallbackNodeID = "garssl"
+
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		return fallbackNodeID
+	}
+	return nodeIDFromHostname(host)
+}
+
+// nodeIDFromHostname turns a host name into a valid topic level: the first
+// DNS label, with any other character replaced by "_".
+func nodeIDFromHostname(host string) string {
+	label, _, _ := strings.Cut(host, ".")
+	id := strings.Map(func(r rune) rune {
+		if isTopicLevelRune(r) {
+			return r
+		}
+		return '_'
+	}, label)
+	if id == "" {
+		return fallbackNodeID
+	}
+	return id
+}

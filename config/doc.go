@@ -1,0 +1,51 @@
+// Package config is garssld's typed, validated configuration, written in
+// HCL native syntax (design §5).
+//
+// Loading goes in three steps. The file is parsed with hclparse; the
+// syntax tree is walked into a Config that starts from Default (and
+// DefaultStream for each stream block), recording the source range of
+// every value; then the typed Config is validated, and each problem is
+// reported at the range of the value that caused it, or at the enclosing
+// block when the value is a default. All problems are returned together as
+// a Diagnostics error whose lines read "file:line:col: message". Override
+// re-runs the same validation after command-line flags replace values, and
+// the flag's name stands in for the file position.
+//
+// Decisions where the design is silent:
+//
+//   - Durations are Go duration strings ("3s", "250ms"). A null value
+//     (x = null) means "use the default".
+//   - Unknown attributes and blocks are errors that list the valid names,
+//     so a typo never silently falls back to a default.
+//   - hop > window is allowed: it analyses only part of the stream, a
+//     deliberate way to lower model load. hop < window overlaps windows.
+//     Both must be whole numbers of 16 kHz samples (multiples of 62.5µs)
+//     so that every window holds exactly window×16000 samples; window is at
+//     most 30s, the longest clip a Whisper-style audio encoder such as
+//     Qwen2.5-Omni's takes in one piece.
+//   - gar.model_size is a multiple of 28 from 28 to 1792 (64×64 patches,
+//     4096 image tokens, far beyond the design's request budget).
+//   - gar.silence_dbfs is in [-120, 0]; -120 gates only digital silence.
+//     gar.temperature is in [0, 2] and gar.top_p in (0, 1], as the
+//     OpenAI API accepts.
+//   - camera.hfov_deg is in (0, 180): bearings use a pinhole model.
+//   - Stream names and node_id are single MQTT topic levels
+//     ([A-Za-z0-9_-]+); node_id defaults to the host name's first label
+//     with other characters replaced by "_". mqtt.client_id defaults to
+//     "garssld-<node_id>".
+//   - mqtt.topic_prefix may have several levels but no wildcards, empty
+//     levels, leading or trailing "/" or leading "$" (broker topics).
+//   - Model endpoints and the broker URL must not carry credentials;
+//     api_key_file, username and password_file exist for that. Stream
+//     inputs may (RTSP cameras need them); their passwords are redacted in
+//     messages and in String. mllm.endpoints lose trailing slashes.
+//   - A tls block requires a TLS broker scheme (ssl, tls, mqtts, wss).
+//   - Referenced files (api_key_file, password_file, tls files) must be
+//     readable regular files, and secrets non-empty, unless SkipFileChecks
+//     is given; paths are used as written, relative to the working
+//     directory. mqtt.store_dir is created by the daemon and not checked.
+//   - Secrets are never read into Config: MLLM.APIKey and MQTT.Password
+//     read them when the caller needs them.
+//   - Parse, LoadFile and Validate accept a config without streams, which
+//     `locate` needs; ValidateForRun also requires one.
+package config

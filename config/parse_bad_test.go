@@ -1,0 +1,458 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// secretFixture creates files that file references in test configs point
+// at, and returns the directory that replaces "$DIR" in sources and
+// expectations.
+func secretFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("s3cr3t-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestParseBadConfigs pins the exact diagnostics for invalid configs. The
+// columns were counted by hand from the sources below: a value error
+// points at the first character of the value, an unknown or misplaced
+// name at the name, and a block error at the block's type keyword.
+func TestParseBadConfigs(t *testing.T) {
+	dir := secretFixture(t)
+	tests := []struct {
+		name string
+		src  string
+		want []string
+		// secrets must appear in no message.
+		secrets []string
+	}{
+		{
+			name: "misspelt stream attribute",
+			src: `stream "front" {
+  input = "a.mp4"
+  windw = "3s"
+}`,
+			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, stall_timeout, skip_frame; did you mean "window"?`},
+		},
+		{
+			name: "model size not a multiple of 28",
+			src:  "gar {\n  model_size = 230\n}",
+			want: []string{`garssl.hcl:2:16: gar.model_size = 230 is not a multiple of 28; use 224, 252, 280, …`},
+		},
+		{
+			name: "model size below the smallest",
+			src:  "gar {\n  model_size = 10\n}",
+			want: []string{`garssl.hcl:2:16: gar.model_size = 10 is out of range; use a multiple of 28 from 28 to 1792`},
+		},
+		{
+			name: "endpoint with another scheme",
+			src:  "mllm {\n  endpoints = [\"http://a:8000/v1\", \"ftp://x\"]\n}",
+			want: []string{`garssl.hcl:2:36: mllm.endpoints[1] "ftp://x" is not an http(s) URL`},
+		},
+		{
+			name:    "endpoint with credentials",
+			src:     "mllm {\n  endpoints = [\"http://u:secret@h/v1\"]\n}",
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] carries credentials in the URL; put the key in mllm.api_key_file instead`},
+			secrets: []string{"secret"},
+		},
+		{
+			name:    "bad endpoint with credentials is redacted",
+			src:     "mllm {\n  endpoints = [\"ftp://u:secret@h\"]\n}",
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "ftp://u:xxxxx@h" is not an http(s) URL`},
+			secrets: []string{"secret"},
+		},
+		{
+			name: "duplicate endpoint after trailing slash removal",
+			src:  "mllm {\n  endpoints = [\"http://a/v1\", \"http://a/v1/\"]\n}",
+			want: []string{`garssl.hcl:2:31: mllm.endpoints[1] "http://a/v1" repeats mllm.endpoints[0]`},
+		},
+		{
+			name: "no endpoints",
+			src:  "mllm {\n  endpoints = []\n}",
+			want: []string{`garssl.hcl:2:15: mllm.endpoints is empty; give at least one, e.g. ["http://127.0.0.1:8000/v1"]`},
+		},
+		{
+			name: "null endpoint",
+			src:  "mllm {\n  endpoints = [null]\n}",
+			want: []string{`garssl.hcl:2:16: mllm.endpoints[0] is null; want a string`},
+		},
+		{
+			name: "duration without unit",
+			src:  "mllm {\n  timeout = \"20\"\n}",
+			want: []string{`garssl.hcl:2:13: mllm.timeout = "20" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},
+		},
+		{
+			name: "negative duration in nested block",
+			src:  "mllm {\n  breaker {\n    open_for = \"-1s\"\n  }\n}",
+			want: []string{`garssl.hcl:3:16: mllm.breaker.open_for = -1s must be greater than 0`},
+		},
+		{
+			name: "unknown schedule",
+			src:  "mllm {\n  schedule = \"serial\"\n}",
+			want: []string{`garssl.hcl:2:14: mllm.schedule "serial" is not one of "parallel", "sequential"`},
+		},
+		{
+			name: "max in flight zero",
+			src:  "mllm {\n  max_in_flight = 0\n}",
+			want: []string{`garssl.hcl:2:19: mllm.max_in_flight = 0 must be at least 1`},
+		},
+		{
+			name: "missing api key file",
+			src:  "mllm {\n  api_key_file = \"$DIR/missing\"\n}",
+			want: []string{`garssl.hcl:2:18: mllm.api_key_file "$DIR/missing" does not exist`},
+		},
+		{
+			name: "empty api key file",
+			src:  "mllm {\n  api_key_file = \"$DIR/empty\"\n}",
+			want: []string{`garssl.hcl:2:18: mllm.api_key_file "$DIR/empty" is empty`},
+		},
+		{
+			name: "api key file is a directory",
+			src:  "mllm {\n  api_key_file = \"$DIR/dir\"\n}",
+			want: []string{`garssl.hcl:2:18: mllm.api_key_file "$DIR/dir" is a directory; name a file`},
+		},
+		{
+			name: "tau out of range",
+			src:  "gar {\n  tau_av = 1.5\n  tau_audio = -0.1\n}",
+			want: []string{
+				`garssl.hcl:2:12: gar.tau_av = 1.5 is out of range; use 0 to 1`,
+				`garssl.hcl:3:15: gar.tau_audio = -0.1 is out of range; use 0 to 1`,
+			},
+		},
+		{
+			name: "trials and sources out of range",
+			src:  "gar {\n  analysis_trials = 17\n  max_sources = 5\n}",
+			want: []string{
+				`garssl.hcl:2:21: gar.analysis_trials = 17 is out of range; use 1 to 16`,
+				`garssl.hcl:3:17: gar.max_sources = 5 is out of range; use 1 to 4`,
+			},
+		},
+		{
+			name: "fractional count",
+			src:  "gar {\n  analysis_trials = 2.5\n}",
+			want: []string{`garssl.hcl:2:21: gar.analysis_trials = 2.5 is not a whole number`},
+		},
+		{
+			name: "string where a number is needed",
+			src:  "gar {\n  max_sources = \"two\"\n}",
+			want: []string{`garssl.hcl:2:17: gar.max_sources must be a whole number, not a string`},
+		},
+		{
+			name: "sampling and silence out of range",
+			src:  "gar {\n  silence_dbfs = 3\n  temperature = 2.5\n  top_p = 0\n}",
+			want: []string{
+				`garssl.hcl:2:18: gar.silence_dbfs = 3 is out of range; use -120 to 0`,
+				`garssl.hcl:3:17: gar.temperature = 2.5 is out of range; use 0 to 2`,
+				`garssl.hcl:4:11: gar.top_p = 0 is out of range; use a value above 0 and at most 1`,
+			},
+		},
+		{
+			name: "qos out of range",
+			src:  "mqtt {\n  qos = 3\n}",
+			want: []string{`garssl.hcl:2:9: mqtt.qos = 3 is out of range; use 0 to 2`},
+		},
+		{
+			name: "topic prefix with wildcard",
+			src:  "mqtt {\n  topic_prefix = \"a/+/b\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix "a/+/b" contains a wildcard; topics cannot contain "+" or "#"`},
+		},
+		{
+			name: "topic prefix with leading slash",
+			src:  "mqtt {\n  topic_prefix = \"/garssl\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix "/garssl" must not start or end with "/"`},
+		},
+		{
+			name: "topic prefix with empty level",
+			src:  "mqtt {\n  topic_prefix = \"fleet//garssl\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix "fleet//garssl" has an empty level ("//")`},
+		},
+		{
+			name: "topic prefix in the broker's namespace",
+			src:  "mqtt {\n  topic_prefix = \"$SYS/garssl\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix "$SYS/garssl" must not start with "$", which brokers reserve for their own topics`},
+		},
+		{
+			name: "empty strings where a value is needed",
+			src:  "mllm {\n  model = \"\"\n}\nmqtt {\n  topic_prefix = \"\"\n  store_dir = \"\"\n  client_id = \"\"\n  max_pending = 0\n}",
+			want: []string{
+				`garssl.hcl:2:11: mllm.model is empty; name the served model, e.g. "Qwen/Qwen2.5-Omni-7B"`,
+				`garssl.hcl:5:18: mqtt.topic_prefix is empty; use e.g. "garssl"`,
+				`garssl.hcl:6:15: mqtt.store_dir is empty; give a writable directory for messages not yet acknowledged`,
+				`garssl.hcl:7:15: mqtt.client_id is empty; leave it out to use garssld-<node_id>`,
+				`garssl.hcl:8:17: mqtt.max_pending = 0 must be at least 1`,
+			},
+		},
+		{
+			name: "values of the wrong type",
+			src:  "node_id = [\"a\"]\nmllm {\n  supports_n = {}\n  structured_output = \"yes\"\n  endpoints = \"http://a/v1\"\n}",
+			want: []string{
+				`garssl.hcl:1:11: node_id must be a string, not a list`,
+				`garssl.hcl:3:16: mllm.supports_n must be true or false, not an object`,
+				`garssl.hcl:4:23: mllm.structured_output must be true or false, not a string`,
+				`garssl.hcl:5:15: mllm.endpoints must be a list of strings, not a string`,
+			},
+		},
+		{
+			name: "broker with another scheme",
+			src:  "mqtt {\n  broker = \"http://b:1883\"\n}",
+			want: []string{`garssl.hcl:2:12: mqtt.broker "http://b:1883" is not an MQTT broker URL; use tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss:// followed by host:port`},
+		},
+		{
+			name: "broker without port",
+			src:  "mqtt {\n  broker = \"tcp://b\"\n}",
+			want: []string{`garssl.hcl:2:12: mqtt.broker "tcp://b" has no port; add one, e.g. tcp://b:1883`},
+		},
+		{
+			name: "password without user name",
+			src:  "mqtt {\n  password_file = \"$DIR/key\"\n}",
+			want: []string{`garssl.hcl:2:19: mqtt.password_file is set but mqtt.username is empty; MQTT sends a password only with a user name`},
+		},
+		{
+			name: "tls on a plain broker",
+			src:  "mqtt {\n  tls {\n    ca_file = \"$DIR/key\"\n  }\n}",
+			want: []string{`garssl.hcl:2:3: mqtt.tls is set but mqtt.broker "tcp://127.0.0.1:1883" is not a TLS URL; use ssl://, tls://, mqtts:// or wss://`},
+		},
+		{
+			name: "client certificate without key",
+			src:  "mqtt {\n  broker = \"ssl://b:8883\"\n  tls {\n    cert_file = \"$DIR/key\"\n  }\n}",
+			want: []string{`garssl.hcl:3:3: mqtt.tls: cert_file and key_file go together; give both or neither`},
+		},
+		{
+			name: "listen without port",
+			src:  "http {\n  listen = \"9464\"\n}",
+			want: []string{`garssl.hcl:2:12: http.listen "9464" is not a host:port address; use e.g. "127.0.0.1:9464" or ":9464"`},
+		},
+		{
+			name: "node id with a slash",
+			src:  `node_id = "robot/7"`,
+			want: []string{`garssl.hcl:1:11: node_id "robot/7" is not a valid MQTT topic level; use letters, digits, "_" and "-"`},
+		},
+		{
+			name: "stream name with a space",
+			src:  "stream \"front cam\" {\n  input = \"a.mp4\"\n}",
+			want: []string{`garssl.hcl:1:8: stream name "front cam" is not a valid MQTT topic level; use letters, digits, "_" and "-"`},
+		},
+		{
+			name: "duplicate stream",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n}\nstream \"front\" {\n  input = \"b.mp4\"\n}",
+			want: []string{`garssl.hcl:4:8: duplicate stream "front"; the first is at garssl.hcl:1:1`},
+		},
+		{
+			name: "stream without input",
+			src:  "stream \"front\" {\n  loop = true\n}",
+			want: []string{`garssl.hcl:1:1: stream "front" has no input; add input = "rtsp://…", a device such as "v4l2:/dev/video0" or a file path`},
+		},
+		{
+			name: "zero hop",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  hop = \"0s\"\n}",
+			want: []string{`garssl.hcl:3:9: stream.front.hop = 0s must be greater than 0`},
+		},
+		{
+			name: "window not a whole number of samples",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  window = \"3.00001s\"\n}",
+			want: []string{`garssl.hcl:3:12: stream.front.window = 3.00001s is not a whole number of 16 kHz samples; use a multiple of 62.5µs, e.g. 3s`},
+		},
+		{
+			name: "window too long",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  window = \"1m\"\n}",
+			want: []string{`garssl.hcl:3:12: stream.front.window = 1m0s is too long; use at most 30s`},
+		},
+		{
+			name:    "loop on a camera",
+			src:     "stream \"front\" {\n  input = \"rtsp://admin:hunter2@cam/1\"\n  loop = true\n}",
+			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://admin:xxxxx@cam/1" is a network or device source`},
+			secrets: []string{"hunter2"},
+		},
+		{
+			name: "unknown skip_frame",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  skip_frame = \"all\"\n}",
+			want: []string{`garssl.hcl:3:16: stream.front.skip_frame "all" is not one of "", "noref", "nokey"`},
+		},
+		{
+			name: "camera without field of view",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  camera {}\n}",
+			want: []string{`garssl.hcl:3:3: stream.front.camera needs hfov_deg, the horizontal field of view in degrees (above 0 and below 180)`},
+		},
+		{
+			name: "field of view too wide",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  camera {\n    hfov_deg = 200\n  }\n}",
+			want: []string{`garssl.hcl:4:16: stream.front.camera.hfov_deg = 200 is out of range; use a value above 0 and below 180 degrees`},
+		},
+		{
+			name: "audio options without audio source",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  audio_options = { channels = 2 }\n}",
+			want: []string{`garssl.hcl:3:19: stream.front.audio_options is set but stream.front.audio is empty; options for the input's own audio go in options`},
+		},
+		{
+			name: "options written as a block",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  options {\n    rtsp_transport = \"tcp\"\n  }\n}",
+			want: []string{`garssl.hcl:3:3: stream.front.options is an attribute, not a block; write options = …`},
+		},
+		{
+			name: "options with a nested object",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  options = { a = { b = 1 } }\n}",
+			want: []string{`garssl.hcl:3:13: stream.front.options must be a map of strings, not an object`},
+		},
+		{
+			name: "block written as an attribute",
+			src:  `mllm = { model = "x" }`,
+			want: []string{`garssl.hcl:1:1: mllm is a block, not an attribute; write mllm { … } without "="`},
+		},
+		{
+			name: "misspelt block",
+			src:  "mlm {\n}",
+			want: []string{`garssl.hcl:1:1: unknown block "mlm" at top level; valid: log, mllm, gar, mqtt, http, stream; did you mean "mllm"?`},
+		},
+		{
+			name: "block where none are valid",
+			src:  "gar {\n  extra {\n  }\n}",
+			want: []string{`garssl.hcl:2:3: unknown block "extra" in gar; no blocks are valid here`},
+		},
+		{
+			name: "duplicate block",
+			src:  "gar {\n}\ngar {\n}",
+			want: []string{`garssl.hcl:3:1: duplicate gar block; the first is at garssl.hcl:1:1`},
+		},
+		{
+			name: "label on an unlabelled block",
+			src:  "mllm \"a\" {\n}",
+			want: []string{`garssl.hcl:1:6: mllm block takes no label; write mllm { … }`},
+		},
+		{
+			name: "stream without label",
+			src:  "stream {\n}",
+			want: []string{`garssl.hcl:1:1: stream block takes exactly one label, its name, e.g. stream "front" { … }`},
+		},
+		{
+			name: "unknown log level and format",
+			src:  "log {\n  level = \"verbose\"\n  format = \"yaml\"\n}",
+			want: []string{
+				`garssl.hcl:2:11: log.level "verbose" is not one of "trace", "debug", "info", "warn", "error"`,
+				`garssl.hcl:3:12: log.format "yaml" is not one of "auto", "json", "text"`,
+			},
+		},
+		{
+			name: "variable reference",
+			src:  `node_id = robot`,
+			want: []string{"garssl.hcl:1:11: node_id must be a literal value; variables, functions, operators and ${…} are not evaluated in this file"},
+		},
+		{
+			name: "expressions are not evaluated",
+			src: `mqtt {
+  max_pending = 10 * 1000
+  topic_prefix = "g${1}"
+  store_dir = [for d in ["a"]: d][0]
+}`,
+			want: []string{
+				"garssl.hcl:2:17: mqtt.max_pending must be a literal value; variables, functions, operators and ${…} are not evaluated in this file",
+				"garssl.hcl:3:18: mqtt.topic_prefix must be a literal value; variables, functions, operators and ${…} are not evaluated in this file",
+				"garssl.hcl:4:15: mqtt.store_dir must be a literal value; variables, functions, operators and ${…} are not evaluated in this file",
+			},
+		},
+		{
+			name: "number beyond float64",
+			src:  "gar {\n  model_size = 1e999999999\n  tau_av = 1e-999999\n}\nnode_id = 1e400",
+			want: []string{
+				"garssl.hcl:2:16: gar.model_size holds a number too large or too small to use",
+				"garssl.hcl:3:12: gar.tau_av holds a number too large or too small to use",
+				"garssl.hcl:5:11: node_id holds a number too large or too small to use",
+			},
+		},
+		{
+			name: "attribute set twice",
+			src:  "node_id = \"a\"\nnode_id = \"b\"",
+			want: []string{`garssl.hcl:2:1: Attribute redefined; The argument "node_id" was already set at garssl.hcl:1,1-8. Each argument may be set only once.`},
+		},
+		{
+			name: "every problem is reported, in file order",
+			src: `stream "front" {
+  input = "a.mp4"
+  hop = "-3s"
+}
+gar {
+  model_size = 640
+  bogus = 1
+}
+mqtt {
+  qos = -1
+}`,
+			want: []string{
+				`garssl.hcl:3:9: stream.front.hop = -3s must be greater than 0`,
+				`garssl.hcl:6:16: gar.model_size = 640 is not a multiple of 28; use 616, 644, 672, …`,
+				`garssl.hcl:7:3: unknown attribute "bogus" in gar; valid: analysis_trials, tau_av, tau_audio, max_sources, model_size, silence_dbfs, temperature, top_p, keep_raw`,
+				`garssl.hcl:10:9: mqtt.qos = -1 is out of range; use 0 to 2`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.ReplaceAll(tt.src, "$DIR", dir)
+			cfg, err := Parse([]byte(src), "garssl.hcl")
+			if err == nil {
+				t.Fatalf("Parse accepted the config:\n%s", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Parse returned a config alongside an error")
+			}
+			var diags Diagnostics
+			if !errors.As(err, &diags) {
+				t.Fatalf("error is %T, want Diagnostics: %v", err, err)
+			}
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = strings.ReplaceAll(w, "$DIR", dir)
+			}
+			if got := diags.Lines(); !slices.Equal(got, want) {
+				t.Errorf("diagnostics:\n got  %q\n want %q", got, want)
+			}
+			if got, want := err.Error(), strings.Join(want, "\n"); got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("diagnostics leak the secret %q: %s", s, err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateForRunRequiresAStream(t *testing.T) {
+	cfg, err := Parse([]byte("gar {\n  model_size = 448\n}\n"), "garssl.hcl")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate without streams: %v", err)
+	}
+	err = cfg.ValidateForRun()
+	want := `garssl.hcl:1:1: no stream blocks; run needs at least one, e.g. stream "front" { input = "rtsp://cam.local/stream1" }`
+	if err == nil || err.Error() != want {
+		t.Errorf("ValidateForRun = %v, want %q", err, want)
+	}
+}
+
+func TestLoadFileMissing(t *testing.T) {
+	_, err := LoadFile(filepath.Join(t.TempDir(), "none.hcl"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadFile of a missing file = %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	var diags Diagnostics
+	if errors.As(err, &diags) {
+		t.Errorf("a missing file is reported as Diagnostics: %v", err)
+	}
+}

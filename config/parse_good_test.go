@@ -1,0 +1,295 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withoutMeta drops the source positions, which DeepEqual would otherwise
+// compare.
+func withoutMeta(c Config) Config {
+	c.meta = nil
+	return c
+}
+
+func stream(name, input string, edit func(*Stream)) Stream {
+	s := DefaultStream()
+	s.Name, s.Input = name, input
+	if edit != nil {
+		edit(&s)
+	}
+	return s
+}
+
+func TestParseGoodConfigs(t *testing.T) {
+	dir := secretFixture(t)
+	tests := []struct {
+		name string
+		src  string
+		want func(c *Config) // edits Default() into the expected config
+	}{
+		{
+			name: "empty file is all defaults",
+			src:  "",
+			want: func(c *Config) {},
+		},
+		{
+			name: "every field set",
+			src: `node_id = "robot-7"
+log {
+  level = "debug"
+  format = "json"
+}
+mllm {
+  endpoints = ["http://gpu-1:8000/v1", "https://gpu-2/v1"]
+  model = "Qwen/Qwen2.5-Omni-3B"
+  api_key_file = "$DIR/key"
+  timeout = "15s"
+  max_in_flight = 8
+  supports_n = false
+  structured_output = false
+  schedule = "sequential"
+  window_deadline = "45s"
+  breaker {
+    consecutive_failures = 3
+    open_for = "1m"
+  }
+}
+gar {
+  analysis_trials = 3
+  tau_av = 0.75
+  tau_audio = 0.5
+  max_sources = 2
+  model_size = 448
+  silence_dbfs = -50.5
+  temperature = 0.7
+  top_p = 0.95
+  keep_raw = true
+}
+mqtt {
+  broker = "mqtts://broker:8883"
+  qos = 2
+  topic_prefix = "fleet/garssl"
+  store_dir = "/tmp/q"
+  max_pending = 50
+  username = "robot-7"
+  password_file = "$DIR/key"
+  client_id = "r7"
+  tls {
+    ca_file = "$DIR/key"
+    cert_file = "$DIR/key"
+    key_file = "$DIR/key"
+  }
+}
+http {
+  listen = ":9100"
+}
+stream "front" {
+  input = "rtsp://cam/1"
+  audio = "alsa:hw:1,0"
+  options = { rtsp_transport = "tcp" }
+  audio_options = { channels = "2" }
+  window = "2s"
+  hop = "1s"
+  max_queue = 4
+  stale_after = "6s"
+  loop = false
+  stall_timeout = "8s"
+  skip_frame = "nokey"
+  camera {
+    hfov_deg = 87.5
+  }
+}
+`,
+			want: func(c *Config) {
+				c.NodeID = "robot-7"
+				c.Log = Log{Level: "debug", Format: LogFormatJSON}
+				c.MLLM = MLLM{
+					Endpoints:        []string{"http://gpu-1:8000/v1", "https://gpu-2/v1"},
+					Model:            "Qwen/Qwen2.5-Omni-3B",
+					APIKeyFile:       dir + "/key",
+					Timeout:          15 * time.Second,
+					MaxInFlight:      8,
+					Schedule:         ScheduleSequential,
+					Breaker:          Breaker{ConsecutiveFailures: 3, OpenFor: time.Minute},
+					WindowDeadline:   45 * time.Second,
+					SupportsN:        false,
+					StructuredOutput: false,
+				}
+				c.GAR = GAR{AnalysisTrials: 3, TauAV: 0.75, TauAudio: 0.5, MaxSources: 2, ModelSize: 448,
+					SilenceDBFS: -50.5, Temperature: 0.7, TopP: 0.95, KeepRaw: true}
+				c.MQTT = MQTT{
+					Broker: "mqtts://broker:8883", QoS: 2, TopicPrefix: "fleet/garssl", StoreDir: "/tmp/q",
+					MaxPending: 50, Username: "robot-7", PasswordFile: dir + "/key", ClientID: "r7",
+					TLS: &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
+				}
+				c.HTTP.Listen = ":9100"
+				c.Streams = []Stream{{
+					Name: "front", Input: "rtsp://cam/1", Audio: "alsa:hw:1,0",
+					Options:      map[string]string{"rtsp_transport": "tcp"},
+					AudioOptions: map[string]string{"channels": "2"},
+					Window:       2 * time.Second, Hop: time.Second, MaxQueue: 4,
+					StaleAfter: 6 * time.Second, StallTimeout: 8 * time.Second,
+					SkipFrame: SkipFrameNonKey, Camera: &Camera{HFOVDeg: 87.5},
+				}}
+			},
+		},
+		{
+			name: "client id follows node id",
+			src:  `node_id = "robot-9"`,
+			want: func(c *Config) {
+				c.NodeID = "robot-9"
+				c.MQTT.ClientID = "garssld-robot-9"
+			},
+		},
+		{
+			name: "null keeps the default",
+			src:  "gar {\n  tau_av = null\n}\nmllm {\n  endpoints = null\n}",
+			want: func(c *Config) {},
+		},
+		{
+			name: "HCL conversions between numbers, strings and bools",
+			src: `mqtt {
+  qos = "0"
+}
+stream "s" {
+  input = "clip.mp4"
+  options = { stimeout = 5000000, fflags = true }
+}`,
+			want: func(c *Config) {
+				c.MQTT.QoS = 0
+				c.Streams = []Stream{stream("s", "clip.mp4", func(s *Stream) {
+					s.Options = map[string]string{"stimeout": "5000000", "fflags": "true"}
+				})}
+			},
+		},
+		{
+			name: "trailing slashes dropped from endpoints",
+			src:  "mllm {\n  endpoints = [\"http://a:8000/v1/\", \"http://b:8000//\"]\n}",
+			want: func(c *Config) { c.MLLM.Endpoints = []string{"http://a:8000/v1", "http://b:8000"} },
+		},
+		{
+			name: "overlapping windows, sampled windows and sample-sized durations",
+			src: `stream "overlap" {
+  input = "a.mp4"
+  window = "3s"
+  hop = "1.5s"
+}
+stream "sampled" {
+  input = "b.mp4"
+  window = "2s"
+  hop = "10s"
+}
+stream "tiny" {
+  input = "c.mp4"
+  window = "62.5us"
+  hop = "125us"
+}`,
+			want: func(c *Config) {
+				c.Streams = []Stream{
+					stream("overlap", "a.mp4", func(s *Stream) { s.Hop = 1500 * time.Millisecond }),
+					stream("sampled", "b.mp4", func(s *Stream) { s.Window, s.Hop = 2*time.Second, 10*time.Second }),
+					stream("tiny", "c.mp4", func(s *Stream) { s.Window, s.Hop = 62500*time.Nanosecond, 125*time.Microsecond }),
+				}
+			},
+		},
+		{
+			name: "file inputs may loop",
+			src: `stream "a" {
+  input = "clips/dog.mp4"
+  loop = true
+}
+stream "b" {
+  input = "file:///srv/clips/cat.mkv"
+  loop = true
+}`,
+			want: func(c *Config) {
+				c.Streams = []Stream{
+					stream("a", "clips/dog.mp4", func(s *Stream) { s.Loop = true }),
+					stream("b", "file:///srv/clips/cat.mkv", func(s *Stream) { s.Loop = true }),
+				}
+			},
+		},
+		{
+			name: "devices and credentials in stream URLs",
+			src: `stream "cam_1" {
+  input = "rtsp://admin:pw@cam/1"
+  audio = "pulse:default"
+  audio_options = { sample_rate = 48000 }
+}`,
+			want: func(c *Config) {
+				c.Streams = []Stream{stream("cam_1", "rtsp://admin:pw@cam/1", func(s *Stream) {
+					s.Audio = "pulse:default"
+					s.AudioOptions = map[string]string{"sample_rate": "48000"}
+				})}
+			},
+		},
+		{
+			name: "bounds are inclusive",
+			src: `gar {
+  analysis_trials = 16
+  tau_av = 0
+  tau_audio = 1
+  max_sources = 4
+  model_size = 1792
+  silence_dbfs = -120
+  temperature = 0
+  top_p = 1
+}
+mqtt {
+  qos = 0
+  broker = "wss://broker/mqtt"
+}`,
+			want: func(c *Config) {
+				c.GAR = GAR{AnalysisTrials: 16, TauAV: 0, TauAudio: 1, MaxSources: 4, ModelSize: 1792,
+					SilenceDBFS: -120, Temperature: 0, TopP: 1}
+				c.MQTT.QoS = 0
+				c.MQTT.Broker = "wss://broker/mqtt"
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.ReplaceAll(tt.src, "$DIR", dir)
+			cfg, err := Parse([]byte(src), "garssl.hcl")
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := Default()
+			tt.want(&want)
+			if got := withoutMeta(*cfg); !reflect.DeepEqual(got, want) {
+				t.Errorf("decoded:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestDefaultsAppliedForAbsentAttributes checks that empty blocks change
+// nothing and that a stream starts from DefaultStream.
+func TestDefaultsAppliedForAbsentAttributes(t *testing.T) {
+	src := `log {}
+mllm {
+  breaker {}
+}
+gar {}
+mqtt {}
+http {}
+stream "front" {
+  input = "v4l2:/dev/video0"
+}
+`
+	cfg, err := Parse([]byte(src), "garssl.hcl")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := Default()
+	want.Streams = []Stream{stream("front", "v4l2:/dev/video0", nil)}
+	if got := withoutMeta(*cfg); !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded:\n%s\nwant:\n%s", got, want)
+	}
+	if err := cfg.ValidateForRun(); err != nil {
+		t.Errorf("ValidateForRun: %v", err)
+	}
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"rtsp://admin:hunter2@cam/1", "rtsp://admin:xxxxx@cam/1"},
+		{"rtsp://admin@cam/1", "rtsp://admin@cam/1"},
+		{"rtsp://cam:554/1", "rtsp://cam:554/1"},
+		{"rtsp://admin:pa/ss@cam/1", "rtsp://admin:xxxxx@cam/1"}, // unescaped "/" in the password
+		{"rtsp://admin:p@ss@cam/1", "rtsp://admin:xxxxx@cam/1"},  // unescaped "@" in the password
+		{"http://h/v1?user=a@b", "http://h/v1?user=a@b"},
+		{"alsa:hw:1,0", "alsa:hw:1,0"},
+		{"clips/a@b.mp4", "clips/a@b.mp4"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestIsFileInput(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"clip.mp4", true},
+		{"/srv/clips/a.mkv", true},
+		{"file:///srv/a.mp4", true},
+		{"FILE:///srv/a.mp4", true},
+		{"rtsp://cam/1", false},
+		{"udp://0.0.0.0:5000", false},
+		{"v4l2:/dev/video0", false},
+		{"alsa:hw:1,0", false},
+		{"pulse:default", false},
+	}
+	for _, tt := range tests {
+		if got := isFileInput(tt.in); got != tt.want {
+			t.Errorf("isFileInput(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestStringRedactsSecrets(t *testing.T) {
+	src := `stream "front" {
+  input = "rtsp://admin:hunter2@cam/1"
+  audio = "rtsp://mic:hunter3@cam/2"
+  options = { passphrase = "hunter4", rtsp_transport = "tcp" }
+  audio_options = { headers = "Authorization: Bearer hunter5" }
+}`
+	cfg, err := Parse([]byte(src), "garssl.hcl")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	s := cfg.String()
+	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("String() shows %q:\n%s", secret, s)
+		}
+	}
+	for _, kept := range []string{`"rtsp://admin:xxxxx@cam/1"`, `"rtsp_transport" = "tcp"`} {
+		if !strings.Contains(s, kept) {
+			t.Errorf("String() lacks %s:\n%s", kept, s)
+		}
+	}
+	if cfg.Streams[0].Input != "rtsp://admin:hunter2@cam/1" {
+		t.Errorf("redaction changed the config itself: %q", cfg.Streams[0].Input)
+	}
+}
+
+func TestQuoteRoundTrips(t *testing.T) {
+	for _, s := range []string{"plain", `q"uote`, `back\slash`, "new\nline\ttab\r", "${var}", "%{if}", "$$", "%", "ctl\x01", "ünï"} {
+		c := Default()
+		c.MQTT.StoreDir = s
+		again, err := Parse([]byte(c.String()), "q.hcl")
+		if err != nil {
+			t.Errorf("store_dir %q: Parse(String()): %v", s, err)
+			continue
+		}
+		if again.MQTT.StoreDir != s {
+			t.Errorf("store_dir %q came back as %q", s, again.MQTT.StoreDir)
+		}
+	}
+}

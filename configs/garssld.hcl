@@ -1,0 +1,198 @@
+# garssld configuration for a robot in production: one RTSP camera with a
+# separate ALSA microphone, a vLLM server on the local network, and a TLS
+# MQTT broker. Every setting is shown; the values given are the defaults
+# unless a comment says otherwise, so any line can be left out.
+#
+# Check it with:  garssld check --config /etc/garssl/garssld.hcl
+# Durations are Go duration strings: "500ms", "3s", "1m30s".
+# HCL allows one attribute per line; `a = 1  b = 2` on one line is an error.
+
+# Names this robot in MQTT topics (garssl/<node_id>/…), payloads and the
+# X-Request-Id header. Letters, digits, "_" and "-".
+# Default: the host name up to its first dot.
+node_id = "robot-7"
+
+log {
+  # trace, debug, info, warn or error.
+  level = "info"
+  # "auto" writes text on a terminal and JSON otherwise (journald); or
+  # force "json" or "text".
+  format = "auto"
+}
+
+mllm {
+  # Base URLs of OpenAI-compatible servers; requests go to
+  # {endpoint}/chat/completions, to the least-loaded endpoint whose
+  # circuit breaker is closed. No credentials in the URL.
+  # Default: ["http://127.0.0.1:8000/v1"].
+  endpoints = ["http://gpu-1.fleet.local:8000/v1", "http://gpu-2.fleet.local:8000/v1"]
+
+  # The served model name, as the server lists it under /v1/models.
+  model = "Qwen/Qwen2.5-Omni-7B"
+
+  # Optional file holding a bearer token (vllm serve --api-key). It must
+  # exist and be non-empty; the key itself never appears in logs.
+  # Default: none.
+  api_key_file = "/etc/garssl/mllm.key"
+
+  # Bound on one HTTP request.
+  timeout = "20s"
+
+  # Concurrent requests per endpoint, shared fairly by all streams.
+  max_in_flight = 4
+
+  # The server honours "n" (vLLM does, llama.cpp does not): the analysis
+  # trials of a window go out as one request.
+  supports_n = true
+
+  # Ask the server to constrain answers to a JSON schema
+  # (response_format json_schema). Answers are checked in Go regardless.
+  structured_output = true
+
+  # "parallel": the generation requests of a window run concurrently.
+  # "sequential": one request after another, analysis trials as separate
+  # requests; for single-slot servers such as llama-server -np 1.
+  schedule = "parallel"
+
+  # Budget for the whole GAR loop of one window (all stages); past it the
+  # window is published as mllm_unavailable.
+  window_deadline = "30s"
+
+  # Per-endpoint circuit breaker. It trips on connection errors, timeouts
+  # and 5xx answers, never on unparseable model output.
+  breaker {
+    # Open after this many transport failures in a row.
+    consecutive_failures = 5
+    # Stay open this long before letting one probe request through.
+    open_for = "30s"
+  }
+}
+
+gar {
+  # Sampled analysis trials per window (1 to 16).
+  analysis_trials = 5
+
+  # Refinement is skipped when the trials keep the box, their mean
+  # audio-visual consistency is ≥ tau_av and the audio confidence is
+  # ≥ tau_audio. Both in [0, 1].
+  tau_av = 0.5
+  tau_audio = 0.75
+
+  # Sources localised per window: 1, or 2 to 4 for several simultaneous
+  # sound sources (the paper's duet setting).
+  max_sources = 1
+
+  # Side of the square image the model sees, in pixels: a multiple of 28
+  # (Qwen's patch grid), 28 to 1792. 224 as in the paper.
+  model_size = 224
+
+  # Windows quieter than this RMS level (dBFS, -120 to 0) are published as
+  # "silent" without calling the model.
+  silence_dbfs = -60
+
+  # Sampling of the analysis trials (the other stages are greedy).
+  # temperature in [0, 2]; top_p above 0 and at most 1.
+  temperature = 0.4
+  top_p = 0.9
+
+  # Debug: record every stage's raw model output. Makes payloads large.
+  keep_raw = false
+}
+
+mqtt {
+  # tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://, with a
+  # port. No credentials in the URL. Default: "tcp://127.0.0.1:1883".
+  broker = "mqtts://broker.fleet.local:8883"
+
+  # Quality of service of detections: 0, 1 or 2.
+  qos = 1
+
+  # Topics are <topic_prefix>/<node_id>/…; several levels are allowed,
+  # wildcards (+ #), empty levels and a leading "$" are not.
+  topic_prefix = "garssl"
+
+  # Messages not yet acknowledged survive restarts here. Created by the
+  # daemon (systemd StateDirectory=garssl).
+  store_dir = "/var/lib/garssl/mqtt"
+
+  # Messages waiting for the broker; beyond it the oldest are dropped and
+  # counted.
+  max_pending = 10000
+
+  # Optional credentials. password_file must exist, be non-empty and needs
+  # a username. Default: none.
+  username = "robot-7"
+  password_file = "/etc/garssl/mqtt.pass"
+
+  # Default: "garssld-<node_id>".
+  client_id = "garssld-robot-7"
+
+  # Optional client TLS; needs a TLS broker scheme. Without this block a
+  # TLS broker is verified against the system roots.
+  tls {
+    # CA bundle to trust instead of the system roots.
+    ca_file = "/etc/garssl/ca.pem"
+    # Client certificate and key, both or neither.
+    cert_file = "/etc/garssl/robot-7.crt"
+    key_file = "/etc/garssl/robot-7.key"
+  }
+}
+
+http {
+  # Serves /metrics, /healthz and /readyz. Keep it on loopback unless a
+  # scraper on the network needs it.
+  listen = "127.0.0.1:9464"
+}
+
+# One block per capture source; the label is the stream name, used in
+# topics (garssl/robot-7/front/detections) and metric labels. Letters,
+# digits, "_" and "-".
+stream "front" {
+  # What FFmpeg opens: a URL (rtsp://, udp://, srt://, http://, file://),
+  # a device "<demuxer>:<device>" (v4l2:/dev/video0, alsa:hw:1,0,
+  # pulse:default) or a file path. Credentials in the URL are allowed and
+  # are redacted in logs. Required.
+  input = "rtsp://cam-front.local:554/stream1"
+
+  # Optional separate audio source, for a camera without a microphone.
+  # Default: the input's own audio.
+  audio = "alsa:hw:1,0"
+
+  # FFmpeg options for opening input and audio. Default: none.
+  options = {
+    rtsp_transport = "tcp"
+    timeout        = "5000000" # socket timeout, microseconds
+  }
+  audio_options = {
+    sample_rate = "48000"
+    channels    = "2"
+  }
+
+  # Window length and the distance between window starts: whole numbers
+  # of 16 kHz samples, window at most 30s. hop < window overlaps windows;
+  # hop > window analyses only part of the stream to save GPU time.
+  window = "3s"
+  hop = "3s"
+
+  # Windows waiting for the model; the oldest is dropped when full.
+  max_queue = 2
+
+  # Drop a window that waited this long since it ended.
+  stale_after = "10s"
+
+  # Restart at the end; file inputs only.
+  loop = false
+
+  # Reconnect when no packet arrived for this long.
+  stall_timeout = "5s"
+
+  # Let the decoder skip frames to save CPU: "" (none), "noref" (skip
+  # non-reference frames) or "nokey" (key frames only).
+  skip_frame = "noref"
+
+  # Optional: the camera's horizontal field of view in degrees (above 0,
+  # below 180) adds bearing_deg to each detected source.
+  camera {
+    hfov_deg = 87
+  }
+}
