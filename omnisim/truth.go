@@ -1,0 +1,158 @@
+package omnisim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+)
+
+// truthTarget is one sound source of the truth sidecar.
+type truthTarget struct {
+	TargetRGB       *[3]int  `json:"target_rgb"`
+	Tolerance       *int     `json:"tolerance"`
+	AudioClass      string   `json:"audio_class"`
+	AudioConfidence *float64 `json:"audio_confidence"`
+}
+
+// truthFile is the sidecar: either the members of one target at the top
+// level, or a list of targets under "sources" (package doc).
+type truthFile struct {
+	truthTarget
+	MinPixels *int          `json:"min_pixels"`
+	Sources   []truthTarget `json:"sources"`
+}
+
+// truth is the validated sidecar with defaults filled in.
+type truth struct {
+	minPixels int
+	targets   []target
+}
+
+type target struct {
+	rgb             [3]int
+	tolerance       int
+	audioClass      string
+	audioConfidence float64
+}
+
+const (
+	defaultTolerance       = 60
+	defaultMinPixels       = 20
+	defaultAudioConfidence = 0.95
+)
+
+func loadTruth(path string) (*truth, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--truth: %w", err)
+	}
+	t, err := parseTruth(data)
+	if err != nil {
+		return nil, fmt.Errorf("--truth %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func parseTruth(data []byte) (*truth, error) {
+	var f truthFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("not a truth sidecar (want {\"target_rgb\":[r,g,b],\"tolerance\":60,"+
+			"\"audio_class\":\"…\",\"min_pixels\":20} or {\"sources\":[…]}): %w", err)
+	}
+	top := f.truthTarget
+	topSet := top.TargetRGB != nil || top.Tolerance != nil || top.AudioClass != "" || top.AudioConfidence != nil
+	raw := f.Sources
+	switch {
+	case topSet && len(raw) > 0:
+		return nil, errors.New("give either top-level target members or \"sources\", not both")
+	case topSet:
+		raw = []truthTarget{top}
+	case len(raw) == 0:
+		return nil, errors.New("no target: set \"target_rgb\" or a non-empty \"sources\" list")
+	}
+	t := &truth{minPixels: defaultMinPixels}
+	if f.MinPixels != nil {
+		if *f.MinPixels < 1 {
+			return nil, fmt.Errorf("min_pixels must be at least 1, got %d", *f.MinPixels)
+		}
+		t.minPixels = *f.MinPixels
+	}
+	for i, r := range raw {
+		tg, err := r.validate()
+		if err != nil {
+			return nil, fmt.Errorf("sources[%d]: %w", i, err)
+		}
+		t.targets = append(t.targets, tg)
+	}
+	return t, nil
+}
+
+func (r truthTarget) validate() (target, error) {
+	tg := target{tolerance: defaultTolerance, audioClass: r.AudioClass, audioConfidence: defaultAudioConfidence}
+	if r.TargetRGB == nil {
+		return tg, errors.New("target_rgb [r,g,b] is required")
+	}
+	for _, c := range r.TargetRGB {
+		if c < 0 || c > 255 {
+			return tg, fmt.Errorf("target_rgb %v: each channel must be in 0..255", *r.TargetRGB)
+		}
+	}
+	tg.rgb = *r.TargetRGB
+	if r.Tolerance != nil {
+		if *r.Tolerance < 0 || *r.Tolerance > 255 {
+			return tg, fmt.Errorf("tolerance must be in 0..255, got %d", *r.Tolerance)
+		}
+		tg.tolerance = *r.Tolerance
+	}
+	if r.AudioConfidence != nil {
+		if c := *r.AudioConfidence; !(c >= 0 && c <= 1) {
+			return tg, fmt.Errorf("audio_confidence must be in [0,1], got %v", c)
+		}
+		tg.audioConfidence = *r.AudioConfidence
+	}
+	return tg, nil
+}
+
+// target returns the target for a source index, if the sidecar has one.
+func (t *truth) target(source int) (target, bool) {
+	if t == nil || source < 0 || source >= len(t.targets) {
+		return target{}, false
+	}
+	return t.targets[source], true
+}
+
+// colourBox is the bounding box of the pixels whose channels all lie within
+// the tolerance of the target colour. This is colour matching, not vision.
+func (t *truth) colourBox(img image.Image, source int) (box, bool) {
+	tg, ok := t.target(source)
+	if !ok || img == nil {
+		return box{}, false
+	}
+	bounds := img.Bounds()
+	x1, y1, x2, y2 := bounds.Max.X, bounds.Max.Y, bounds.Min.X-1, bounds.Min.Y-1
+	count := 0
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			if !near(int(r>>8), tg.rgb[0], tg.tolerance) || !near(int(g>>8), tg.rgb[1], tg.tolerance) ||
+				!near(int(b>>8), tg.rgb[2], tg.tolerance) {
+				continue
+			}
+			count++
+			x1, y1, x2, y2 = min(x1, x), min(y1, y), max(x2, x), max(y2, y)
+		}
+	}
+	if count < t.minPixels {
+		return box{}, false
+	}
+	return box{x1 - bounds.Min.X, y1 - bounds.Min.Y, x2 - bounds.Min.X, y2 - bounds.Min.Y}, true
+}
+
+func near(v, want, tolerance int) bool {
+	return v >= want-tolerance && v <= want+tolerance
+}
