@@ -98,6 +98,8 @@ type Source struct {
 	status        Status
 	onStateChange func(Status)
 
+	pace *pacer
+
 	packets, decodeErrors, reconnects, stalls atomic.Uint64
 }
 
@@ -117,6 +119,7 @@ func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*
 		}
 		s.audio = &a
 	}
+	s.pace = newPacer(s.audio != nil && !s.main.live && !s.audio.live)
 	switch cfg.SkipFrame {
 	case "", "noref", "nokey":
 	default:
@@ -157,20 +160,25 @@ func (s *Source) Run(ctx context.Context) error {
 	defer cancel()
 	var err error
 	if s.audio == nil {
-		err = s.supervise(ctx, s.main, role{video: true, audio: true}, s.cfg.InputOptions)
+		err = s.supervise(ctx, 0, s.main, role{video: true, audio: true}, s.cfg.InputOptions)
 	} else {
 		var wg sync.WaitGroup
 		var audioErr error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			audioErr = s.supervise(ctx, *s.audio, role{audio: true}, s.cfg.AudioOptions)
+			audioErr = s.supervise(ctx, 1, *s.audio, role{audio: true}, s.cfg.AudioOptions)
 			if audioErr != nil {
 				cancel() // a broken microphone config stops the stream as a whole
 			}
 		}()
-		err = s.supervise(ctx, s.main, role{video: true}, s.cfg.InputOptions)
-		cancel() // the camera ended: the microphone has nothing to pair with
+		err = s.supervise(ctx, 0, s.main, role{video: true}, s.cfg.InputOptions)
+		if err != nil || s.audio.live {
+			// The camera ended: a live microphone has nothing left to pair
+			// with. A microphone file is read to its end, so the last
+			// windows get their sound.
+			cancel()
+		}
 		wg.Wait()
 		if err == nil || errors.Is(err, context.Canceled) && audioErr != nil {
 			err = audioErr
@@ -189,7 +197,8 @@ func (s *Source) Run(ctx context.Context) error {
 
 // supervise opens one input and reopens it after failures, the way a robot
 // wants its camera back: forever, with growing pauses, until ctx ends.
-func (s *Source) supervise(ctx context.Context, spec inputSpec, r role, demuxerOpts map[string]string) error {
+func (s *Source) supervise(ctx context.Context, index int, spec inputSpec, r role, demuxerOpts map[string]string) error {
+	defer s.pace.finish(index)
 	log := s.log.With("input", spec.String())
 	policy := backoff.Policy{Min: s.cfg.BackoffMin, Max: s.cfg.BackoffMax}
 	var offset time.Duration
@@ -197,7 +206,7 @@ func (s *Source) supervise(ctx context.Context, spec inputSpec, r role, demuxerO
 	for {
 		s.setState(spec.raw, StateConnecting, "")
 		first := !opened
-		end, err := s.runOnce(ctx, spec, r, demuxerOpts, offset, first, func() {
+		end, err := s.runOnce(ctx, index, spec, r, demuxerOpts, offset, first, func() {
 			policy.Reset()
 			s.setState(spec.raw, StateRunning, "")
 		}, &opened)
@@ -248,7 +257,7 @@ func (s *Source) supervise(ctx context.Context, spec inputSpec, r role, demuxerO
 
 // runOnce opens the input, reads it to its end and closes it, freeing every
 // FFmpeg object before it returns. It returns the timeline position reached.
-func (s *Source) runOnce(ctx context.Context, spec inputSpec, r role, demuxerOpts map[string]string, offset time.Duration, first bool, onMedia func(), opened *bool) (time.Duration, error) {
+func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role, demuxerOpts map[string]string, offset time.Duration, first bool, onMedia func(), opened *bool) (time.Duration, error) {
 	var lastPacket atomic.Int64
 	lastPacket.Store(time.Now().UnixNano())
 	var interrupter atomic.Pointer[astiav.IOInterrupter]
@@ -261,7 +270,7 @@ func (s *Source) runOnce(ctx context.Context, spec inputSpec, r role, demuxerOpt
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.watchdog(ctx, stop, &lastPacket, &interrupter, &stalled)
+		s.watchdog(ctx, stop, spec.live, &lastPacket, &interrupter, &stalled)
 	}()
 	defer func() {
 		close(stop)
@@ -300,7 +309,7 @@ func (s *Source) runOnce(ctx context.Context, spec inputSpec, r role, demuxerOpt
 	}
 	in.end = in.offset
 	var stats readStats
-	err = in.run(lockedSink{s}, &lastPacket, &stats, onMedia)
+	err = in.run(lockedSink{s, index}, &lastPacket, &stats, onMedia)
 	s.packets.Add(stats.packets)
 	s.decodeErrors.Add(stats.decodeErrors)
 	if stats.decodeErrors > 0 {
@@ -325,9 +334,10 @@ func (s *Source) anchor() time.Time {
 	return s.anchorWall
 }
 
-// watchdog interrupts a blocked open or read when ctx ends or no packet has
-// arrived for StallTimeout.
-func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, lastPacket *atomic.Int64, interrupter *atomic.Pointer[astiav.IOInterrupter], stalled *atomic.Bool) {
+// watchdog interrupts a blocked open or read when ctx ends or, for a live
+// input, no packet has arrived for StallTimeout. A local file does not stall;
+// a file input waiting for its partner (pacer) must not be mistaken for one.
+func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, live bool, lastPacket *atomic.Int64, interrupter *atomic.Pointer[astiav.IOInterrupter], stalled *atomic.Bool) {
 	tick := time.NewTicker(min(s.cfg.StallTimeout/4, 250*time.Millisecond))
 	defer tick.Stop()
 	interrupt := func() {
@@ -343,7 +353,7 @@ func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, lastPacket 
 			interrupt()
 			return
 		case <-tick.C:
-			if time.Since(time.Unix(0, lastPacket.Load())) > s.cfg.StallTimeout && !stalled.Load() {
+			if live && time.Since(time.Unix(0, lastPacket.Load())) > s.cfg.StallTimeout && !stalled.Load() {
 				stalled.Store(true)
 				interrupt()
 			}
@@ -391,12 +401,16 @@ func (s *Source) sinkCall(f func(Sink)) {
 	f(s.sink)
 }
 
-// lockedSink serialises the inputs' calls into the Source's sink, and fixes
-// the anchor before the first media.
-type lockedSink struct{ s *Source }
+// lockedSink serialises input index's calls into the Source's sink, fixes
+// the anchor before the first media, and paces two file inputs.
+type lockedSink struct {
+	s     *Source
+	index int
+}
 
 func (l lockedSink) Anchor(time.Time) {}
 func (l lockedSink) Audio(pos time.Duration, samples []int16) {
+	l.s.pace.advance(l.index, pos)
 	l.s.anchor()
 	l.s.sinkCall(func(k Sink) { k.Audio(pos, samples) })
 }
@@ -409,6 +423,7 @@ func (l lockedSink) Picture(p Picture) {
 	l.s.sinkCall(func(k Sink) { k.Picture(p) })
 }
 func (l lockedSink) VideoAt(pos time.Duration) {
+	l.s.pace.advance(l.index, pos)
 	l.s.sinkCall(func(k Sink) { k.VideoAt(pos) })
 }
 func (l lockedSink) Discontinuity(pos time.Duration) {

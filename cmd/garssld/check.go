@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,13 +13,10 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file to validate")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if *path == "" || fs.NArg() > 0 {
+	if *path == "" {
 		return usagef("usage: garssld check --config FILE")
 	}
 	cfg, err := config.LoadFile(*path)

@@ -85,14 +85,8 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	inputOpts, audioOpts := kvFlag{}, kvFlag{}
 	fs.Var(inputOpts, "option", "FFmpeg option for the input, key=value (repeatable), e.g. rtsp_transport=tcp")
 	fs.Var(audioOpts, "audio-option", "FFmpeg option for the audio input, key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *input == "" || *out == "" {
 		return usagef("--input and --out are required")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,14 +38,8 @@ func runLocate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	window := fs.Duration("window", windowing.DefaultLength, "audio length sent to the model")
 	hfov := fs.Float64("hfov", 0, "camera horizontal field of view in degrees; adds bearing_deg")
 	logLevel := fs.String("log-level", "warn", "trace, debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *image == "" || *audio == "" {
 		return usagef("--image and --audio are required")
