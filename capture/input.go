@@ -141,12 +141,13 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 	return in, nil
 }
 
-// audioOnly drops the video-specific decoder options (skip_frame) that an
-// audio decoder would reject as unknown.
+// audioOnly drops the video-specific decoder options (skip_frame,
+// skip_loop_filter) that would only mislead a reader of an audio decoder's
+// options.
 func audioOnly(opts map[string]string) map[string]string {
 	out := make(map[string]string, len(opts))
 	for k, v := range opts {
-		if k != "skip_frame" {
+		if k != "skip_frame" && k != "skip_loop_filter" {
 			out[k] = v
 		}
 	}

@@ -277,7 +277,8 @@ func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role,
 		wg.Wait()
 	}()
 
-	decoderOpts := map[string]string{"threads": "auto"}
+	// See the package doc for skip_loop_filter.
+	decoderOpts := map[string]string{"threads": "auto", "skip_loop_filter": "noref"}
 	if s.cfg.DecoderThreads != "" {
 		decoderOpts["threads"] = s.cfg.DecoderThreads
 	}

@@ -81,6 +81,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	skipFrame := fs.String("skip-frame", "", `frames the decoder may skip: "noref" or "nokey"`)
 	loop := fs.Bool("loop", false, "start a file again at its end")
 	stall := fs.Duration("stall-timeout", capture.DefaultStallTimeout, "reopen a live input after this long without packets")
+	threads := fs.String("threads", "", `decoder threads ("auto" by default; 1 saves CPU on a busy robot at some latency)`)
 	logLevel := fs.String("log-level", "warn", "trace, debug, info, warn or error")
 	inputOpts, audioOpts := kvFlag{}, kvFlag{}
 	fs.Var(inputOpts, "option", "FFmpeg option for the input, key=value (repeatable), e.g. rtsp_transport=tcp")
@@ -134,6 +135,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	src, err := capture.New(capture.Config{
 		Name: "dump", Input: *input, InputOptions: inputOpts, Audio: *audio, AudioOptions: audioOpts,
 		SkipFrame: *skipFrame, Loop: *loop, StallTimeout: *stall, ModelWidth: mw, ModelHeight: mh, FailFast: true,
+		DecoderThreads: *threads,
 	}, cutter, log.Named("capture"), nil)
 	if err != nil {
 		return usageError{err.Error()}

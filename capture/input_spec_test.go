@@ -1,0 +1,59 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseInput(t *testing.T) {
+	cases := []struct {
+		in     string
+		format string
+		url    string
+		live   bool
+		err    bool
+		shown  string
+	}{
+		{in: "/data/clip.mp4", url: "/data/clip.mp4", shown: "/data/clip.mp4"},
+		{in: "file:///data/clip.mp4", url: "/data/clip.mp4", shown: "file:///data/clip.mp4"},
+		{in: "rtsp://cam.local/stream1", url: "rtsp://cam.local/stream1", live: true, shown: "rtsp://cam.local/stream1"},
+		{in: "rtsp://admin:s3cret@cam/s1", url: "rtsp://admin:s3cret@cam/s1", live: true, shown: "rtsp://admin:xxxxx@cam/s1"},
+		{in: "udp://127.0.0.1:5000", url: "udp://127.0.0.1:5000", live: true, shown: "udp://127.0.0.1:5000"},
+		{in: "srt://127.0.0.1:9000?mode=listener", url: "srt://127.0.0.1:9000?mode=listener", live: true, shown: "srt://127.0.0.1:9000?mode=listener"},
+		{in: "v4l2:/dev/video0", format: "v4l2", url: "/dev/video0", live: true, shown: "v4l2:/dev/video0"},
+		{in: "alsa:hw:1,0", format: "alsa", url: "hw:1,0", live: true, shown: "alsa:hw:1,0"},
+		{in: "pulse:default", format: "pulse", url: "default", live: true, shown: "pulse:default"},
+		{in: "alsa:", err: true},
+		{in: "  ", err: true},
+		{in: "rtsp://[::1", err: true},
+	}
+	for _, tc := range cases {
+		got, err := parseInput(tc.in)
+		if (err != nil) != tc.err {
+			t.Errorf("parseInput(%q) error = %v, want error %v", tc.in, err, tc.err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if got.format != tc.format || got.url != tc.url || got.live != tc.live || got.String() != tc.shown {
+			t.Errorf("parseInput(%q) = %+v (shown %q), want format %q url %q live %v shown %q", tc.in, got, got.String(), tc.format, tc.url, tc.live, tc.shown)
+		}
+	}
+}
+
+// FuzzParseInput: no panic, and a password never survives into String.
+func FuzzParseInput(f *testing.F) {
+	for _, s := range []string{"rtsp://u:p@h/x", "alsa:hw:0", "file:///a", "udp://:1", "v4l2:", "%zz://", "a:b://c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := parseInput(s)
+		if err != nil {
+			return
+		}
+		if strings.Contains(s, "://") && strings.Contains(s, ":secretpw@") && strings.Contains(spec.String(), "secretpw") {
+			t.Fatalf("password shown in %q", spec.String())
+		}
+	})
+}
