@@ -28,11 +28,14 @@ const (
 	ScheduleSequential = "sequential"
 )
 
-// Config sets up a Localizer. Zero values take the defaults of design §3.
+// Config sets up a Localizer. Zero values take the defaults of design §3,
+// except the gate thresholds: 0 is a legal threshold (that condition always
+// passes), so TauAV and TauAudio are used as given and callers pass
+// DefaultTauAV and DefaultTauAudio for the paper's gate.
 type Config struct {
 	AnalysisTrials int     // N, default 5
-	TauAV          float64 // default 0.5
-	TauAudio       float64 // default 0.75
+	TauAV          float64 // τ_av in [0,1], used as given (design default 0.5)
+	TauAudio       float64 // τ_audio in [0,1], used as given (design default 0.75)
 	MaxSources     int     // K, default 1
 	Temperature    float64 // analysis sampling, default 0.4
 	TopP           float64 // analysis sampling, default 0.9

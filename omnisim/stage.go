@@ -125,7 +125,7 @@ func detectStage(requestID, schemaName, text string) (detection, error) {
 
 var (
 	kEquals  = regexp.MustCompile(`(?i)\bk\s*=\s*([0-9]+)\b`)
-	kExactly = regexp.MustCompile(`(?i)\bexactly\s+([0-9]+|one|two|three|four|five|six|seven|eight)\s+(?:[a-z-]+\s+){0,3}?(?:sources|objects|object|source)\b`)
+	kExactly = regexp.MustCompile(`(?i)\bexactly\s+([0-9]+|one|two|three|four|five|six|seven|eight)\s+(?:[a-z-]+\s+){0,3}?(?:sources|objects|object|source|entries)\b`)
 )
 
 var numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}

@@ -72,6 +72,7 @@ func TestSourceCount(t *testing.T) {
 		{name: "multi schema never below two", schema: "garssl_locate_multi", text: "find them", defaultK: 1, want: 2},
 		{name: "multi schema ignores K=1 in text", schema: "garssl_locate_multi", text: "K=1", defaultK: 1, want: 2},
 		{name: "no schema text digits", requestID: "n/s/1/locate", text: "Locate exactly 2 sound-emitting objects", defaultK: 1, want: 2},
+		{name: "gar multi prompt with three entries", schema: "garssl_locate_multi", text: "4. List exactly 3 entries, ordered from the most prominent sound", defaultK: 1, want: 3},
 		{name: "no schema text one", text: locatePrompt, defaultK: 2, want: 1},
 		{name: "no schema default", requestID: "n/s/1/audio", text: audioPrompt, defaultK: 2, want: 2},
 		{name: "capped", schema: "garssl_locate_multi", text: "K=99", defaultK: 1, want: maxSources},
