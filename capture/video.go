@@ -139,6 +139,12 @@ func (d *videoDecoder) offer(pos time.Duration, sink Sink) error {
 			}
 			continue
 		}
+		if d.hasHeld {
+			// Older than a frame already at or past the target: no later
+			// target can want it.
+			d.held.Unref()
+			d.hasHeld = false
+		}
 		sink.Picture(pic)
 		// Frames are sparse relative to targets (hop shorter than the frame
 		// interval, or a gap): the same frame may be nearest the next target.
