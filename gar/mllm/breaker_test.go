@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,5 +168,63 @@ func TestBreakerIgnoresAnswersThatProveTheServerIsUp(t *testing.T) {
 				t.Errorf("breaker %s", st)
 			}
 		})
+	}
+}
+
+// TestCallersWaitForTheHalfOpenProbe: while the one probe a half-open breaker
+// admits is in flight, other requests wait for its verdict instead of
+// failing, so the first window after an outage is not lost.
+func TestCallersWaitForTheHalfOpenProbe(t *testing.T) {
+	var healed atomic.Bool
+	probeHeld := make(chan struct{})
+	letProbeGo := make(chan struct{})
+	var released sync.Once
+	release := func() { released.Do(func() { close(letProbeGo) }) }
+	var once atomic.Bool
+	url, _ := testServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+		if !healed.Load() {
+			fail(http.StatusInternalServerError, "boom")(w, r, release)
+			return
+		}
+		if once.CompareAndSwap(false, true) {
+			close(probeHeld)
+			<-letProbeGo
+		}
+		answer(completion(`{"ok":true}`))(w, r, release)
+	})
+	t.Cleanup(release) // registered after the server's, so it runs first
+	h := newHarness(t, Config{
+		Endpoints: []string{url},
+		Timeout:   2 * time.Second,
+		Breaker:   BreakerConfig{ConsecutiveFailures: 1, OpenFor: 100 * time.Millisecond},
+	})
+	if _, err := h.client.Complete(withTimeout(t, time.Second), simpleRequest("n/s/1/locate")); err == nil {
+		t.Fatal("succeeded against a failing server")
+	}
+	healed.Store(true)
+	waitFor(t, "half-open", func() bool { return h.client.States()[0].Breaker == BreakerHalfOpen })
+
+	probeErr := make(chan error, 1)
+	go func() {
+		_, err := h.client.Complete(context.Background(), simpleRequest("n/s/2/locate"))
+		probeErr <- err
+	}()
+	<-probeHeld
+	waiterErr := make(chan error, 1)
+	go func() {
+		_, err := h.client.Complete(withTimeout(t, 5*time.Second), simpleRequest("n/s/2/audio"))
+		waiterErr <- err
+	}()
+	select {
+	case err := <-waiterErr:
+		t.Fatalf("second request returned while the probe was out: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if err := <-probeErr; err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if err := <-waiterErr; err != nil {
+		t.Fatalf("request waiting on the probe: %v", err)
 	}
 }

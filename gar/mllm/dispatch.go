@@ -2,6 +2,7 @@ package mllm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -42,10 +43,12 @@ func (c *Client) acquire(ctx context.Context, avoid *endpoint) (reservation, err
 
 // pickLocked chooses the least-loaded endpoint whose breaker admits a request
 // and which has a free slot. It returns neither endpoint nor error when the
-// caller has to wait for a slot, and ErrUnavailable when no breaker admits.
+// caller has to wait for a slot or for a half-open probe's verdict, and
+// ErrUnavailable when every breaker is open.
 func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
 	n := len(c.endpoints)
 	refused := make([]bool, n) // half-open breakers whose probe is taken
+	probing := false           // some refusal was a half-open probe in flight
 	for {
 		best, admitting := -1, false
 		for k := range n {
@@ -63,6 +66,12 @@ func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
 			}
 		}
 		if !admitting {
+			if probing {
+				// A probe is deciding whether the server is back; its
+				// verdict comes within one request timeout, and failing
+				// now would lose the first window after every outage.
+				return reservation{}, nil
+			}
 			return reservation{}, c.unavailableError()
 		}
 		if best < 0 {
@@ -73,6 +82,7 @@ func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
 		if err != nil {
 			// Opened since State() or a half-open probe is already out.
 			refused[best] = true
+			probing = probing || errors.Is(err, gobreaker.ErrTooManyRequests)
 			continue
 		}
 		ep.inFlight.Add(1)

@@ -16,8 +16,10 @@
 //     that just failed. When no endpoint has a free slot the caller waits (not
 //     FIFO; fairness across streams is the scheduler's job) until a slot frees
 //     or its context ends.
-//   - Unavailable: when every breaker is open, or half-open with its single
-//     probe already in flight, Complete fails at once with ErrUnavailable.
+//   - Unavailable: when every breaker is open, Complete fails at once with
+//     ErrUnavailable. While a half-open breaker's single probe is in flight,
+//     other callers wait (within their context) for its verdict, so the
+//     window that finds the server back is not lost to the probe rule.
 //   - Breaker verdicts: connection errors, per-request timeouts, HTTP 5xx and a
 //     200 whose body is not a chat completion (not JSON, no "choices", over the
 //     8 MiB cap: signs of a proxy or server fault, not of the model) count as
