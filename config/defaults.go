@@ -4,10 +4,15 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
 )
 
 // Default returns the configuration used for everything a file leaves out.
-// It has no streams and validates as is. NodeID is derived from the host
+// The GAR and model-client values are those packages' own Default
+// constants, so each default is written once. It has no streams and
+// validates as is. NodeID is derived from the host
 // name.
 func Default() Config {
 	nodeID := defaultNodeID()
@@ -17,23 +22,23 @@ func Default() Config {
 		MLLM: MLLM{
 			Endpoints:        []string{"http://127.0.0.1:8000/v1"},
 			Model:            "Qwen/Qwen2.5-Omni-7B",
-			Timeout:          20 * time.Second,
-			MaxInFlight:      4,
+			Timeout:          mllm.DefaultTimeout,
+			MaxInFlight:      mllm.DefaultMaxInFlight,
 			SupportsN:        true,
 			StructuredOutput: true,
 			Schedule:         ScheduleParallel,
-			Breaker:          Breaker{ConsecutiveFailures: 5, OpenFor: 30 * time.Second},
+			Breaker:          Breaker{ConsecutiveFailures: mllm.DefaultConsecutiveFailures, OpenFor: mllm.DefaultOpenFor},
 			WindowDeadline:   30 * time.Second,
 		},
 		GAR: GAR{
-			AnalysisTrials: 5,
-			TauAV:          0.5,
-			TauAudio:       0.75,
+			AnalysisTrials: gar.DefaultAnalysisTrials,
+			TauAV:          gar.DefaultTauAV,
+			TauAudio:       gar.DefaultTauAudio,
 			MaxSources:     1,
 			ModelSize:      224,
 			SilenceDBFS:    -60,
-			Temperature:    0.4,
-			TopP:           0.9,
+			Temperature:    gar.DefaultTemperature,
+			TopP:           gar.DefaultTopP,
 		},
 		MQTT: MQTT{
 			Broker:      "tcp://127.0.0.1:1883",
