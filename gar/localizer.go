@@ -244,7 +244,7 @@ func (w *window) call(ctx context.Context, req mllm.Request) (mllm.Response, err
 	resp, err := w.l.client.Complete(ctx, req)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.calls += max(1, resp.Attempts)
+	w.calls += resp.Attempts // requests that reached a server, retries included
 	w.tokens.Prompt += resp.Usage.PromptTokens
 	w.tokens.Completion += resp.Usage.CompletionTokens
 	w.tokens.Cached += resp.Usage.CachedTokens

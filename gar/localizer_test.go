@@ -564,6 +564,9 @@ func TestLocalizeBreaker(t *testing.T) {
 	if now := s.rec.count(); now != sent {
 		t.Errorf("server saw %d requests while the breaker was open", now-sent)
 	}
+	if res.GAR.Requests != 0 {
+		t.Errorf("open breaker: payload counts %d requests, none reached the server", res.GAR.Requests)
+	}
 	if took > cc.Timeout/10 {
 		t.Errorf("open breaker: Localize took %s, want well under the %s request timeout", took, cc.Timeout)
 	}

@@ -228,3 +228,34 @@ func TestCallersWaitForTheHalfOpenProbe(t *testing.T) {
 		t.Fatalf("request waiting on the probe: %v", err)
 	}
 }
+
+// TestFailedCallsReportTheirAttempts: a failed Complete still says how many
+// requests reached a server, so a window's request count stays true.
+func TestFailedCallsReportTheirAttempts(t *testing.T) {
+	url, hits := testServer(t, fail(http.StatusInternalServerError, "boom"))
+	h := newHarness(t, Config{
+		Endpoints: []string{url},
+		Timeout:   time.Second,
+		Breaker:   BreakerConfig{ConsecutiveFailures: 10, OpenFor: time.Minute},
+	})
+	resp, err := h.client.Complete(context.Background(), simpleRequest("n/s/1/locate"))
+	if err == nil {
+		t.Fatal("succeeded against a failing server")
+	}
+	if resp.Attempts != int(hits.Load()) || resp.Attempts != maxAttempts {
+		t.Errorf("Attempts = %d, server saw %d, want %d", resp.Attempts, hits.Load(), maxAttempts)
+	}
+
+	url2, hits2 := testServer(t, fail(http.StatusInternalServerError, "boom"))
+	h2 := newHarness(t, Config{
+		Endpoints: []string{url2},
+		Timeout:   time.Second,
+		Breaker:   BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute},
+	})
+	_, _ = h2.client.Complete(withTimeout(t, time.Second), simpleRequest("n/s/1/locate"))
+	before := hits2.Load()
+	resp, err = h2.client.Complete(context.Background(), simpleRequest("n/s/2/locate"))
+	if !errors.Is(err, ErrUnavailable) || resp.Attempts != 0 || hits2.Load() != before {
+		t.Errorf("open breaker: err %v, Attempts %d, server saw %d more", err, resp.Attempts, hits2.Load()-before)
+	}
+}

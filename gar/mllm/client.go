@@ -102,7 +102,9 @@ func (c *Client) States() []EndpointState {
 	return states
 }
 
-// Complete sends req and returns its choices. Errors are *StatusError for HTTP
+// Complete sends req and returns its choices. On error the Response still
+// says how many attempts reached a server (Attempts) and how long it took.
+// Errors are *StatusError for HTTP
 // error statuses, wrap ErrUnavailable when no endpoint admits requests, wrap
 // ErrBadResponse for malformed answers, wrap context.DeadlineExceeded for
 // per-request timeouts, and wrap the caller's ctx.Err() when it gave up.
@@ -128,10 +130,11 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 				c.obs.Request("", req.Stage, ResultBreakerOpen, 0)
 			}
 			err = fmt.Errorf("request %s: %w", req.ID, err)
+			sent := Response{Attempts: attempt - 1, Latency: time.Since(start)}
 			if lastErr != nil {
-				return Response{}, fmt.Errorf("%w; no retry: %w", lastErr, err)
+				return sent, fmt.Errorf("%w; no retry: %w", lastErr, err)
 			}
-			return Response{}, err
+			return sent, err
 		}
 
 		began := time.Now()
@@ -152,12 +155,13 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 			"result", out.result(), "attempt", attempt, "duration", took, "error", err)
 
 		lastErr = err
+		sent := Response{Attempts: attempt, Latency: time.Since(start)}
 		if !out.isFailure() || attempt == maxAttempts {
-			return Response{}, err
+			return sent, err
 		}
 		backoff := retryBackoff(attempt)
 		if !retryFits(ctx, time.Now(), backoff, c.cfg.Timeout) || !sleep(ctx, backoff) {
-			return Response{}, err
+			return sent, err
 		}
 		avoid = res.ep
 	}
