@@ -72,7 +72,7 @@ func TestParseBadConfigs(t *testing.T) {
 		{
 			name:    "bad endpoint with credentials is redacted",
 			src:     "mllm {\n  endpoints = [\"ftp://u:secret@h\"]\n}",
-			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "ftp://u:xxxxx@h" is not an http(s) URL`},
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "ftp://xxxxx@h" is not an http(s) URL`},
 			secrets: []string{"secret"},
 		},
 		{
@@ -274,7 +274,7 @@ func TestParseBadConfigs(t *testing.T) {
 		{
 			name:    "loop on a camera",
 			src:     "stream \"front\" {\n  input = \"rtsp://admin:hunter2@cam/1\"\n  loop = true\n}",
-			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://admin:xxxxx@cam/1" is a network or device source`},
+			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://xxxxx@cam/1" is a network or device source`},
 			secrets: []string{"hunter2"},
 		},
 		{
