@@ -33,18 +33,22 @@ func TestStringRedactsSecrets(t *testing.T) {
   audio = "rtsp://mic:hunter3@cam/2"
   options = { passphrase = "hunter4", rtsp_transport = "tcp" }
   audio_options = { headers = "Authorization: Bearer hunter5" }
+}
+stream "rear" {
+  input = "srt://cam:9000?mode=caller&passphrase=hunter6"
+  audio = "async:http://cam/a.m3u8?token=hunter7"
 }`
 	cfg, err := Parse([]byte(src), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
 	s := cfg.String()
-	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5"} {
+	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6", "hunter7"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("String() shows %q:\n%s", secret, s)
 		}
 	}
-	for _, kept := range []string{`"rtsp://xxxxx@cam/1"`, `"rtsp_transport" = "tcp"`} {
+	for _, kept := range []string{`"rtsp://xxxxx@cam/1"`, `"rtsp_transport" = "tcp"`, `"srt://cam:9000?mode=caller&passphrase=xxxxx"`} {
 		if !strings.Contains(s, kept) {
 			t.Errorf("String() lacks %s:\n%s", kept, s)
 		}
