@@ -20,8 +20,9 @@
 //
 // The stage (locate, audio, analysis, refine) is taken from, in order:
 //
-//  1. the X-Request-Id header <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>];
-//     s<k> gives the source index and t<i> the trial index;
+//  1. the X-Request-Id header <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>][/a<j>];
+//     s<k> gives the source index and t<i> the trial index; a<j>, the
+//     attempt of a retry, changes nothing;
 //  2. response_format.json_schema.name, garssl_<stage> or garssl_<stage>_multi;
 //  3. keywords in the last user message, checked in this order so that a
 //     prompt quoting an earlier stage's fields still lands right: "refine" →
