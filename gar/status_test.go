@@ -2,6 +2,7 @@ package gar_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,5 +172,45 @@ func TestInvalidAnswerSaysWhyOnce(t *testing.T) {
 	}
 	if msg := res.Err.Error(); strings.Count(msg, "locate answer") != 1 {
 		t.Errorf("error %q repeats itself", msg)
+	}
+}
+
+// TestHungServerOpensTheBreaker: a server that never answers opens the
+// breaker whether the window's deadline is shorter or longer than the
+// request timeout, so windows stop waiting on it.
+func TestHungServerOpensTheBreaker(t *testing.T) {
+	tests := []struct{ deadline, timeout time.Duration }{
+		{deadline: 300 * time.Millisecond, timeout: 10 * time.Second},
+		{deadline: 10 * time.Second, timeout: 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("window_deadline=%s,timeout=%s", tt.deadline, tt.timeout), func(t *testing.T) {
+			s := startSim(t, simConfig(1), nil)
+			if err := s.SetFaults(omnisim.Faults{TimeoutRate: 1, HangMax: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			cc := s.clientConfig()
+			cc.Timeout = tt.timeout
+			cc.Breaker = mllm.BreakerConfig{ConsecutiveFailures: 4, OpenFor: time.Minute}
+			client := newClient(t, cc)
+			l := newLocalizer(t, gar.Config{SupportsN: true}, client)
+			for seq := 1; seq <= 4 && client.States()[0].Breaker != mllm.BreakerOpen; seq++ {
+				ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+				res := l.Localize(ctx, testInput(t, seq, 0))
+				cancel()
+				if res.Status != gar.StatusMLLMUnavailable {
+					t.Fatalf("window %d: status %s, want mllm_unavailable", seq, res.Status)
+				}
+			}
+			if st := client.States()[0].Breaker; st != mllm.BreakerOpen {
+				t.Fatalf("breaker %s after four windows against a hung server", st)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			res := l.Localize(ctx, testInput(t, 9, 0))
+			if !errors.Is(res.Err, mllm.ErrUnavailable) {
+				t.Errorf("with the breaker open: err %v, want ErrUnavailable", res.Err)
+			}
+		})
 	}
 }
