@@ -90,6 +90,14 @@
 // With fewer than min_pixels (default 20) such pixels, or no target for that
 // source, the seeded answer is used. audio_confidence defaults to 0.95.
 //
+// A target may make locate miss on purpose, so that tests can see
+// refinement at work: "locate_error":{"offset":[dx,dy],"scale":s,
+// "target_rgb":[r,g,b]}, every member optional. locate then answers the
+// colour box of target_rgb (the wrong object) instead of the target's, scaled
+// by s about its centre, moved by [dx,dy] model pixels and clipped. Analysis
+// and refinement still judge against the target's own box, so the loop sees
+// a poor fit and refinement moves toward the truth.
+//
 // # Tokens
 //
 // Image: (round(W/28))·(round(H/28)) + 2, rounding half to even as Qwen's
