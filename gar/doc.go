@@ -118,7 +118,10 @@
 // the refinement stage ran, "changed" that the final box differs from the
 // initial one, and "ops" is the known op the refinement answer proposed
 // (OpsPayloadFrom), null otherwise. Latencies are integer milliseconds.
-// The debug "raw" member is split: locate and audio answers at window
+// "error" (why status is not ok) and "failures" (every failed request and
+// unusable answer) are optional members added within v1; a v1 reader that
+// ignores them loses nothing it had. Error texts pass through
+// internal/redact. The debug "raw" member is split: locate and audio answers at window
 // level, analysis and refine answers per source. The payload schema is
 // closed (no unknown members), requires at least one source for status
 // "ok" and none for "silent", and leaves the other statuses free.

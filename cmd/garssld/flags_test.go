@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +100,26 @@ func TestLocateAudioLength(t *testing.T) {
 	// A 440 Hz sine at half scale is −9 dBFS; a third of it, about −13.8.
 	if d.Audio.RMSDBFS < -15 || d.Audio.RMSDBFS > -12.5 {
 		t.Errorf("rms %v dBFS; want the sound padded to 3 s with silence (about −13.8)", d.Audio.RMSDBFS)
+	}
+}
+
+// TestLocateErrorSaysItOnce: a failing model server gives one error line
+// that names the request once and does not repeat itself.
+func TestLocateErrorSaysItOnce(t *testing.T) {
+	dir := t.TempDir()
+	image := testmedia.File(t, dir, "frame.png", "-f", "lavfi", "-i", "testsrc2=s=320x240:d=1", "-frames:v", "1")
+	sound := testmedia.File(t, dir, "sound.wav", testmedia.Sine(0.5, 440, 16000, 1, 3)...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(`{"object":"error","message":"upstream gone"}`))
+	}))
+	t.Cleanup(srv.Close)
+	code, _, stderr := run(t, "locate", "--image", image, "--audio", sound, "--endpoint", srv.URL+"/v1", "--log-level", "error")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr)
+	}
+	line := strings.TrimSpace(stderr)
+	if strings.Count(line, "/locate/1/locate") != 1 || strings.Count(line, "HTTP 502: upstream gone") != 1 || strings.Contains(line, "\n") {
+		t.Errorf("error %q; want one line naming the request and the failure once", line)
 	}
 }
