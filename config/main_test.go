@@ -7,11 +7,16 @@ import (
 	"testing"
 )
 
-// repoRoot is the repository, where the example configs live. The tests
-// themselves run in a directory of their own that holds the media files the
-// test configs name as inputs ("a.mp4", "clips/dog.mp4"), because inputs
-// that are local files must exist.
+// repoRoot is the repository, where the example configs live.
 var repoRoot string
+
+// fixtureDir holds the media files the test configs name as inputs
+// ("a.mp4", "clips/dog.mp4"), because inputs that are local files must
+// exist. Tests that parse such configs run there (inFixture).
+var fixtureDir string
+
+// inFixture makes t run in fixtureDir.
+func inFixture(t *testing.T) { t.Chdir(fixtureDir) }
 
 func TestMain(m *testing.M) {
 	os.Exit(runInFixture(m))
@@ -40,9 +45,6 @@ func runInFixture(m *testing.M) int {
 			return 1
 		}
 	}
-	if err := os.Chdir(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	fixtureDir = dir
 	return m.Run()
 }

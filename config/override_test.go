@@ -21,6 +21,7 @@ stream "rear" {
 `
 
 func TestOverrideApplies(t *testing.T) {
+	inFixture(t)
 	cfg, err := Parse([]byte(overrideBase), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -54,6 +55,7 @@ func TestOverrideApplies(t *testing.T) {
 }
 
 func TestOverrideZeroKeepsEverything(t *testing.T) {
+	inFixture(t)
 	cfg, err := Parse([]byte(overrideBase), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -68,6 +70,7 @@ func TestOverrideZeroKeepsEverything(t *testing.T) {
 }
 
 func TestOverrideRejectsAndNamesTheFlag(t *testing.T) {
+	inFixture(t)
 	tests := []struct {
 		name string
 		o    Overrides
@@ -129,6 +132,7 @@ func TestOverrideRejectsAndNamesTheFlag(t *testing.T) {
 // TestOverrideKeepsFilePositions checks that a later file-level problem is
 // still reported at its place in the file after an override.
 func TestOverrideKeepsFilePositions(t *testing.T) {
+	inFixture(t)
 	cfg, err := Parse([]byte(overrideBase), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -154,6 +158,7 @@ func TestOverrideOnDefault(t *testing.T) {
 }
 
 func TestOverrideDoesNotAliasTheCaller(t *testing.T) {
+	inFixture(t)
 	cfg, err := Parse([]byte(overrideBase), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)

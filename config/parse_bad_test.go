@@ -32,6 +32,7 @@ func secretFixture(t *testing.T) string {
 // points at the first character of the value, an unknown or misplaced
 // name at the name, and a block error at the block's type keyword.
 func TestParseBadConfigs(t *testing.T) {
+	inFixture(t)
 	dir := secretFixture(t)
 	tests := []struct {
 		name string

@@ -26,6 +26,7 @@ func stream(name, input string, edit func(*Stream)) Stream {
 }
 
 func TestParseGoodConfigs(t *testing.T) {
+	inFixture(t)
 	dir := secretFixture(t)
 	if err := os.WriteFile(filepath.Join(dir, "cat.mkv"), nil, 0o600); err != nil {
 		t.Fatal(err)
