@@ -7,6 +7,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/internal/redact"
 )
 
 // ffmpegLinesPerSecond bounds how much of FFmpeg's own logging reaches the
@@ -67,6 +69,9 @@ func (f *ffmpegLog) write(level astiav.LogLevel, msg string, now time.Time) {
 		return
 	}
 	f.lines++
+	// FFmpeg quotes URLs with their credentials ("Connection to
+	// tcp://user:pw@…", HLS segment and redirect URLs with tokens).
+	msg = redact.Text(msg)
 	if level <= astiav.LogLevelError {
 		f.log.Error(msg)
 	} else {

@@ -187,6 +187,18 @@ func (in *input) pos(pts int64, tb astiav.Rational) time.Duration {
 type readStats struct {
 	packets      uint64
 	decodeErrors uint64
+	// stopping, when set, is raised before the input is interrupted
+	// because its owner stopped it.
+	stopping *atomic.Bool
+}
+
+// addDecodeErrors counts decode errors, except those after the input was
+// stopped on purpose: the interrupt cuts the packet being read short, and
+// that is not the stream's fault.
+func (s *readStats) addDecodeErrors(n uint64) {
+	if s.stopping == nil || !s.stopping.Load() {
+		s.decodeErrors += n
+	}
 }
 
 // maxConsecutiveReadErrors bounds how long a file's demuxer may keep failing
@@ -217,7 +229,7 @@ func (in *input) run(sink Sink, lastPacket *atomic.Int64, stats *readStats, onMe
 			}
 			readErrors++
 			if !in.spec.live && errors.Is(err, astiav.ErrInvaliddata) && readErrors < maxConsecutiveReadErrors {
-				stats.decodeErrors++
+				stats.addDecodeErrors(1)
 				continue
 			}
 			return fmt.Errorf("read %s: %w", in.spec, err)
@@ -226,7 +238,7 @@ func (in *input) run(sink Sink, lastPacket *atomic.Int64, stats *readStats, onMe
 		lastPacket.Store(time.Now().UnixNano())
 		stats.packets++
 		if in.pkt.Flags().Has(astiav.PacketFlagCorrupt) {
-			stats.decodeErrors++
+			stats.addDecodeErrors(1)
 		}
 		var decodeErrors int
 		switch {
@@ -236,7 +248,7 @@ func (in *input) run(sink Sink, lastPacket *atomic.Int64, stats *readStats, onMe
 			decodeErrors, err = in.audio.decode(in.pkt, in.pos, sink)
 		}
 		in.pkt.Unref()
-		stats.decodeErrors += uint64(decodeErrors)
+		stats.addDecodeErrors(uint64(decodeErrors))
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", in.spec, err)
 		}
@@ -253,14 +265,14 @@ func (in *input) run(sink Sink, lastPacket *atomic.Int64, stats *readStats, onMe
 func (in *input) flush(sink Sink, stats *readStats) {
 	if in.video != nil {
 		n, _ := in.video.decode(nil, in.pos, sink)
-		stats.decodeErrors += uint64(n)
+		stats.addDecodeErrors(uint64(n))
 		if err := in.video.finish(sink); err != nil {
-			stats.decodeErrors++
+			stats.addDecodeErrors(1)
 		}
 	}
 	if in.audio != nil {
 		n, _ := in.audio.decode(nil, in.pos, sink)
-		stats.decodeErrors += uint64(n)
+		stats.addDecodeErrors(uint64(n))
 	}
 	in.trackEnd()
 }

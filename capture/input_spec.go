@@ -2,8 +2,9 @@ package capture
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
+
+	"github.com/garssl/garssld/internal/redact"
 )
 
 // deviceDemuxers are the libavdevice inputs a robot uses, written as
@@ -44,9 +45,9 @@ func parseInput(s string) (inputSpec, error) {
 			return inputSpec{raw: s, format: scheme, url: dev, live: true}, nil
 		}
 		if strings.HasPrefix(s[i:], "://") {
-			u, err := url.Parse(s)
+			u, err := redact.ParseURL(s)
 			if err != nil {
-				return inputSpec{}, fmt.Errorf("input %q is not a valid URL: %w", redactURL(s), err)
+				return inputSpec{}, fmt.Errorf("input %q is not a valid URL: %w", redact.URL(s), err)
 			}
 			if scheme == "file" {
 				return inputSpec{raw: s, url: u.Path}, nil
@@ -58,17 +59,5 @@ func parseInput(s string) (inputSpec, error) {
 }
 
 // String is the input as it may appear in logs and errors: credentials in
-// URLs are removed.
-func (in inputSpec) String() string { return redactURL(in.raw) }
-
-// redactURL drops the password of a URL so that secrets never reach logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+// URLs are removed (internal/redact).
+func (in inputSpec) String() string { return redact.URL(in.raw) }

@@ -18,7 +18,7 @@ func TestParseInput(t *testing.T) {
 		{in: "/data/clip.mp4", url: "/data/clip.mp4", shown: "/data/clip.mp4"},
 		{in: "file:///data/clip.mp4", url: "/data/clip.mp4", shown: "file:///data/clip.mp4"},
 		{in: "rtsp://cam.local/stream1", url: "rtsp://cam.local/stream1", live: true, shown: "rtsp://cam.local/stream1"},
-		{in: "rtsp://admin:s3cret@cam/s1", url: "rtsp://admin:s3cret@cam/s1", live: true, shown: "rtsp://admin:xxxxx@cam/s1"},
+		{in: "rtsp://admin:s3cret@cam/s1", url: "rtsp://admin:s3cret@cam/s1", live: true, shown: "rtsp://xxxxx@cam/s1"},
 		{in: "udp://127.0.0.1:5000", url: "udp://127.0.0.1:5000", live: true, shown: "udp://127.0.0.1:5000"},
 		{in: "srt://127.0.0.1:9000?mode=listener", url: "srt://127.0.0.1:9000?mode=listener", live: true, shown: "srt://127.0.0.1:9000?mode=listener"},
 		{in: "v4l2:/dev/video0", format: "v4l2", url: "/dev/video0", live: true, shown: "v4l2:/dev/video0"},

@@ -261,7 +261,7 @@ func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role,
 	var lastPacket atomic.Int64
 	lastPacket.Store(time.Now().UnixNano())
 	var interrupter atomic.Pointer[astiav.IOInterrupter]
-	var stalled atomic.Bool
+	var stalled, stopping atomic.Bool
 
 	// The watchdog is owned by this call: it is stopped and waited for before
 	// the input is freed, so it never interrupts a context that is gone.
@@ -270,7 +270,7 @@ func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role,
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.watchdog(ctx, stop, spec.live, &lastPacket, &interrupter, &stalled)
+		s.watchdog(ctx, stop, spec.live, &lastPacket, &interrupter, &stalled, &stopping)
 	}()
 	defer func() {
 		close(stop)
@@ -309,7 +309,7 @@ func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role,
 		in.offset = offset
 	}
 	in.end = in.offset
-	var stats readStats
+	stats := readStats{stopping: &stopping}
 	err = in.run(lockedSink{s, index}, &lastPacket, &stats, onMedia)
 	s.packets.Add(stats.packets)
 	s.decodeErrors.Add(stats.decodeErrors)
@@ -338,7 +338,7 @@ func (s *Source) anchor() time.Time {
 // watchdog interrupts a blocked open or read when ctx ends or, for a live
 // input, no packet has arrived for StallTimeout. A local file does not stall;
 // a file input waiting for its partner (pacer) must not be mistaken for one.
-func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, live bool, lastPacket *atomic.Int64, interrupter *atomic.Pointer[astiav.IOInterrupter], stalled *atomic.Bool) {
+func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, live bool, lastPacket *atomic.Int64, interrupter *atomic.Pointer[astiav.IOInterrupter], stalled, stopping *atomic.Bool) {
 	tick := time.NewTicker(min(s.cfg.StallTimeout/4, 250*time.Millisecond))
 	defer tick.Stop()
 	interrupt := func() {
@@ -351,6 +351,7 @@ func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, live bool, 
 		case <-stop:
 			return
 		case <-ctx.Done():
+			stopping.Store(true)
 			interrupt()
 			return
 		case <-tick.C:

@@ -40,8 +40,20 @@ func (d Diagnostic) String() string {
 // problem found, ordered by position.
 type Diagnostics []Diagnostic
 
-// Error joins the rendered diagnostics, one per line.
-func (ds Diagnostics) Error() string { return strings.Join(ds.Lines(), "\n") }
+// MaxShown is how many diagnostics Error lists; the rest are counted. A
+// file that is badly wrong (a binary, another format) would otherwise bury
+// the first problems under thousands of lines.
+const MaxShown = 20
+
+// Error joins the first MaxShown rendered diagnostics, one per line, and
+// says how many more there are.
+func (ds Diagnostics) Error() string {
+	if len(ds) <= MaxShown {
+		return strings.Join(ds.Lines(), "\n")
+	}
+	shown := ds[:MaxShown].Lines()
+	return strings.Join(shown, "\n") + fmt.Sprintf("\n… and %d more problems (%d in all)", len(ds)-MaxShown, len(ds))
+}
 
 // Lines returns each diagnostic rendered as "file:line:col: message".
 func (ds Diagnostics) Lines() []string {
@@ -98,11 +110,20 @@ func (ds Diagnostics) sorted() Diagnostics {
 	return ds
 }
 
-// errOrNil returns ds as an error, or nil when it is empty, so that a nil
-// Diagnostics never hides inside a non-nil error interface.
+// errOrNil returns ds sorted and without repeats (a flag that is wrong for
+// every stream is reported once) as an error, or nil when it is empty, so
+// that a nil Diagnostics never hides inside a non-nil error interface.
 func (ds Diagnostics) errOrNil() error {
 	if len(ds) == 0 {
 		return nil
 	}
-	return ds.sorted()
+	seen := make(map[Diagnostic]bool, len(ds))
+	unique := ds[:0:0]
+	for _, d := range ds.sorted() {
+		if !seen[d] {
+			seen[d] = true
+			unique = append(unique, d)
+		}
+	}
+	return unique
 }

@@ -21,8 +21,17 @@
 //     deliberate way to lower model load. hop < window overlaps windows.
 //     Both must be whole numbers of 16 kHz samples (multiples of 62.5µs)
 //     so that every window holds exactly window×16000 samples; window is at
-//     most 30s, the longest clip a Whisper-style audio encoder such as
-//     Qwen2.5-Omni's takes in one piece.
+//     least 500ms (MinWindow; less sound than that cannot be classified)
+//     and at most 30s, the longest clip a Whisper-style audio encoder such
+//     as Qwen2.5-Omni's takes in one piece.
+//   - One rule per attribute: the Check* functions are shared by the
+//     loader and the commands' flags, so a flag is refused with the file's
+//     message, the flag named in place of the attribute's path
+//     ("--window = 31s is too long; use at most 30s"). Override's
+//     diagnostics read the same way; a value wrong for every stream is
+//     reported once.
+//   - A file that holds NUL bytes or is not UTF-8 is "not a text file";
+//     Diagnostics.Error lists the first 20 problems and counts the rest.
 //   - gar.model_size is a multiple of 28 from 28 to 1792 (64×64 patches,
 //     4096 image tokens, far beyond the design's request budget).
 //   - gar.silence_dbfs is in [-120, 0]; -120 gates only digital silence.
@@ -35,15 +44,25 @@
 //     "garssld-<node_id>".
 //   - mqtt.topic_prefix may have several levels but no wildcards, empty
 //     levels, leading or trailing "/" or leading "$" (broker topics).
-//   - Model endpoints and the broker URL must not carry credentials;
-//     api_key_file, username and password_file exist for that. Stream
-//     inputs may (RTSP cameras need them); their passwords are redacted in
-//     messages and in String. mllm.endpoints lose trailing slashes.
+//   - Model endpoints and the broker URL must not carry credentials, in the
+//     user info or in the query (a parameter named like pass, token, key,
+//     secret, sig, auth or cred); api_key_file, username and password_file
+//     exist for that. Stream inputs may (RTSP cameras need them); their user
+//     info and such query values are redacted in messages and in String
+//     (internal/redact). A URL that does not parse is refused without being
+//     quoted. mllm.endpoints lose trailing slashes.
+//   - Stream inputs and audio: a device ("v4l2:", "alsa:", "pulse:") must
+//     name one; a local file must exist and not be a directory (a file
+//     check). Device nodes under /dev and FFmpeg protocols such as pipe:
+//     are left to capture, since a USB camera may be plugged in late.
 //   - A tls block requires a TLS broker scheme (ssl, tls, mqtts, wss).
 //   - Referenced files (api_key_file, password_file, tls files) must be
 //     readable regular files, and secrets non-empty, unless SkipFileChecks
 //     is given; paths are used as written, relative to the working
-//     directory. mqtt.store_dir is created by the daemon and not checked.
+//     directory. mqtt.store_dir is created by the daemon; it may be
+//     missing, but if something exists there it must be a directory.
+//   - mqtt.client_id is at most 256 bytes (MQTT allows 65535, brokers must
+//     accept 23).
 //   - Secrets are never read into Config: MLLM.APIKey and MQTT.Password
 //     read them when the caller needs them.
 //   - Parse, LoadFile and Validate accept a config without streams, which

@@ -12,7 +12,7 @@ import (
 
 func exampleConfigs(t testing.TB) []string {
 	t.Helper()
-	paths, err := filepath.Glob("../configs/*.hcl")
+	paths, err := filepath.Glob(filepath.Join(repoRoot, "configs", "*.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +42,14 @@ func TestExampleConfigsValidate(t *testing.T) {
 // TestProductionExampleSetsEveryField keeps garssld.hcl complete: every
 // attribute that String writes for it must be written in the file too.
 func TestProductionExampleSetsEveryField(t *testing.T) {
-	cfg, err := LoadFile("../configs/garssld.hcl", SkipFileChecks())
+	cfg, err := LoadFile(filepath.Join(repoRoot, "configs", "garssld.hcl"), SkipFileChecks())
 	if err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}
 	if cfg.MQTT.TLS == nil || len(cfg.Streams) == 0 || cfg.Streams[0].Camera == nil {
 		t.Fatalf("garssld.hcl should show the optional tls and camera blocks")
 	}
-	inFile := attributePaths(t, readFile(t, "../configs/garssld.hcl"))
+	inFile := attributePaths(t, readFile(t, filepath.Join(repoRoot, "configs", "garssld.hcl")))
 	for _, p := range attributePaths(t, []byte(cfg.String())) {
 		if !slices.Contains(inFile, p) {
 			t.Errorf("garssld.hcl does not show %s", p)
@@ -58,7 +58,10 @@ func TestProductionExampleSetsEveryField(t *testing.T) {
 }
 
 func TestDemoExample(t *testing.T) {
-	cfg, err := LoadFile("../configs/demo.hcl")
+	// The demo names the bundled sample relative to the repository, where
+	// its instructions run garssld.
+	t.Chdir(repoRoot)
+	cfg, err := LoadFile("configs/demo.hcl")
 	if err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}

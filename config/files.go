@@ -49,6 +49,27 @@ func (v *validator) checkFile(path, name string, secret bool) {
 	f.Close()
 }
 
+// storeDir checks mqtt.store_dir. The daemon creates the directory, so a
+// missing one is fine; something else already there under that name is not.
+func (v *validator) storeDir(dir string) {
+	const path = "mqtt.store_dir"
+	if dir == "" {
+		v.errorf(path, "%s is empty; give a writable directory for messages not yet acknowledged", path)
+		return
+	}
+	if v.meta.skipsFileChecks() {
+		return
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		v.errorf(path, "%s %q cannot be used: %s", path, dir, pathErrorReason(err))
+	case !fi.IsDir():
+		v.errorf(path, "%s %q is a file, not a directory; name a directory (garssld creates it when missing)", path, dir)
+	}
+}
+
 // pathErrorReason drops the path from an *fs.PathError, which the message
 // already names.
 func pathErrorReason(err error) string {

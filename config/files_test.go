@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -98,5 +99,49 @@ func TestRangeOfFallsBackToTheEnclosingBlock(t *testing.T) {
 	}
 	if _, ok := (*meta)(nil).rangeOf("gar"); ok {
 		t.Errorf("rangeOf on a config built in code found a position")
+	}
+}
+
+func TestNotATextFile(t *testing.T) {
+	for name, src := range map[string][]byte{
+		"NUL bytes":     []byte("\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"),
+		"invalid UTF-8": []byte("node_id = \"\xff\xfe\"\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(src, "clip.mp4")
+			want := "clip.mp4: not a text file; give an HCL config such as configs/garssld.hcl"
+			if err == nil || err.Error() != want {
+				t.Errorf("Parse = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+func TestManyDiagnosticsAreCapped(t *testing.T) {
+	var src strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&src, "bogus%d = 1\n", i)
+	}
+	_, err := Parse([]byte(src.String()), "many.hcl")
+	var diags Diagnostics
+	if !errors.As(err, &diags) || len(diags) != 50 {
+		t.Fatalf("Parse = %v, want 50 diagnostics", err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != MaxShown+1 || lines[MaxShown] != "… and 30 more problems (50 in all)" {
+		t.Errorf("Error() has %d lines ending %q; want %d diagnostics and a count", len(lines), lines[len(lines)-1], MaxShown)
+	}
+	if !strings.HasPrefix(lines[0], "many.hcl:1:1: ") {
+		t.Errorf("first line %q", lines[0])
+	}
+}
+
+func TestDeviceNodesAndSkippedChecksMayBeMissing(t *testing.T) {
+	src := []byte("stream \"a\" {\n  input = \"/dev/video97\"\n  audio = \"/nonexistent/garssl/mic.wav\"\n}\n")
+	if _, err := Parse(src, "garssl.hcl"); err == nil || strings.Contains(err.Error(), "video97") || !strings.Contains(err.Error(), "mic.wav") {
+		t.Errorf("Parse = %v; want only the missing audio file reported", err)
+	}
+	if _, err := Parse(src, "garssl.hcl", SkipFileChecks()); err != nil {
+		t.Errorf("Parse with SkipFileChecks: %v", err)
 	}
 }

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -13,9 +15,11 @@ import (
 // Option adjusts how a config is loaded.
 type Option func(*meta)
 
-// SkipFileChecks turns off the checks that referenced files (api_key_file,
-// password_file, tls files) exist and are readable. Use it to check a
-// config on a machine other than the robot, and in tests.
+// SkipFileChecks turns off the checks against the file system: that
+// referenced files (api_key_file, password_file, tls files, local stream
+// inputs) exist and are readable, and that an existing mqtt.store_dir is a
+// directory. Use it to check a config on a machine other than the robot,
+// and in tests.
 func SkipFileChecks() Option { return func(m *meta) { m.skipFileChecks = true } }
 
 // meta is what a Config remembers about where it came from.
@@ -76,6 +80,11 @@ func Parse(src []byte, filename string, opts ...Option) (*Config, error) {
 	m := &meta{origin: make(map[string]hcl.Range)}
 	for _, opt := range opts {
 		opt(m)
+	}
+	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+		// A video or an archive given by mistake: HCL would report every
+		// stray byte, millions of lines for a clip.
+		return nil, Diagnostics{{Filename: filename, Message: "not a text file; give an HCL config such as configs/garssld.hcl"}}
 	}
 
 	file, hd := hclparse.NewParser().ParseHCL(src, filename)

@@ -32,6 +32,7 @@ func secretFixture(t *testing.T) string {
 // points at the first character of the value, an unknown or misplaced
 // name at the name, and a block error at the block's type keyword.
 func TestParseBadConfigs(t *testing.T) {
+	inFixture(t)
 	dir := secretFixture(t)
 	tests := []struct {
 		name string
@@ -66,14 +67,84 @@ func TestParseBadConfigs(t *testing.T) {
 		{
 			name:    "endpoint with credentials",
 			src:     "mllm {\n  endpoints = [\"http://u:secret@h/v1\"]\n}",
-			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] carries credentials in the URL; put the key in mllm.api_key_file instead`},
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "http://xxxxx@h/v1" carries credentials in the URL; put the key in mllm.api_key_file instead`},
 			secrets: []string{"secret"},
 		},
 		{
 			name:    "bad endpoint with credentials is redacted",
 			src:     "mllm {\n  endpoints = [\"ftp://u:secret@h\"]\n}",
-			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "ftp://u:xxxxx@h" is not an http(s) URL`},
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "ftp://xxxxx@h" is not an http(s) URL`},
 			secrets: []string{"secret"},
+		},
+		{
+			name:    "endpoint with a key in its query",
+			src:     "mllm {\n  endpoints = [\"http://h/v1?api_key=S3CRET\"]\n}",
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "http://h/v1?api_key=xxxxx" carries credentials in the URL; put the key in mllm.api_key_file instead`},
+			secrets: []string{"S3CRET"},
+		},
+		{
+			name:    "endpoint that does not parse",
+			src:     "mllm {\n  endpoints = [\"http://u:S3CRET@h:abc/v1\"]\n}",
+			want:    []string{`garssl.hcl:2:16: mllm.endpoints[0] "http://xxxxx@h:abc/v1" is not a valid URL: check its host and port, and percent-encode any "@", "/", "?", "#" or "%" in a user name or password`},
+			secrets: []string{"S3CRET"},
+		},
+		{
+			name:    "broker with a password in its query",
+			src:     "mqtt {\n  broker = \"tcp://h?password=S3CRET\"\n}",
+			want:    []string{`garssl.hcl:2:12: mqtt.broker "tcp://h?password=xxxxx" carries credentials in the URL; use mqtt.username and mqtt.password_file instead`},
+			secrets: []string{"S3CRET"},
+		},
+		{
+			name: "inputs that do not parse, without their secrets",
+			src: `stream "a" {
+  input = "rtsp://admin:S3CRETpw@cam.local:abc/stream"
+}
+stream "b" {
+  input = "rtsp://admin:S3%CRET@cam.local/stream"
+  audio = "rtsp://admin:S3CRET@[::1/stream"
+}`,
+			want: []string{
+				`garssl.hcl:2:11: stream.a.input "rtsp://xxxxx@cam.local:abc/stream" is not a valid URL: check its host and port, and percent-encode any "@", "/", "?", "#" or "%" in a user name or password`,
+				`garssl.hcl:5:11: stream.b.input "rtsp://xxxxx@cam.local/stream" is not a valid URL: a "%" is not followed by two hexadecimal digits; write %25 for a "%" itself`,
+				`garssl.hcl:6:11: stream.b.audio "rtsp://xxxxx@[::1/stream" is not a valid URL: check its host and port, and percent-encode any "@", "/", "?", "#" or "%" in a user name or password`,
+			},
+			secrets: []string{"S3"},
+		},
+		{
+			name: "devices without a device, a missing file, a directory",
+			src: `stream "a" {
+  input = "v4l2:"
+  audio = "alsa: "
+}
+stream "b" {
+  input = "$DIR/missing.mp4"
+  audio = "$DIR/dir"
+}
+stream "c" {
+  input = "file://$DIR/missing.mp4"
+}`,
+			want: []string{
+				`garssl.hcl:2:11: stream.a.input "v4l2:" names no device; write v4l2:<device>, e.g. v4l2:/dev/video0, alsa:hw:1,0 or pulse:default`,
+				`garssl.hcl:3:11: stream.a.audio "alsa: " names no device; write alsa:<device>, e.g. v4l2:/dev/video0, alsa:hw:1,0 or pulse:default`,
+				`garssl.hcl:6:11: stream.b.input "$DIR/missing.mp4" does not exist; give a file path, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0`,
+				`garssl.hcl:7:11: stream.b.audio "$DIR/dir" is a directory; name a media file`,
+				`garssl.hcl:10:11: stream.c.input "file://$DIR/missing.mp4" does not exist; give a file path, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0`,
+			},
+		},
+		{
+			name: "store_dir that is a file",
+			src:  "mqtt {\n  store_dir = \"$DIR/key\"\n}",
+			want: []string{`garssl.hcl:2:15: mqtt.store_dir "$DIR/key" is a file, not a directory; name a directory (garssld creates it when missing)`},
+		},
+		{
+			name: "client_id too long",
+			src:  "mqtt {\n  client_id = \"" + strings.Repeat("x", 70000) + "\"\n}",
+			want: []string{`garssl.hcl:2:15: mqtt.client_id is 70000 bytes long; use at most 256`},
+		},
+		{
+			name: "window too short",
+			src:  "stream \"a\" {\n  input = \"a.mp4\"\n  window = \"250ms\"\n}",
+			want: []string{`garssl.hcl:3:12: stream.a.window = 250ms is too short to hear anything; use at least 500ms`},
 		},
 		{
 			name: "duplicate endpoint after trailing slash removal",
@@ -274,7 +345,7 @@ func TestParseBadConfigs(t *testing.T) {
 		{
 			name:    "loop on a camera",
 			src:     "stream \"front\" {\n  input = \"rtsp://admin:hunter2@cam/1\"\n  loop = true\n}",
-			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://admin:xxxxx@cam/1" is a network or device source`},
+			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://xxxxx@cam/1" is a network or device source`},
 			secrets: []string{"hunter2"},
 		},
 		{

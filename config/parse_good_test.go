@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,7 +26,11 @@ func stream(name, input string, edit func(*Stream)) Stream {
 }
 
 func TestParseGoodConfigs(t *testing.T) {
+	inFixture(t)
 	dir := secretFixture(t)
+	if err := os.WriteFile(filepath.Join(dir, "cat.mkv"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		src  string
@@ -184,14 +190,14 @@ stream "sampled" {
 }
 stream "tiny" {
   input = "c.mp4"
-  window = "62.5us"
-  hop = "125us"
+  window = "500ms"
+  hop = "62.5us"
 }`,
 			want: func(c *Config) {
 				c.Streams = []Stream{
 					stream("overlap", "a.mp4", func(s *Stream) { s.Hop = 1500 * time.Millisecond }),
 					stream("sampled", "b.mp4", func(s *Stream) { s.Window, s.Hop = 2*time.Second, 10*time.Second }),
-					stream("tiny", "c.mp4", func(s *Stream) { s.Window, s.Hop = 62500*time.Nanosecond, 125*time.Microsecond }),
+					stream("tiny", "c.mp4", func(s *Stream) { s.Window, s.Hop = 500*time.Millisecond, 62500*time.Nanosecond }),
 				}
 			},
 		},
@@ -202,13 +208,13 @@ stream "tiny" {
   loop = true
 }
 stream "b" {
-  input = "file:///srv/clips/cat.mkv"
+  input = "file://$DIR/cat.mkv"
   loop = true
 }`,
 			want: func(c *Config) {
 				c.Streams = []Stream{
 					stream("a", "clips/dog.mp4", func(s *Stream) { s.Loop = true }),
-					stream("b", "file:///srv/clips/cat.mkv", func(s *Stream) { s.Loop = true }),
+					stream("b", "file://"+dir+"/cat.mkv", func(s *Stream) { s.Loop = true }),
 				}
 			},
 		},

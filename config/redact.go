@@ -1,33 +1,17 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/garssl/garssld/internal/redact"
+)
 
 // redacted replaces secrets in messages and String output.
-const redacted = "xxxxx"
+const redacted = redact.Placeholder
 
-// redactURL hides the password of a URL's user info. It works on the raw
-// text rather than net/url so that malformed URLs (an unescaped "/" in a
-// camera password is common) are redacted too; when in doubt it hides
-// more than needed.
-func redactURL(s string) string {
-	scheme := strings.Index(s, "://")
-	if scheme < 0 {
-		return s
-	}
-	rest := s[scheme+3:]
-	if end := strings.IndexAny(rest, "?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndexByte(rest, '@')
-	if at < 0 {
-		return s
-	}
-	user, _, hasPassword := strings.Cut(rest[:at], ":")
-	if !hasPassword {
-		return s
-	}
-	return s[:scheme+3] + user + ":" + redacted + s[scheme+3+at:]
-}
+// redactURL hides the user info and credential-like query values of a URL
+// (see internal/redact); it works on malformed URLs too.
+func redactURL(s string) string { return redact.URL(s) }
 
 // deviceDemuxers are the libavdevice inputs written "<demuxer>:<device>";
 // the capture package reads inputs the same way.
@@ -48,18 +32,11 @@ func isFileInput(s string) bool {
 	return true
 }
 
-// sensitiveOptionWords mark FFmpeg option names whose values are hidden in
-// String output, such as srt's "passphrase" or http's "headers" and
-// "cookies". Hiding a harmless value now and then is the price of never
-// printing a credential.
-var sensitiveOptionWords = []string{"pass", "secret", "token", "auth", "key", "cred", "header", "cookie"}
-
+// isSensitiveOption reports FFmpeg option names whose values are hidden in
+// String output: those redact hides in URL queries (srt's "passphrase"),
+// plus http's "headers" and "cookies". Hiding a harmless value now and then
+// is the price of never printing a credential.
 func isSensitiveOption(name string) bool {
 	lower := strings.ToLower(name)
-	for _, w := range sensitiveOptionWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
+	return redact.IsSensitiveName(name) || strings.Contains(lower, "header") || strings.Contains(lower, "cookie")
 }

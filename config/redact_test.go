@@ -5,25 +5,6 @@ import (
 	"testing"
 )
 
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"rtsp://admin:hunter2@cam/1", "rtsp://admin:xxxxx@cam/1"},
-		{"rtsp://admin@cam/1", "rtsp://admin@cam/1"},
-		{"rtsp://cam:554/1", "rtsp://cam:554/1"},
-		{"rtsp://admin:pa/ss@cam/1", "rtsp://admin:xxxxx@cam/1"}, // unescaped "/" in the password
-		{"rtsp://admin:p@ss@cam/1", "rtsp://admin:xxxxx@cam/1"},  // unescaped "@" in the password
-		{"http://h/v1?user=a@b", "http://h/v1?user=a@b"},
-		{"alsa:hw:1,0", "alsa:hw:1,0"},
-		{"clips/a@b.mp4", "clips/a@b.mp4"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestIsFileInput(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -52,18 +33,22 @@ func TestStringRedactsSecrets(t *testing.T) {
   audio = "rtsp://mic:hunter3@cam/2"
   options = { passphrase = "hunter4", rtsp_transport = "tcp" }
   audio_options = { headers = "Authorization: Bearer hunter5" }
+}
+stream "rear" {
+  input = "srt://cam:9000?mode=caller&passphrase=hunter6"
+  audio = "async:http://cam/a.m3u8?token=hunter7"
 }`
 	cfg, err := Parse([]byte(src), "garssl.hcl")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
 	s := cfg.String()
-	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5"} {
+	for _, secret := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6", "hunter7"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("String() shows %q:\n%s", secret, s)
 		}
 	}
-	for _, kept := range []string{`"rtsp://admin:xxxxx@cam/1"`, `"rtsp_transport" = "tcp"`} {
+	for _, kept := range []string{`"rtsp://xxxxx@cam/1"`, `"rtsp_transport" = "tcp"`, `"srt://cam:9000?mode=caller&passphrase=xxxxx"`} {
 		if !strings.Contains(s, kept) {
 			t.Errorf("String() lacks %s:\n%s", kept, s)
 		}

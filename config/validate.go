@@ -3,11 +3,12 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/garssl/garssld/internal/redact"
 )
 
 // Limits that the design leaves open; the package doc explains them.
@@ -20,6 +21,7 @@ const (
 	minSilenceDBFS    = -120
 	maxTemperature    = 2
 	maxWindow         = 30 * time.Second // Whisper-style audio encoder input
+	maxClientIDBytes  = 256
 	maxHFOVDeg        = 180
 	sampleDuration    = time.Second / 16000 // 62.5µs, one sample at 16 kHz
 )
@@ -34,6 +36,10 @@ var (
 	mqttWSScheme = []string{"ws", "wss"}
 )
 
+// MinWindow is the shortest window, and the shortest sound `locate` sends:
+// less carries too little to classify.
+const MinWindow = 500 * time.Millisecond
+
 // validator checks a decoded Config. Each check names a config path; the
 // message is placed at the path's recorded range, or at its nearest
 // enclosing block when the value is a default.
@@ -47,8 +53,33 @@ func (v *validator) errorf(path, format string, args ...any) {
 	if r, ok := v.meta.rangeOf(path); ok {
 		d.Filename, d.Line, d.Column = r.Filename, r.Start.Line, r.Start.Column
 	}
+	if isFlag(d.Filename) && strings.HasPrefix(d.Message, d.Filename) {
+		// The message names the flag already (see name).
+		d.Filename = ""
+	}
 	v.diags = append(v.diags, d)
 }
+
+// report records a check's error, if any, at path.
+func (v *validator) report(path string, err error) {
+	if err != nil {
+		v.errorf(path, "%s", err.Error())
+	}
+}
+
+// name is how messages name the value at path: the flag that set it, or
+// the path itself. A flag's message then reads like the file's, with the
+// flag in place of the path ("--window = 31s is too long; …").
+func (v *validator) name(path string) string {
+	if v.meta != nil {
+		if r, ok := v.meta.origin[path]; ok && isFlag(r.Filename) && r.Start.Line == 0 {
+			return r.Filename
+		}
+	}
+	return path
+}
+
+func isFlag(s string) bool { return strings.HasPrefix(s, "-") }
 
 // validate checks everything; requireStreams adds the check that `run`
 // needs and `locate` does not.
@@ -70,23 +101,23 @@ func (c *Config) validate(requireStreams bool) Diagnostics {
 }
 
 func (v *validator) log(l Log) {
-	oneOf(v, "log.level", l.Level, logLevels)
+	v.report("log.level", CheckLogLevel(v.name("log.level"), l.Level))
 	oneOf(v, "log.format", l.Format, logFormats)
 }
 
 func (v *validator) mllm(m MLLM) {
 	if len(m.Endpoints) == 0 {
-		v.errorf("mllm.endpoints", `mllm.endpoints is empty; give at least one, e.g. ["http://127.0.0.1:8000/v1"]`)
+		v.errorf("mllm.endpoints", `%s is empty; give at least one, e.g. ["http://127.0.0.1:8000/v1"]`, v.name("mllm.endpoints"))
 	}
 	for i, e := range m.Endpoints {
 		path := fmt.Sprintf("mllm.endpoints[%d]", i)
 		v.endpoint(path, e)
 		if j := slices.Index(m.Endpoints[:i], e); j >= 0 {
-			v.errorf(path, "%s %q repeats mllm.endpoints[%d]", path, redactURL(e), j)
+			v.errorf(path, "%s %q repeats mllm.endpoints[%d]", v.name(path), redactURL(e), j)
 		}
 	}
 	if m.Model == "" {
-		v.errorf("mllm.model", `mllm.model is empty; name the served model, e.g. "Qwen/Qwen2.5-Omni-7B"`)
+		v.errorf("mllm.model", `%s is empty; name the served model, e.g. "Qwen/Qwen2.5-Omni-7B"`, v.name("mllm.model"))
 	}
 	v.secretFile("mllm.api_key_file", m.APIKeyFile)
 	v.positiveDuration("mllm.timeout", m.Timeout)
@@ -98,14 +129,17 @@ func (v *validator) mllm(m MLLM) {
 }
 
 func (v *validator) endpoint(path, e string) {
-	u, err := url.Parse(e)
+	name := v.name(path)
+	u, err := redact.ParseURL(e)
 	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.errorf(path, "%s %q is not an http(s) URL", path, redactURL(e))
-	case u.User != nil:
-		v.errorf(path, "%s carries credentials in the URL; put the key in mllm.api_key_file instead", path)
+	case err != nil:
+		v.errorf(path, "%s %q is not a valid URL: %s", name, redactURL(e), err)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.errorf(path, "%s %q is not an http(s) URL", name, redactURL(e))
+	case u.User != nil || redact.HasQueryCredentials(e):
+		v.errorf(path, "%s %q carries credentials in the URL; put the key in mllm.api_key_file instead", name, redactURL(e))
 	case u.RawQuery != "" || u.Fragment != "":
-		v.errorf(path, "%s %q has a query or fragment; give the base URL that /chat/completions is appended to", path, e)
+		v.errorf(path, "%s %q has a query or fragment; give the base URL that /chat/completions is appended to", name, redactURL(e))
 	}
 }
 
@@ -114,7 +148,7 @@ func (v *validator) gar(g GAR) {
 	v.floatRange("gar.tau_av", g.TauAV, 0, 1)
 	v.floatRange("gar.tau_audio", g.TauAudio, 0, 1)
 	v.intRange("gar.max_sources", g.MaxSources, 1, maxSources)
-	v.modelSize(g.ModelSize)
+	v.report("gar.model_size", CheckModelSize(v.name("gar.model_size"), g.ModelSize))
 	v.floatRange("gar.silence_dbfs", g.SilenceDBFS, minSilenceDBFS, 0)
 	v.floatRange("gar.temperature", g.Temperature, 0, maxTemperature)
 	if !(g.TopP > 0 && g.TopP <= 1) {
@@ -122,40 +156,23 @@ func (v *validator) gar(g GAR) {
 	}
 }
 
-// modelSize suggests the nearest valid sizes, because the usual mistake is
-// a camera-ish size such as 230 or 640.
-func (v *validator) modelSize(n int) {
-	const path = "gar.model_size"
-	if n < minModelSize || n > maxModelSize {
-		v.errorf(path, "%s = %d is out of range; use a multiple of %d from %d to %d", path, n, modelSizeStep, minModelSize, maxModelSize)
-		return
-	}
-	if n%modelSizeStep == 0 {
-		return
-	}
-	var near []string
-	for m := n / modelSizeStep * modelSizeStep; len(near) < 3 && m <= maxModelSize; m += modelSizeStep {
-		if m >= minModelSize {
-			near = append(near, strconv.Itoa(m))
-		}
-	}
-	v.errorf(path, "%s = %d is not a multiple of %d; use %s, …", path, n, modelSizeStep, strings.Join(near, ", "))
-}
-
 func (v *validator) mqtt(m MQTT) {
 	tlsScheme := v.broker(m.Broker)
 	v.intRange("mqtt.qos", m.QoS, 0, 2)
 	v.topicPrefix(m.TopicPrefix)
-	if m.StoreDir == "" {
-		v.errorf("mqtt.store_dir", "mqtt.store_dir is empty; give a writable directory for messages not yet acknowledged")
-	}
+	v.storeDir(m.StoreDir)
 	v.atLeast("mqtt.max_pending", m.MaxPending, 1)
 	v.secretFile("mqtt.password_file", m.PasswordFile)
 	if m.PasswordFile != "" && m.Username == "" {
 		v.errorf("mqtt.password_file", "mqtt.password_file is set but mqtt.username is empty; MQTT sends a password only with a user name")
 	}
-	if m.ClientID == "" {
+	switch {
+	case m.ClientID == "":
 		v.errorf("mqtt.client_id", "mqtt.client_id is empty; leave it out to use garssld-<node_id>")
+	case len(m.ClientID) > maxClientIDBytes:
+		// MQTT allows 65535 bytes, brokers need accept only 23; an id this
+		// long is a pasted mistake.
+		v.errorf("mqtt.client_id", "mqtt.client_id is %d bytes long; use at most %d", len(m.ClientID), maxClientIDBytes)
 	}
 	if m.TLS == nil {
 		return
@@ -174,15 +191,17 @@ func (v *validator) mqtt(m MQTT) {
 // broker checks the broker URL and reports whether its scheme uses TLS.
 func (v *validator) broker(b string) (tlsScheme bool) {
 	const path = "mqtt.broker"
-	u, err := url.Parse(b)
+	u, err := redact.ParseURL(b)
 	switch {
 	case err != nil || !slices.Contains(mqttSchemes, u.Scheme) || u.Host == "":
 		v.errorf(path, "%s %q is not an MQTT broker URL; use tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss:// followed by host:port", path, redactURL(b))
 		return false
 	case u.User != nil:
 		v.errorf(path, "%s carries credentials in the URL; use mqtt.username and mqtt.password_file instead", path)
+	case redact.HasQueryCredentials(b):
+		v.errorf(path, "%s %q carries credentials in the URL; use mqtt.username and mqtt.password_file instead", path, redactURL(b))
 	case u.Port() == "" && !slices.Contains(mqttWSScheme, u.Scheme):
-		v.errorf(path, "%s %q has no port; add one, e.g. %s://%s:1883", path, b, u.Scheme, u.Hostname())
+		v.errorf(path, "%s %q has no port; add one, e.g. %s://%s:1883", path, redactURL(b), u.Scheme, u.Hostname())
 	}
 	return slices.Contains(mqttTLS, u.Scheme)
 }
@@ -224,47 +243,33 @@ func (v *validator) stream(s Stream) {
 		// Every other message would repeat the bad name.
 		return
 	}
+	fileChecks := !v.meta.skipsFileChecks()
 	if s.Input == "" {
 		v.errorf(p+".input", `stream %q has no input; add input = "rtsp://…", a device such as "v4l2:/dev/video0" or a file path`, s.Name)
+	} else {
+		v.report(p+".input", CheckInput(v.name(p+".input"), s.Input, fileChecks))
+	}
+	if s.Audio != "" {
+		v.report(p+".audio", CheckInput(v.name(p+".audio"), s.Audio, fileChecks))
 	}
 	if len(s.AudioOptions) > 0 && s.Audio == "" {
 		v.errorf(p+".audio_options", "%s.audio_options is set but %s.audio is empty; options for the input's own audio go in options", p, p)
 	}
-	v.window(p+".window", s.Window)
-	v.sampleAligned(p+".hop", s.Hop)
+	v.report(p+".window", CheckWindow(v.name(p+".window"), s.Window))
+	v.report(p+".hop", CheckHop(v.name(p+".hop"), s.Hop))
 	v.atLeast(p+".max_queue", s.MaxQueue, 1)
 	v.positiveDuration(p+".stale_after", s.StaleAfter)
 	if s.Loop && s.Input != "" && !isFileInput(s.Input) {
 		v.errorf(p+".loop", "%s.loop = true works only for file inputs; %q is a network or device source", p, redactURL(s.Input))
 	}
-	v.positiveDuration(p+".stall_timeout", s.StallTimeout)
-	oneOf(v, p+".skip_frame", s.SkipFrame, skipFrames)
+	v.report(p+".stall_timeout", CheckStallTimeout(v.name(p+".stall_timeout"), s.StallTimeout))
+	v.report(p+".skip_frame", CheckSkipFrame(v.name(p+".skip_frame"), s.SkipFrame))
 	switch {
 	case s.Camera == nil:
 	case s.Camera.HFOVDeg == 0:
 		v.errorf(p+".camera.hfov_deg", "%s.camera needs hfov_deg, the horizontal field of view in degrees (above 0 and below %d)", p, maxHFOVDeg)
-	case !(s.Camera.HFOVDeg > 0 && s.Camera.HFOVDeg < maxHFOVDeg):
-		v.errorf(p+".camera.hfov_deg", "%s.camera.hfov_deg = %s is out of range; use a value above 0 and below %d degrees", p, formatFloat(s.Camera.HFOVDeg), maxHFOVDeg)
-	}
-}
-
-func (v *validator) window(path string, d time.Duration) {
-	if d > maxWindow {
-		v.errorf(path, "%s = %s is too long; use at most %s", path, d, maxWindow)
-		return
-	}
-	v.sampleAligned(path, d)
-}
-
-// sampleAligned requires a positive whole number of 16 kHz samples, so
-// that every window holds exactly window×16000 samples and windows start
-// on sample boundaries.
-func (v *validator) sampleAligned(path string, d time.Duration) {
-	switch {
-	case d <= 0:
-		v.errorf(path, "%s = %s must be greater than 0", path, d)
-	case d%sampleDuration != 0:
-		v.errorf(path, "%s = %s is not a whole number of 16 kHz samples; use a multiple of %s, e.g. %s", path, d, sampleDuration, max(d.Round(sampleDuration), sampleDuration))
+	default:
+		v.report(p+".camera.hfov_deg", CheckHFOV(v.name(p+".camera.hfov_deg"), s.Camera.HFOVDeg))
 	}
 }
 
@@ -295,27 +300,23 @@ func isTopicLevelRune(r rune) bool {
 }
 
 func (v *validator) positiveDuration(path string, d time.Duration) {
-	if d <= 0 {
-		v.errorf(path, "%s = %s must be greater than 0", path, d)
-	}
+	v.report(path, checkPositiveDuration(v.name(path), d))
 }
 
 func (v *validator) atLeast(path string, n, lo int) {
 	if n < lo {
-		v.errorf(path, "%s = %d must be at least %d", path, n, lo)
+		v.errorf(path, "%s = %d must be at least %d", v.name(path), n, lo)
 	}
 }
 
 func (v *validator) intRange(path string, n, lo, hi int) {
 	if n < lo || n > hi {
-		v.errorf(path, "%s = %d is out of range; use %d to %d", path, n, lo, hi)
+		v.errorf(path, "%s = %d is out of range; use %d to %d", v.name(path), n, lo, hi)
 	}
 }
 
 func (v *validator) floatRange(path string, f, lo, hi float64) {
-	if !(f >= lo && f <= hi) {
-		v.errorf(path, "%s = %s is out of range; use %s to %s", path, formatFloat(f), formatFloat(lo), formatFloat(hi))
-	}
+	v.report(path, checkFloatRange(v.name(path), f, lo, hi))
 }
 
 func oneOfList[S ~string](valid []S) string {
@@ -328,9 +329,7 @@ func oneOfList[S ~string](valid []S) string {
 
 // oneOf checks an enumerated value against its valid spellings.
 func oneOf[S ~string](v *validator, path string, got S, valid []S) {
-	if !slices.Contains(valid, got) {
-		v.errorf(path, "%s %q is not one of %s", path, string(got), oneOfList(valid))
-	}
+	v.report(path, checkOneOf(v.name(path), got, valid))
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

@@ -1,11 +1,8 @@
-# garssld demo: one video file, the omnisim model simulator and a local
-# MQTT broker. Nothing needs root. Everything left out takes its default
-# (see garssld.hcl for every setting).
+# garssld demo: the bundled sample clip, the omnisim model simulator and a
+# local MQTT broker. Nothing needs root. Everything left out takes its
+# default (see garssld.hcl for every setting). Run it from the top of the
+# repository, where the input path below is relative to:
 #
-#   mkdir -p /tmp/garssl-demo
-#   ffmpeg -f lavfi -i testsrc2=size=640x480:rate=25 \
-#          -f lavfi -i sine=frequency=440:sample_rate=48000 \
-#          -t 30 -c:v libx264 -pix_fmt yuv420p -c:a aac /tmp/garssl-demo/demo.mp4
 #   start omnisim (cmd/omnisim) so that it serves http://127.0.0.1:8000/v1
 #   mosquitto -p 1883 &
 #   mosquitto_sub -t 'garssl/#' -v &
@@ -29,7 +26,7 @@ mqtt {
 }
 
 stream "demo" {
-  input = "/tmp/garssl-demo/demo.mp4"
+  input = "testdata/sample/beeping-square.mp4"
   # Stop at the end of the file instead of starting over.
   loop = false
 }

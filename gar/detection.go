@@ -1,6 +1,10 @@
 package gar
 
-import "time"
+import (
+	"time"
+
+	"github.com/garssl/garssld/internal/redact"
+)
 
 // WindowMeta is what the payload says about a window besides the GAR result.
 type WindowMeta struct {
@@ -25,6 +29,10 @@ func NewDetection(m WindowMeta, r Result) Detection {
 		Frame:   FrameInfo{Width: m.FrameWidth, Height: m.FrameHeight, ModelWidth: m.ModelWidth, ModelHeight: m.ModelHeight},
 		Audio:   AudioInfo{Label: r.Audio.Label, Confidence: r.Audio.Confidence, RMSDBFS: m.RMSDBFS},
 		Sources: r.Sources, GAR: r.GAR, LatencyMS: r.Latency, Raw: r.Raw,
+		Failures: r.Failures,
+	}
+	if r.Err != nil && r.Status != StatusOK {
+		d.Error = redact.Text(r.Err.Error())
 	}
 	if r.Tokens != (TokenUsage{}) {
 		t := r.Tokens

@@ -4,14 +4,34 @@
 // geometry and refinement ops, and the detection payload v1. It does no I/O;
 // the Localizer that drives the model client (gar/mllm) calls into it.
 //
-// All boxes inside the loop are integer pixels of the W×H image the model
-// sees. ToFrame, ToNorm and BearingDeg map them for the payload. The
+// All boxes inside the loop are inclusive integer pixel boxes of the W×H
+// image the model sees: [x1,y1,x2,y2] covers the columns x1…x2 and rows
+// y1…y2. ToFrame, ToNorm and BearingDeg map them for the payload through
+// pixel edges: a box's edges are x1 and x2+1. ToFrame scales the edges to
+// the frame and takes one off the far one (223 of 224 → 1279 of 1280);
+// bbox_norm is the unrounded edges [x1/W, y1/H, (x2+1)/W, (y2+1)/H]. The
 // bearing uses the pinhole model
 //
 //	bearing_deg = atan((2·cx − 1) · tan(hfov/2))
 //
-// with cx the box centre as a fraction of the model image width; 0 is the
-// optical axis and negative values are left of it.
+// with cx = (x1 + x2 + 1)/2/W, the centre of the box's pixels as a fraction
+// of the model image width; 0 is the optical axis and negative values are
+// left of it.
+//
+// # Statuses
+//
+// Design §4 keeps mllm_unavailable for windows that could not be localised
+// because the model could not be used. Only generation decides it: the
+// locate request failing, for any reason (transport, 5xx, 4xx, an open
+// breaker, the window's deadline), gives mllm_unavailable, and a locate
+// answer without a usable box invalid_model_output; Result.Err and the
+// payload's "error" say why. After generation the loop can always decide,
+// so the window stays ok: a failed analysis trial counts as unparsed, a
+// failed or unusable audio answer leaves the label empty (confidence 0, so
+// the gate refines), and a failed refinement keeps the initial box with
+// "refined" false. Each of these, and every unusable answer, is listed in
+// Result.Failures and the payload's "failures" (stage, source in
+// multi-source mode, trial when trials are separate requests, error).
 //
 // # Decisions where the design is silent
 //
@@ -26,6 +46,8 @@
 //     op type. The target is read as model pixels; the normalised-box rule
 //     is not applied to it.
 //   - Op types are matched case-insensitively after trimming.
+//   - ToFrame bounds every coordinate to the frame and never returns
+//     x2 < x1 (a box scaled down may round its two edges onto one pixel).
 //   - DecideRefinedBox: a missing or unreadable "changed" is not false, so
 //     the candidate is used; only an explicit false keeps the initial box.
 //     When both a known op and a bbox are given, the bbox wins, as in the
@@ -38,6 +60,12 @@
 //     the stage wins, so example objects in prose, wrapper objects and
 //     "assistant" headers are skipped. At most 64 KiB and 128 candidate
 //     scans are examined per answer.
+//   - A box that shares no pixel with the image (after the normalised-box
+//     rule; [-10,-10,-1,-1] at 224×224) is not a box of this image: it is
+//     unusable rather than clipped into a corner. A locate answer whose box
+//     is unusable is no answer, so with no valid box left the window is
+//     invalid_model_output; a refine answer's unusable bbox is ignored
+//     (the answer may still change the box through "ops").
 //   - Usable means: locate has a readable bbox; audio has a non-empty
 //     audio_class (a missing confidence reads as 0); an analysis trial has
 //     at least one of its four members; refine has at least one of bbox,
@@ -90,7 +118,10 @@
 // the refinement stage ran, "changed" that the final box differs from the
 // initial one, and "ops" is the known op the refinement answer proposed
 // (OpsPayloadFrom), null otherwise. Latencies are integer milliseconds.
-// The debug "raw" member is split: locate and audio answers at window
+// "error" (why status is not ok) and "failures" (every failed request and
+// unusable answer) are optional members added within v1; a v1 reader that
+// ignores them loses nothing it had. Error texts pass through
+// internal/redact. The debug "raw" member is split: locate and audio answers at window
 // level, analysis and refine answers per source. The payload schema is
 // closed (no unknown members), requires at least one source for status
 // "ok" and none for "silent", and leaves the other statuses free.

@@ -161,24 +161,49 @@ func TestDecideRefinedBox(t *testing.T) {
 }
 
 func TestToFrameAndNorm(t *testing.T) {
-	b := Box{0, 0, 223, 223}
-	// 223·1280/224 = 1274.29, 223·720/224 = 716.79
-	if got, want := ToFrame(b, 224, 224, 1280, 720), (Box{0, 0, 1274, 717}); got != want {
-		t.Errorf("ToFrame = %v, want %v", got, want)
+	frameTests := []struct {
+		name   string
+		b      Box
+		mw, mh int
+		fw, fh int
+		want   Box
+	}{
+		// The far pixel of the model image is the far pixel of the frame:
+		// edge 224 → 1280 and 720, minus one.
+		{"whole image", Box{0, 0, 223, 223}, 224, 224, 1280, 720, Box{0, 0, 1279, 719}},
+		// Edges 112·1280/224 = 640, 169·1280/224 = 965.7 → 966 − 1; 56·720/224
+		// = 180, 113·720/224 = 363.2 → 363 − 1.
+		{"inner box", Box{112, 56, 168, 112}, 224, 224, 1280, 720, Box{640, 180, 965, 362}},
+		{"one pixel grows to the frame pixels it covers", Box{10, 10, 10, 10}, 224, 224, 2240, 2240, Box{100, 100, 109, 109}},
+		// Scaling down never inverts a box: 51·100/224 = 22.8 → 23, but
+		// (51+1)·100/224 − 1 = 22.2 → 22.
+		{"scaled down", Box{51, 51, 51, 51}, 224, 224, 100, 100, Box{23, 23, 23, 23}},
+		{"beyond the model image is bounded", Box{0, 0, 500, 500}, 224, 224, 100, 100, Box{0, 0, 99, 99}},
 	}
-	// 112·1280/224 = 640; 56·720/224 = 180
-	if got, want := ToFrame(Box{112, 56, 168, 112}, 224, 224, 1280, 720), (Box{640, 180, 960, 360}); got != want {
-		t.Errorf("ToFrame = %v, want %v", got, want)
+	for _, tt := range frameTests {
+		if got := ToFrame(tt.b, tt.mw, tt.mh, tt.fw, tt.fh); got != tt.want {
+			t.Errorf("%s: ToFrame(%v) = %v, want %v", tt.name, tt.b, got, tt.want)
+		}
 	}
-	// A box beyond the model image is still bounded to the frame.
-	if got, want := ToFrame(Box{0, 0, 500, 500}, 224, 224, 100, 100), (Box{0, 0, 99, 99}); got != want {
-		t.Errorf("ToFrame out of range = %v, want %v", got, want)
-	}
-	if got, want := ToNorm(Box{56, 112, 168, 223}, 224, 224), [4]float64{0.25, 0.5, 0.75, 0.9955}; got != want {
+	// Pixel edges, unrounded: [56/224, 112/224, 169/224, 224/224].
+	if got, want := ToNorm(Box{56, 112, 168, 223}, 224, 224), [4]float64{0.25, 0.5, 169.0 / 224, 1}; got != want {
 		t.Errorf("ToNorm = %v, want %v", got, want)
 	}
-	if got, want := CentreXNorm(Box{56, 0, 168, 10}, 224), 0.5; got != want {
-		t.Errorf("CentreXNorm = %v, want %v", got, want)
+	// Truncating the edges at any size gives back the box's own pixels
+	// (metrics.md, protocol standard, item 2).
+	for _, b := range []Box{{0, 0, 223, 223}, {17, 3, 17, 200}, {56, 112, 168, 223}, {222, 0, 223, 1}} {
+		n := ToNorm(b, 224, 224)
+		got := Box{int(n[0] * 224), int(n[1] * 224), int(n[2]*224) - 1, int(n[3]*224) - 1}
+		if got != b {
+			t.Errorf("ToNorm(%v) = %v truncates back to %v", b, n, got)
+		}
+	}
+	// The centre of the columns 56…167 is the middle of the image, and so is
+	// that of the whole width.
+	for _, b := range []Box{{56, 0, 167, 10}, {0, 0, 223, 223}} {
+		if got := CentreXNorm(b, 224); got != 0.5 {
+			t.Errorf("CentreXNorm(%v) = %v, want 0.5", b, got)
+		}
 	}
 }
 

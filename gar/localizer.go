@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/internal/redact"
 )
 
 // Completer sends one chat completion; *mllm.Client is the real one.
@@ -133,25 +134,33 @@ type Result struct {
 	Raw     *RawOutputs
 	// Err says why Status is not ok (nil when it is).
 	Err error
+	// Failures lists every request that failed and every answer that could
+	// not be used, in the order they happened, whatever the Status.
+	Failures []StageFailure
 }
 
 // window is the state of one Localize call.
 type window struct {
-	l       *Localizer
-	in      Input
-	media   mllm.Media
-	mu      sync.Mutex // guards the counters below
-	tokens  TokenUsage
-	calls   int
-	failure error // first model-server failure
+	l        *Localizer
+	in       Input
+	media    mllm.Media
+	mu       sync.Mutex // guards the counters below
+	tokens   TokenUsage
+	calls    int
+	failures []StageFailure
 
 	descriptions []string // locate's descriptions, by source
 }
 
-// Localize runs the GAR loop on one window. It never fails outright: a model
-// server that cannot be reached gives StatusMLLMUnavailable, an answer with
-// no usable box gives StatusInvalidModelOutput, and what was learned before
-// a failure (the initial boxes) is kept. ctx carries the window's deadline.
+// Localize runs the GAR loop on one window. It never fails outright. Only
+// generation decides the status: a locate request that fails (transport,
+// 5xx, 4xx, open breaker, deadline) gives StatusMLLMUnavailable and a locate
+// answer with no usable box StatusInvalidModelOutput, with the reason in
+// Err. Later failures leave the window ok, because the loop can still
+// decide: a failed analysis trial counts as unparsed, a failed audio
+// request leaves the label unknown, and a failed refinement keeps the
+// initial box. Every failure is listed in Failures. ctx carries the
+// window's deadline.
 func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 	start := time.Now()
 	w := &window{l: l, in: in, media: mllm.EncodeMedia(in.ImageJPEG, in.WAV)}
@@ -162,10 +171,7 @@ func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 	defer func() {
 		res.Latency.Total = time.Since(start).Milliseconds()
 		w.mu.Lock()
-		res.Tokens, res.GAR.Requests = w.tokens, w.calls
-		if w.failure != nil && res.Status == StatusOK {
-			res.Status, res.Err = StatusMLLMUnavailable, w.failure
-		}
+		res.Tokens, res.GAR.Requests, res.Failures = w.tokens, w.calls, w.failures
 		w.mu.Unlock()
 	}()
 
@@ -238,20 +244,35 @@ func (w *window) id(stage string, source, trial int) string {
 	return id
 }
 
-// call sends one request and accounts for it.
-func (w *window) call(ctx context.Context, req mllm.Request) (mllm.Response, error) {
+// call sends one request and accounts for it; a failed request is recorded
+// as a failure of its stage, source and trial.
+func (w *window) call(ctx context.Context, req mllm.Request, source, trial int) (mllm.Response, error) {
 	req.System = SystemPrompt
 	resp, err := w.l.client.Complete(ctx, req)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.calls += resp.Attempts // requests that reached a server, retries included
 	w.tokens.Prompt += resp.Usage.PromptTokens
 	w.tokens.Completion += resp.Usage.CompletionTokens
 	w.tokens.Cached += resp.Usage.CachedTokens
-	if err != nil && w.failure == nil {
-		w.failure = err
+	w.mu.Unlock()
+	if err != nil {
+		w.fail(req.Stage, source, trial, err)
 	}
 	return resp, err
+}
+
+// fail records that a stage of source (or -1) and trial (or -1) failed.
+func (w *window) fail(stage string, source, trial int, err error) {
+	f := StageFailure{Stage: stage, Error: redact.Text(err.Error())}
+	if source >= 0 && w.l.cfg.MaxSources > 1 {
+		f.Source = &source
+	}
+	if trial >= 0 {
+		f.Trial = &trial
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failures = append(w.failures, f)
 }
 
 // generate runs the locate and audio stages and returns K boxes and K audio
@@ -275,7 +296,7 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 	var locateTook, audioTook time.Duration
 	timed := func(req mllm.Request, resp *mllm.Response, err *error, took *time.Duration) {
 		began := time.Now()
-		*resp, *err = w.call(ctx, req)
+		*resp, *err = w.call(ctx, req, -1, -1)
 		*took = time.Since(began)
 	}
 	if w.l.cfg.Schedule == ScheduleSequential {
@@ -293,7 +314,8 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 		res.Raw.Locate, res.Raw.Audio = firstChoice(locateResp), firstChoice(audioResp)
 	}
 	if locateErr != nil {
-		return nil, nil, fmt.Errorf("locate: %w", locateErr)
+		// The request id in the error names the stage.
+		return nil, nil, locateErr
 	}
 	var boxes []Box
 	var descriptions []string
@@ -301,14 +323,16 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 		a, err := ParseLocate(firstChoice(locateResp), mw, mh)
 		if err != nil {
 			res.Status = StatusInvalidModelOutput
-			return nil, nil, fmt.Errorf("locate answer: %w", err)
+			w.fail("locate", -1, -1, err)
+			return nil, nil, err
 		}
 		boxes, descriptions = []Box{a.BBox}, []string{a.Description}
 	} else {
 		as, err := ParseLocateMulti(firstChoice(locateResp), mw, mh, k)
 		if err != nil {
 			res.Status = StatusInvalidModelOutput
-			return nil, nil, fmt.Errorf("locate answer: %w", err)
+			w.fail("locate", -1, -1, err)
+			return nil, nil, err
 		}
 		for _, a := range as {
 			boxes, descriptions = append(boxes, a.BBox), append(descriptions, a.Description)
@@ -318,12 +342,17 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 	// label is unknown and, with confidence 0, the gate sends it to refinement.
 	audio := make([]AudioAnswer, k)
 	if audioErr == nil {
+		var err error
 		if k == 1 {
-			if a, err := ParseAudio(firstChoice(audioResp)); err == nil {
-				audio[0] = a
+			audio[0], err = ParseAudio(firstChoice(audioResp))
+		} else {
+			var as []AudioAnswer
+			if as, err = ParseAudioMulti(firstChoice(audioResp), k); err == nil {
+				copy(audio, as)
 			}
-		} else if as, err := ParseAudioMulti(firstChoice(audioResp), k); err == nil {
-			copy(audio, as)
+		}
+		if err != nil {
+			w.fail("audio", -1, -1, err)
 		}
 	}
 	w.descriptions = descriptions

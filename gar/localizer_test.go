@@ -906,15 +906,19 @@ func TestLocalizeDetectionPayload(t *testing.T) {
 	}
 }
 
-// checkFrameBox maps bbox_model to the 1280×720 frame by plain scaling and
-// rounding, and compares with the published bbox.
+// checkFrameBox maps bbox_model to the 1280×720 frame through pixel edges
+// (x1·W/w and (x2+1)·W/w − 1, rounded) and compares with the published
+// bbox.
 func checkFrameBox(t *testing.T, k int, src publishedSource) {
 	t.Helper()
 	scale := [4]float64{frameWidth, frameHeight, frameWidth, frameHeight}
-	limit := [4]int{frameWidth - 1, frameHeight - 1, frameWidth - 1, frameHeight - 1}
 	var want [4]int
 	for i, m := range src.BBoxModel {
-		want[i] = min(limit[i], int(math.Round(float64(m)*scale[i]/modelSize)))
+		if i < 2 {
+			want[i] = int(math.Round(float64(m) * scale[i] / modelSize))
+		} else {
+			want[i] = int(math.Round(float64(m+1)*scale[i]/modelSize)) - 1
+		}
 	}
 	if src.BBox != want {
 		t.Errorf("source %d: bbox %v for bbox_model %v, want %v", k, src.BBox, src.BBoxModel, want)
@@ -935,7 +939,7 @@ func checkBearing(t *testing.T, k int, src publishedSource, hfov float64) {
 		t.Errorf("source %d: no bearing_deg with hfov %v", k, hfov)
 		return
 	}
-	cx := float64(src.BBoxModel[0]+src.BBoxModel[2]) / 2 / modelSize
+	cx := float64(src.BBoxModel[0]+src.BBoxModel[2]+1) / 2 / modelSize // pixel centres
 	want := math.Atan((2*cx-1)*math.Tan(hfov/2*math.Pi/180)) * 180 / math.Pi
 	if math.Abs(*src.BearingDeg-want) > 1e-9 {
 		t.Errorf("source %d: bearing_deg %v, want %v", k, *src.BearingDeg, want)

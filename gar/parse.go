@@ -72,7 +72,9 @@ type RefineAnswer struct {
 	RefinedDescription string
 }
 
-// ParseLocate reads a locate answer for a w×h image. It needs a usable bbox.
+// ParseLocate reads a locate answer for a w×h image. It needs a usable bbox:
+// four finite numbers whose box shares at least one pixel with the image.
+// A box entirely outside the image is invalid, not clipped into a corner.
 func ParseLocate(text string, w, h int) (LocateAnswer, error) {
 	var ans LocateAnswer
 	_, err := findJSON(text, false, func(v any) bool {

@@ -45,6 +45,12 @@ type Detection struct {
 	GAR       GARInfo        `json:"gar"`
 	LatencyMS LatencyMS      `json:"latency_ms"`
 
+	// Error says why status is not ok; absent when it is.
+	Error string `json:"error,omitempty"`
+	// Failures lists the model requests that failed and the answers that
+	// could not be used, whatever the status; absent when there were none.
+	Failures []StageFailure `json:"failures,omitempty"`
+
 	// Debug members, present only when enabled.
 	Raw    *RawOutputs `json:"raw,omitempty"`
 	Tokens *TokenUsage `json:"tokens,omitempty"`
@@ -134,6 +140,18 @@ func OpsPayloadFrom(op *Op) *OpsPayload {
 		p.Target = &target
 	}
 	return p
+}
+
+// StageFailure is one failed model request, or one answer that could not be
+// used, of a window.
+type StageFailure struct {
+	Stage string `json:"stage"`
+	// Source is the source index in multi-source mode.
+	Source *int `json:"source,omitempty"`
+	// Trial is the analysis trial, when trials went out as separate
+	// requests.
+	Trial *int   `json:"trial,omitempty"`
+	Error string `json:"error"`
 }
 
 // GateInfo is the gate decision of one source (debug).

@@ -29,38 +29,54 @@ const benchTimeScale = 1.0
 const cpuWindows = 32
 
 // BenchmarkSchedule measures one window of the GAR loop (N = 5 trials, K = 1)
-// under the authors' schedule and under garssld's, against omnisim with its
-// default latency model: base 10 ms + 0.5 ms per computed prompt token +
-// 6 ms per decoded token. By that arithmetic an uncached request of the loop
-// costs about 0.5 s: audio ≈ 0.24 s (290 prompt, 14 answer tokens), locate
-// ≈ 0.37 s (410, 25), an analysis trial ≈ 0.58 s (590, 45), refine ≈ 0.75 s
-// (640, 70). The sim-ms/request metric of authors-sequential, where nothing
-// is cached, reports the measured mean.
+// in four cells, changing one factor at a time: the schedule (the authors'
+// sequential one, or garssld's parallel one) and omnisim's prefix cache (off,
+// or on as in vLLM), against omnisim's default latency model: base 10 ms +
+// 0.5 ms per computed prompt token + 6 ms per decoded token. Every
+// millisecond here comes from that simulated model, not from a GPU. By its
+// arithmetic an uncached request of the loop costs about 0.5 s: audio ≈
+// 0.24 s (290 prompt, 14 answer tokens), locate ≈ 0.37 s (410, 25), an
+// analysis trial ≈ 0.58 s (590, 45), refine ≈ 0.75 s (640, 70).
 //
-//   - authors-sequential: every request after the previous one, trials as
-//     five requests, prefix cache off: what the reference implementation ran.
-//   - garssld-parallel: locate ∥ audio, the trials as one request with n = 5,
-//     prefix cache on.
+//   - sequential/cache=off: every request after the previous one, trials as
+//     five requests, no prefix cache: what the reference implementation ran.
+//   - sequential/cache=on: the same schedule on a server with a prefix cache.
+//   - parallel/cache=off: locate ∥ audio, the trials as one request with
+//     n = 5, no prefix cache.
+//   - parallel/cache=on: garssld on vLLM.
 //
 // Every window has its own media (one pixel differs) and the prefix cache is
-// emptied before each window, so caching helps only within a window; both
-// variants see the same windows, hence the same answers and gate decisions.
+// emptied before each window, so caching helps only within a window; all
+// cells see the same windows, hence the same answers and gate decisions.
 //
 // Metrics per window:
-//   - ms/window: mean wall time of Localize (the critical path), in real
-//     milliseconds; with benchTimeScale = 1 these equal simulated ones.
+//   - sim-ms/window: mean wall time of Localize (the critical path); with
+//     benchTimeScale = 1 real and simulated milliseconds are equal.
 //   - prefill-tokens/window: prompt − cached tokens the server computed,
 //     from omnisim's Stats over the measured windows.
 //   - requests/window and sim-ms/request: for reading the two above.
-//   - own-cpu-ms/window: see measureOwnCPU.
+//   - own-cpu-ms/window: see measureOwnCPU (real CPU, not simulated).
 func BenchmarkSchedule(b *testing.B) {
-	variants := []struct {
+	type variant struct {
 		name        string
 		cfg         gar.Config
 		prefixCache bool
+	}
+	var variants []variant
+	for _, sched := range []struct {
+		name string
+		cfg  gar.Config
 	}{
-		{"authors-sequential", gar.Config{Schedule: gar.ScheduleSequential, SupportsN: false}, false},
-		{"garssld-parallel", gar.Config{Schedule: gar.ScheduleParallel, SupportsN: true}, true},
+		{"sequential", gar.Config{Schedule: gar.ScheduleSequential, SupportsN: false}},
+		{"parallel", gar.Config{Schedule: gar.ScheduleParallel, SupportsN: true}},
+	} {
+		for _, cache := range []bool{false, true} {
+			name := sched.name + "/cache=off"
+			if cache {
+				name = sched.name + "/cache=on"
+			}
+			variants = append(variants, variant{name, sched.cfg, cache})
+		}
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
@@ -91,7 +107,7 @@ func BenchmarkSchedule(b *testing.B) {
 			b.StopTimer()
 			st := srv.Stats()
 			windows := float64(b.N)
-			b.ReportMetric(float64(wall.Microseconds())/1000/benchTimeScale/windows, "ms/window")
+			b.ReportMetric(float64(wall.Microseconds())/1000/benchTimeScale/windows, "sim-ms/window")
 			b.ReportMetric(float64(st.ComputedPrefillTokens)/windows, "prefill-tokens/window")
 			b.ReportMetric(float64(st.Requests)/windows, "requests/window")
 			b.ReportMetric(st.SimulatedMs/float64(max(st.Requests, 1)), "sim-ms/request")

@@ -2,7 +2,6 @@ package gar
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/garssl/garssld/gar/mllm"
@@ -46,10 +45,11 @@ func (w *window) analyse(ctx context.Context, k int, boxes []Box, audio []AudioA
 		Temperature: cfg.Temperature, TopP: cfg.TopP, MaxTokens: maxTokensAnalysis,
 		SchemaName: AnalysisSchema().Name, Schema: AnalysisSchema().Schema,
 	}
+	// A failed request is recorded by call; its trials count as unparsed.
 	var answers []string
 	if cfg.SupportsN && cfg.Schedule == ScheduleParallel {
 		req.ID, req.N = w.id("analysis", k, -1), cfg.AnalysisTrials
-		if resp, err := w.call(ctx, req); err == nil {
+		if resp, err := w.call(ctx, req, k, -1); err == nil {
 			answers = resp.Choices
 		}
 	} else {
@@ -57,7 +57,7 @@ func (w *window) analyse(ctx context.Context, k int, boxes []Box, audio []AudioA
 		trial := func(i int) {
 			r := req
 			r.ID = w.id("analysis", k, i)
-			if resp, err := w.call(ctx, r); err == nil {
+			if resp, err := w.call(ctx, r, k, i); err == nil {
 				answers[i] = firstChoice(resp)
 			}
 		}
@@ -84,7 +84,8 @@ func (w *window) analyse(ctx context.Context, k int, boxes []Box, audio []AudioA
 }
 
 // refine asks for a refined box for source k and decides the final box by
-// design §3.5. A failed request leaves the initial box in place.
+// design §3.5. A failed request leaves the initial box in place, with
+// Refined false; call records why.
 func (w *window) refine(ctx context.Context, k int, boxes []Box, audio []AudioAnswer, cons ConsensusResult, src *SourceResult) {
 	mw, mh := w.in.ModelWidth, w.in.ModelHeight
 	req := mllm.Request{
@@ -95,9 +96,8 @@ func (w *window) refine(ctx context.Context, k int, boxes []Box, audio []AudioAn
 		}),
 		SchemaName: RefineSchema().Name, Schema: RefineSchema().Schema,
 	}
-	resp, err := w.call(ctx, req)
+	resp, err := w.call(ctx, req, k, -1)
 	if err != nil {
-		src.Gate.Reason += fmt.Sprintf("; refinement request failed: %v", err)
 		return
 	}
 	text := firstChoice(resp)
@@ -106,6 +106,7 @@ func (w *window) refine(ctx context.Context, k int, boxes []Box, audio []AudioAn
 	}
 	ans, err := ParseRefine(text, mw, mh)
 	if err != nil {
+		w.fail("refine", k, -1, err)
 		ans = RefineAnswer{} // the initial box stands (design §3.5)
 	}
 	out := DecideRefinedBox(boxes[k], ans, mw, mh)

@@ -167,7 +167,9 @@ func readBoxRaw(v any) ([4]float64, bool) {
 }
 
 // readBox reads a box, treats it as normalised when every coordinate is
-// ≤ 1.0 and the image is larger than 2 px on both sides, and clips it.
+// ≤ 1.0 and the image is larger than 2 px on both sides, and clips it. A box
+// that shares no pixel with the w×h image is not a box of this image: it is
+// unusable (ok false), rather than clipped into a one-pixel box in a corner.
 func readBox(v any, w, h int) (box Box, normalised, ok bool) {
 	raw, ok := readBoxRaw(v)
 	if !ok {
@@ -177,5 +179,15 @@ func readBox(v any, w, h int) (box Box, normalised, ok bool) {
 		raw = [4]float64{raw[0] * float64(w), raw[1] * float64(h), raw[2] * float64(w), raw[3] * float64(h)}
 		normalised = true
 	}
+	if !overlaps(raw[0], raw[2], w) || !overlaps(raw[1], raw[3], h) {
+		return Box{}, false, false
+	}
 	return Clip(raw, w, h), normalised, true
+}
+
+// overlaps reports whether the pixels a…b (either order, rounded as Clip
+// rounds them) include one of 0…size−1.
+func overlaps(a, b float64, size int) bool {
+	lo, hi := math.Round(min(a, b)), math.Round(max(a, b))
+	return hi >= 0 && lo <= float64(atLeastOne(size)-1)
 }

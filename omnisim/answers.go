@@ -135,7 +135,7 @@ func (s *Server) answer(ac *answerContext, trial int) any {
 
 func (s *Server) locate(ac *answerContext, source, trial int) locateAnswer {
 	w, h := ac.image.width, ac.image.height
-	if b, ok := s.truthBox(ac, source); ok {
+	if b, ok := s.truthLocateBox(ac, source); ok {
 		tg, _ := s.truth.target(source)
 		return locateAnswer{BBox: b, Description: fmt.Sprintf(
 			"the object coloured like rgb(%d,%d,%d) in the %s of the frame (simulated answer from colour matching)",
@@ -273,22 +273,42 @@ func refinedText(b box, w, h int, moved bool) string {
 // truthBox is the sidecar's colour box for a source, decoding the image once
 // per request.
 func (s *Server) truthBox(ac *answerContext, source int) (box, bool) {
-	if s.truth == nil || ac.image == nil {
+	img, ok := s.truthImage(ac, source)
+	if !ok {
 		return box{}, false
 	}
-	if _, ok := s.truth.target(source); !ok {
+	return s.truth.colourBox(img, source)
+}
+
+// truthLocateBox is what locate answers with a truth sidecar: the colour
+// box, missed on purpose when the target has a locate_error.
+func (s *Server) truthLocateBox(ac *answerContext, source int) (box, bool) {
+	img, ok := s.truthImage(ac, source)
+	if !ok {
 		return box{}, false
+	}
+	return s.truth.locateBox(img, source)
+}
+
+// truthImage decodes the request's image once, when the sidecar has a
+// target for source.
+func (s *Server) truthImage(ac *answerContext, source int) (image.Image, bool) {
+	if s.truth == nil || ac.image == nil {
+		return nil, false
+	}
+	if _, ok := s.truth.target(source); !ok {
+		return nil, false
 	}
 	if !ac.decodeDone {
 		ac.decodeDone = true
 		img, _, err := image.Decode(bytes.NewReader(ac.image.data))
 		if err != nil {
 			s.log.Warn("truth sidecar: cannot decode image, using the seeded answer", "error", err)
-			return box{}, false
+			return nil, false
 		}
 		ac.decoded = img
 	}
-	return s.truth.colourBox(ac.decoded, source)
+	return ac.decoded, ac.decoded != nil
 }
 
 var (

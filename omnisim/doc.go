@@ -20,8 +20,9 @@
 //
 // The stage (locate, audio, analysis, refine) is taken from, in order:
 //
-//  1. the X-Request-Id header <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>];
-//     s<k> gives the source index and t<i> the trial index;
+//  1. the X-Request-Id header <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>][/a<j>];
+//     s<k> gives the source index and t<i> the trial index; a<j>, the
+//     attempt of a retry, changes nothing;
 //  2. response_format.json_schema.name, garssl_<stage> or garssl_<stage>_multi;
 //  3. keywords in the last user message, checked in this order so that a
 //     prompt quoting an earlier stage's fields still lands right: "refine" →
@@ -88,6 +89,14 @@
 // pixel whose channels are each within tolerance (default 60) of target_rgb.
 // With fewer than min_pixels (default 20) such pixels, or no target for that
 // source, the seeded answer is used. audio_confidence defaults to 0.95.
+//
+// A target may make locate miss on purpose, so that tests can see
+// refinement at work: "locate_error":{"offset":[dx,dy],"scale":s,
+// "target_rgb":[r,g,b]}, every member optional. locate then answers the
+// colour box of target_rgb (the wrong object) instead of the target's, scaled
+// by s about its centre, moved by [dx,dy] model pixels and clipped. Analysis
+// and refinement still judge against the target's own box, so the loop sees
+// a poor fit and refinement moves toward the truth.
 //
 // # Tokens
 //

@@ -36,9 +36,10 @@ type requestTag struct {
 	trial  int
 }
 
-var indexedElement = regexp.MustCompile(`^([st])([0-9]{1,4})$`)
+var indexedElement = regexp.MustCompile(`^([sta])([0-9]{1,4})$`)
 
-// parseRequestID reads <…>/<stage>[/s<k>][/t<i>] from the end of the id.
+// parseRequestID reads <…>/<stage>[/s<k>][/t<i>][/a<j>] from the end of the
+// id. The attempt a<j> of a retry changes nothing in the answer.
 func parseRequestID(id string) (requestTag, bool) {
 	elems := strings.Split(id, "/")
 	tag := requestTag{}
@@ -55,9 +56,10 @@ func parseRequestID(id string) (requestTag, bool) {
 		}
 		seen[m[1]] = true
 		n, _ := strconv.Atoi(m[2])
-		if m[1] == "s" {
+		switch m[1] {
+		case "s":
 			tag.source = n
-		} else {
+		case "t":
 			tag.trial = n
 		}
 		elems = elems[:len(elems)-1]

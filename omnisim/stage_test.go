@@ -20,6 +20,8 @@ func TestDetectStage(t *testing.T) {
 		{name: "id audio", requestID: "robot-7/front/42/audio", want: StageAudio},
 		{name: "id analysis with trial", requestID: "robot-7/front/42/analysis/t3", want: StageAnalysis, trial: 3},
 		{name: "id analysis with source and trial", requestID: "n/s/1/analysis/s1/t4", want: StageAnalysis, source: 1, trial: 4},
+		{name: "id of a retry", requestID: "n/s/1/analysis/s1/t4/a2", want: StageAnalysis, source: 1, trial: 4},
+		{name: "id of a retry without trial", requestID: "n/s/1/refine/a3", want: StageRefine},
 		{name: "id refine with source", requestID: "n/s/1/refine/s2", want: StageRefine, source: 2},
 		{name: "id beats schema", requestID: "n/s/1/refine", schema: "garssl_locate", want: StageRefine},
 		{name: "id beats text", requestID: "n/s/1/audio", text: refinePrompt, want: StageAudio},

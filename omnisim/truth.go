@@ -11,10 +11,22 @@ import (
 
 // truthTarget is one sound source of the truth sidecar.
 type truthTarget struct {
-	TargetRGB       *[3]int  `json:"target_rgb"`
-	Tolerance       *int     `json:"tolerance"`
-	AudioClass      string   `json:"audio_class"`
-	AudioConfidence *float64 `json:"audio_confidence"`
+	TargetRGB       *[3]int      `json:"target_rgb"`
+	Tolerance       *int         `json:"tolerance"`
+	AudioClass      string       `json:"audio_class"`
+	AudioConfidence *float64     `json:"audio_confidence"`
+	LocateError     *locateError `json:"locate_error"`
+}
+
+// locateError makes the locate answer miss the truth on purpose, so that
+// refinement has something to correct (package doc).
+type locateError struct {
+	// Offset moves the box by [dx, dy] model pixels.
+	Offset *[2]int `json:"offset"`
+	// Scale scales the box about its centre.
+	Scale *float64 `json:"scale"`
+	// TargetRGB answers the colour box of another object: the wrong one.
+	TargetRGB *[3]int `json:"target_rgb"`
 }
 
 // truthFile is the sidecar: either the members of one target at the top
@@ -36,6 +48,7 @@ type target struct {
 	tolerance       int
 	audioClass      string
 	audioConfidence float64
+	locateError     *locateError
 }
 
 const (
@@ -97,10 +110,8 @@ func (r truthTarget) validate() (target, error) {
 	if r.TargetRGB == nil {
 		return tg, errors.New("target_rgb [r,g,b] is required")
 	}
-	for _, c := range r.TargetRGB {
-		if c < 0 || c > 255 {
-			return tg, fmt.Errorf("target_rgb %v: each channel must be in 0..255", *r.TargetRGB)
-		}
+	if !validRGB(*r.TargetRGB) {
+		return tg, fmt.Errorf("target_rgb %v: each channel must be in 0..255", *r.TargetRGB)
 	}
 	tg.rgb = *r.TargetRGB
 	if r.Tolerance != nil {
@@ -115,7 +126,25 @@ func (r truthTarget) validate() (target, error) {
 		}
 		tg.audioConfidence = *r.AudioConfidence
 	}
+	if e := r.LocateError; e != nil {
+		if e.Scale != nil && !(*e.Scale > 0 && *e.Scale <= 10) {
+			return tg, fmt.Errorf("locate_error.scale must be above 0 and at most 10, got %v", *e.Scale)
+		}
+		if e.TargetRGB != nil && !validRGB(*e.TargetRGB) {
+			return tg, fmt.Errorf("locate_error.target_rgb %v: each channel must be in 0..255", *e.TargetRGB)
+		}
+		tg.locateError = e
+	}
 	return tg, nil
+}
+
+func validRGB(rgb [3]int) bool {
+	for _, c := range rgb {
+		if c < 0 || c > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // target returns the target for a source index, if the sidecar has one.
@@ -133,6 +162,46 @@ func (t *truth) colourBox(img image.Image, source int) (box, bool) {
 	if !ok || img == nil {
 		return box{}, false
 	}
+	return t.colourBoxOf(img, tg.rgb, tg.tolerance)
+}
+
+// locateBox is what locate answers for a source: the colour box, missed by
+// the target's locate_error when it has one. The error is applied in this
+// order: the wrong object's colour box, then the scale about its centre,
+// then the offset, then clipping to the image.
+func (t *truth) locateBox(img image.Image, source int) (box, bool) {
+	tg, ok := t.target(source)
+	if !ok || img == nil {
+		return box{}, false
+	}
+	e := tg.locateError
+	if e == nil {
+		return t.colourBoxOf(img, tg.rgb, tg.tolerance)
+	}
+	rgb := tg.rgb
+	if e.TargetRGB != nil {
+		rgb = *e.TargetRGB
+	}
+	b, ok := t.colourBoxOf(img, rgb, tg.tolerance)
+	if !ok {
+		return box{}, false
+	}
+	f := b.floats()
+	if e.Scale != nil {
+		cx, cy := b.centre()
+		s := *e.Scale
+		f = [4]float64{cx + (f[0]-cx)*s, cy + (f[1]-cy)*s, cx + (f[2]-cx)*s, cy + (f[3]-cy)*s}
+	}
+	if e.Offset != nil {
+		dx, dy := float64(e.Offset[0]), float64(e.Offset[1])
+		f = [4]float64{f[0] + dx, f[1] + dy, f[2] + dx, f[3] + dy}
+	}
+	bounds := img.Bounds()
+	return clipBox(f, bounds.Dx(), bounds.Dy()), true
+}
+
+func (t *truth) colourBoxOf(img image.Image, rgb [3]int, tolerance int) (box, bool) {
+	tg := target{rgb: rgb, tolerance: tolerance}
 	bounds := img.Bounds()
 	x1, y1, x2, y2 := bounds.Max.X, bounds.Max.Y, bounds.Min.X-1, bounds.Min.Y-1
 	count := 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,9 +24,15 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err == nil {
 		err = cfg.ValidateForRun()
 	}
+	var diags config.Diagnostics
+	if errors.As(err, &diags) {
+		// Each line reads "file:line:col: message" and names the file
+		// itself; at most config.MaxShown of them, then a count.
+		fmt.Fprintln(stderr, err)
+		return printedError{err: err, usage: true}
+	}
 	if err != nil {
-		// Diagnostics already read "file:line:col: message", one per line.
-		return usageError{"\n" + err.Error()}
+		return usageError{err.Error()}
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d streams)\n", *path, len(cfg.Streams))
 	return nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/internal/redact"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -51,10 +54,11 @@ func (f kvFlag) Set(s string) error {
 	return nil
 }
 
-// modelSizeFlag parses "224" or "448x252".
+// parseModelSize parses "224" or "448x252"; each side follows the rule of
+// gar.model_size.
 func parseModelSize(s string) (w, h int, err error) {
-	ws, hs, square := strings.Cut(s, "x")
-	if !square {
+	ws, hs, rect := strings.Cut(s, "x")
+	if !rect {
 		hs = ws
 	}
 	w, err1 := strconv.Atoi(ws)
@@ -62,10 +66,42 @@ func parseModelSize(s string) (w, h int, err error) {
 	if err1 != nil || err2 != nil {
 		return 0, 0, fmt.Errorf("--model-size %q: write N or WxH, e.g. 224 or 448x252", s)
 	}
-	if err := windowing.CheckModelSize(w, h); err != nil {
-		return 0, 0, fmt.Errorf("--model-size: %w", err)
+	if !rect {
+		return w, h, config.CheckModelSize("--model-size", w)
 	}
-	return w, h, nil
+	return w, h, errors.Join(config.CheckModelSize("--model-size width", w), config.CheckModelSize("--model-size height", h))
+}
+
+// checkFlags turns the failed checks of command-line values into one usage
+// error, a line each.
+func checkFlags(checks ...error) error {
+	if err := errors.Join(checks...); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// ownFile matches the files dump writes: w000001.jpg, .wav and .json.
+var ownFile = regexp.MustCompile(`^w[0-9]{6,}\.(jpg|wav|json)$`)
+
+// removeOwnFiles deletes what an earlier dump left in dir, so that the
+// directory holds this run's windows only, and nothing else of the user's.
+func removeOwnFiles(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("read output directory: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !ownFile.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return removed, fmt.Errorf("remove an earlier dump's file: %w", err)
+		}
+		removed++
+	}
+	return removed, nil
 }
 
 func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -92,15 +128,31 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *input == "" || *out == "" {
 		return usagef("--input and --out are required")
 	}
-	mw, mh, err := parseModelSize(*modelSize)
-	if err != nil {
-		return usageError{err.Error()}
+	mw, mh, sizeErr := parseModelSize(*modelSize)
+	var audioErr error
+	if *audio != "" {
+		audioErr = config.CheckInput("--audio", *audio, true)
+	}
+	if err := checkFlags(
+		config.CheckInput("--input", *input, true), audioErr,
+		config.CheckWindow("--window", *window), config.CheckHop("--hop", *hop), sizeErr,
+		config.CheckSkipFrame("--skip-frame", config.SkipFrame(*skipFrame)),
+		config.CheckStallTimeout("--stall-timeout", *stall), config.CheckLogLevel("--log-level", *logLevel),
+	); err != nil {
+		return err
 	}
 	if *maxWindows < 0 {
 		return usagef("--max-windows %d must be 0 or more", *maxWindows)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
+	}
+	removed, err := removeOwnFiles(*out)
+	if removed > 0 {
+		fmt.Fprintf(stdout, "removed %d files of an earlier dump from %s\n", removed, *out)
+	}
+	if err != nil {
+		return err
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
 	capture.RouteFFmpegLogs(log)
@@ -145,6 +197,14 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	mu.Lock()
 	defer mu.Unlock()
+	var inputProblem bool
+	for _, e := range []error{capture.ErrBadInput, capture.ErrNoAudio, capture.ErrNoVideo, capture.ErrUnsupported} {
+		inputProblem = inputProblem || errors.Is(runErr, e)
+	}
+	if inputProblem && written == 0 {
+		// Nothing was read: the error says it all.
+		return usageError{runErr.Error()}
+	}
 	st := cutter.Stats()
 	reasons := make([]string, 0, len(st.Dropped))
 	for r, n := range st.Dropped {
@@ -154,23 +214,34 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cs := src.Stats()
 	fmt.Fprintf(stdout, "%d windows written to %s; dropped: [%s]; silence filled: %.3f s; decode errors: %d; reconnects: %d\n",
 		written, *out, strings.Join(reasons, " "), float64(st.SilenceFilled)/windowing.SampleRate, cs.DecodeErrors, cs.Reconnects)
-	if writeErr != nil {
+	switch {
+	case writeErr != nil:
 		return writeErr
-	}
-	if runErr != nil {
-		var inputProblem bool
-		for _, e := range []error{capture.ErrBadInput, capture.ErrNoAudio, capture.ErrNoVideo, capture.ErrUnsupported} {
-			inputProblem = inputProblem || errors.Is(runErr, e)
-		}
-		if inputProblem {
-			return usageError{runErr.Error()}
-		}
+	case inputProblem:
+		return usageError{runErr.Error()}
+	case runErr != nil:
 		return runErr
-	}
-	if written == 0 && ctx.Err() == nil {
-		return fmt.Errorf("%s gave no complete %v window (is it shorter than one window?)", *input, *window)
+	case written == 0 && ctx.Err() == nil:
+		return noWindowError(*input, *window, config.SkipFrame(*skipFrame), st.Dropped)
 	}
 	return nil
+}
+
+// noWindowError says why an input that was read to its end gave no window.
+func noWindowError(input string, window time.Duration, skip config.SkipFrame, dropped map[string]uint64) error {
+	shown := redact.URL(input)
+	if n := dropped[windowing.DropNoFrame]; n > 0 {
+		hint := "the video has no frame near those moments"
+		if skip == config.SkipFrameNonKey {
+			hint = "--skip-frame nokey decodes key frames only, and this video has too few of them; use --skip-frame noref or leave it out"
+		}
+		return fmt.Errorf("%s gave no window: %d were dropped as %s, with no picture within %v of their centre; %s",
+			shown, n, windowing.DropNoFrame, capture.PictureTolerance, hint)
+	}
+	if len(dropped) > 0 {
+		return fmt.Errorf("%s gave no window: all were dropped (%v)", shown, dropped)
+	}
+	return fmt.Errorf("%s gave no complete %v window (is it shorter than one window?)", shown, window)
 }
 
 // writeWindow writes one window's three files; the JSON goes last, so a

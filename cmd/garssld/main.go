@@ -23,6 +23,16 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// printedError is an error the command has already written out in full
+// (check's diagnostics): mainCode only maps it to an exit code.
+type printedError struct {
+	err   error
+	usage bool // exit 2 rather than 1
+}
+
+func (e printedError) Error() string { return e.err.Error() }
+func (e printedError) Unwrap() error { return e.err }
+
 // errHelpShown ends a command after --help printed its flags: exit 0.
 var errHelpShown = errors.New("help shown")
 
@@ -78,6 +88,13 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err := c.run(ctx, args[1:], stdout, stderr)
 		if err == nil || errors.Is(err, errHelpShown) {
 			return 0
+		}
+		var pe printedError
+		if errors.As(err, &pe) {
+			if pe.usage {
+				return 2
+			}
+			return 1
 		}
 		fmt.Fprintf(stderr, "garssld %s: %v\n", c.name, err)
 		var ue usageError

@@ -199,10 +199,21 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := run(t, "check", "--config", bad)
-	if code != 2 || !strings.Contains(stderr, bad+":2:") {
-		t.Errorf("bad config: exit %d, stderr %q; want 2 and %s:2:col", code, stderr, bad)
+	if want := bad + ":2:16: gar.model_size = 230 is not a multiple of 28; use 224, 252, 280, …\n"; code != 2 || stderr != want {
+		t.Errorf("bad config: exit %d, stderr %q; want 2 and exactly %q", code, stderr, want)
 	}
-	code, stdout, stderr := run(t, "check", "--config", "../../configs/demo.hcl")
+
+	// A clip given by mistake: one line, not a diagnostic per byte.
+	clip := testmedia.File(t, dir, "clip.mp4", testmedia.Args(testmedia.TestPattern(320, 240, 25, 2),
+		[]string{"-c:v", "libx264", "-preset", "ultrafast"})...)
+	code, _, stderr = run(t, "check", "--config", clip)
+	if want := clip + ": not a text file; give an HCL config such as configs/garssld.hcl\n"; code != 2 || stderr != want {
+		t.Errorf("binary config: exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+
+	// The demo runs from the top of the repository, where its input is.
+	t.Chdir("../..")
+	code, stdout, stderr := run(t, "check", "--config", "configs/demo.hcl")
 	if code != 0 || !strings.Contains(stdout, "ok") {
 		t.Errorf("demo config: exit %d\n%s%s", code, stdout, stderr)
 	}

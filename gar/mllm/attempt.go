@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // outcome classifies one attempt for the breaker, retries and metrics.
@@ -23,13 +26,14 @@ const (
 	outcomeBadEnvelope // 2xx that is not a chat completion: serving-path fault
 	outcomeBadCount    // well-formed completion, wrong number of choices
 	outcomeCanceled    // the caller gave up
+	outcomeThrottled   // HTTP 429: the server is up and asks us to wait
 )
 
 func (o outcome) result() string {
 	switch o {
 	case outcomeOK:
 		return ResultOK
-	case outcomeHTTP4xx:
+	case outcomeHTTP4xx, outcomeThrottled:
 		return ResultHTTP4xx
 	case outcomeHTTP5xx:
 		return ResultHTTP5xx
@@ -60,7 +64,7 @@ func (o outcome) verdict(err error) error {
 	switch {
 	case o.isFailure():
 		return err
-	case o == outcomeCanceled:
+	case o == outcomeCanceled || o == outcomeThrottled:
 		return errNotCounted
 	default:
 		return nil
@@ -70,69 +74,101 @@ func (o outcome) verdict(err error) error {
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 64 << 10
 
-// attempt posts body to ep once, under the per-request timeout.
-func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Request) ([]string, Usage, outcome, error) {
-	label := "post " + ep.name + "/chat/completions (request " + req.ID + ")"
+// attemptResult is what one attempt brought back.
+type attemptResult struct {
+	texts []string
+	usage Usage
+	out   outcome
+	// retryAfter is the wait a 429 asked for; 0 when it named none.
+	retryAfter time.Duration
+}
+
+// attempt posts body to ep once, under the per-request timeout. id is the
+// request id of this attempt.
+func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Request, id string) (attemptResult, error) {
+	label := "post " + ep.name + "/chat/completions"
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	fail := func(out outcome, err error) (attemptResult, error) { return attemptResult{out: out}, err }
 
 	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, ep.post, bytes.NewReader(body))
 	if err != nil {
-		return nil, Usage{}, outcomeTransport, fmt.Errorf("%s: %w", label, unwrapURLError(err))
+		return fail(outcomeTransport, fmt.Errorf("%s: %w", label, unwrapURLError(err)))
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
-	hreq.Header.Set("X-Request-Id", req.ID)
+	hreq.Header.Set("X-Request-Id", id)
 	if c.auth != "" {
 		hreq.Header.Set("Authorization", c.auth)
 	}
 
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		out, err := c.classifyFailure(ctx, actx, label, err)
-		return nil, Usage{}, out, err
+		return fail(c.classifyFailure(ctx, actx, label, err))
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// A failed read still leaves the status, which is what matters.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		serr := &StatusError{Endpoint: ep.name, RequestID: req.ID, Code: resp.StatusCode, Message: errorMessage(msg)}
+		serr := &StatusError{Endpoint: ep.name, Code: resp.StatusCode, Message: errorMessage(msg), KeySent: c.auth != ""}
 		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			wait, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			return attemptResult{out: outcomeThrottled, retryAfter: wait}, serr
 		case resp.StatusCode >= 500:
-			return nil, Usage{}, outcomeHTTP5xx, serr
+			return fail(outcomeHTTP5xx, serr)
 		case resp.StatusCode >= 400:
-			return nil, Usage{}, outcomeHTTP4xx, serr
+			return fail(outcomeHTTP4xx, serr)
 		default:
-			return nil, Usage{}, outcomeBadEnvelope, fmt.Errorf("%w: %w", ErrBadResponse, serr)
+			return fail(outcomeBadEnvelope, fmt.Errorf("%w: %w", ErrBadResponse, serr))
 		}
 	}
 
 	if resp.ContentLength > maxResponseBytes {
-		return nil, Usage{}, outcomeBadEnvelope, fmt.Errorf("%s: %w: body of %d bytes exceeds %d", label, ErrBadResponse, resp.ContentLength, maxResponseBytes)
+		return fail(outcomeBadEnvelope, fmt.Errorf("%s: %w: body of %d bytes exceeds %d", label, ErrBadResponse, resp.ContentLength, maxResponseBytes))
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		out, err := c.classifyFailure(ctx, actx, label+": read body", err)
-		return nil, Usage{}, out, err
+		return fail(c.classifyFailure(ctx, actx, label+": read body", err))
 	}
 	if len(data) > maxResponseBytes {
-		return nil, Usage{}, outcomeBadEnvelope, fmt.Errorf("%s: %w: body exceeds %d bytes", label, ErrBadResponse, maxResponseBytes)
+		return fail(outcomeBadEnvelope, fmt.Errorf("%s: %w: body exceeds %d bytes", label, ErrBadResponse, maxResponseBytes))
 	}
 	texts, usage, err := parseResponse(data, req.wantChoices())
 	switch {
 	case errors.Is(err, errCount):
-		return nil, Usage{}, outcomeBadCount, fmt.Errorf("%s: %w: %w", label, ErrBadResponse, err)
+		return fail(outcomeBadCount, fmt.Errorf("%s: %w: %w", label, ErrBadResponse, err))
 	case err != nil:
-		return nil, Usage{}, outcomeBadEnvelope, fmt.Errorf("%s: %w: %w", label, ErrBadResponse, err)
+		return fail(outcomeBadEnvelope, fmt.Errorf("%s: %w: %w", label, ErrBadResponse, err))
 	}
-	return texts, usage, outcomeOK, nil
+	return attemptResult{texts: texts, usage: usage, out: outcomeOK}, nil
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseUint(h, 10, 32); err == nil {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // classifyFailure tells the caller giving up from the attempt timing out from
-// the endpoint failing.
+// the endpoint failing. The caller's deadline cutting an attempt short counts
+// as a timeout: a server that cannot answer within the window's deadline is
+// not serving this robot, whichever of the two limits is shorter.
 func (c *Client) classifyFailure(ctx, actx context.Context, label string, err error) (outcome, error) {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		return outcomeTimeout, fmt.Errorf("%s: no answer before the caller's deadline: %w", label, ctxErr)
+	case ctxErr != nil:
 		return outcomeCanceled, fmt.Errorf("%s: %w", label, ctxErr)
 	}
 	if actx.Err() != nil {

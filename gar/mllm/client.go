@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -129,42 +130,88 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 			if errors.Is(err, ErrUnavailable) {
 				c.obs.Request("", req.Stage, ResultBreakerOpen, 0)
 			}
-			err = fmt.Errorf("request %s: %w", req.ID, err)
 			sent := Response{Attempts: attempt - 1, Latency: time.Since(start)}
 			if lastErr != nil {
-				return sent, fmt.Errorf("%w; no retry: %w", lastErr, err)
+				return sent, fmt.Errorf("%w; no retry: %w", failed(req.ID, attempt-1, lastErr), err)
 			}
-			return sent, err
+			return sent, fmt.Errorf("request %s: %w", req.ID, err)
 		}
 
+		id := attemptID(req.ID, attempt)
 		began := time.Now()
-		texts, usage, out, err := c.attempt(ctx, res.ep, body, &req)
+		ar, err := c.attempt(ctx, res.ep, body, &req, id)
 		took := time.Since(began)
-		c.release(res, out.verdict(err))
-		c.obs.Request(res.ep.name, req.Stage, out.result(), took)
-		if out == outcomeOK {
+		c.release(res, ar.out.verdict(err))
+		c.obs.Request(res.ep.name, req.Stage, ar.out.result(), took)
+		if ar.out == outcomeOK {
 			return Response{
-				Choices:  texts,
-				Usage:    usage,
+				Choices:  ar.texts,
+				Usage:    ar.usage,
 				Endpoint: res.ep.name,
 				Attempts: attempt,
 				Latency:  time.Since(start),
 			}, nil
 		}
-		c.log.Debug("model request attempt failed", "request_id", req.ID, "endpoint", res.ep.name,
-			"result", out.result(), "attempt", attempt, "duration", took, "error", err)
+		c.log.Debug("model request attempt failed", "request_id", id, "endpoint", res.ep.name,
+			"result", ar.out.result(), "duration", took, "error", err)
 
 		lastErr = err
 		sent := Response{Attempts: attempt, Latency: time.Since(start)}
-		if !out.isFailure() || attempt == maxAttempts {
-			return sent, err
+		if attempt == maxAttempts {
+			return sent, failed(req.ID, attempt, err)
 		}
-		backoff := retryBackoff(attempt)
-		if !retryFits(ctx, time.Now(), backoff, c.cfg.Timeout) || !sleep(ctx, backoff) {
-			return sent, err
+		var wait time.Duration
+		switch {
+		case ar.out == outcomeThrottled:
+			wait = ar.retryAfter
+			if wait == 0 {
+				wait = retryBackoff(attempt)
+			}
+			if !waitFits(ctx, time.Now(), wait, c.cfg.Timeout) {
+				return sent, fmt.Errorf("%w; it asked to retry after %s, which the caller's deadline does not allow", failed(req.ID, attempt, err), wait)
+			}
+		case ar.out.isFailure():
+			wait = retryBackoff(attempt)
+			if !retryFits(ctx, time.Now(), wait, c.cfg.Timeout) {
+				return sent, failed(req.ID, attempt, err)
+			}
+		default:
+			return sent, failed(req.ID, attempt, err)
+		}
+		if !sleep(ctx, wait) {
+			return sent, failed(req.ID, attempt, err)
 		}
 		avoid = res.ep
 	}
+}
+
+// attemptID is the X-Request-Id of attempt n (1-based): retries carry
+// "/a<n>" (design §4), because vLLM rejects an id that is still in flight
+// and an attempt the client gave up on may still be running there.
+func attemptID(id string, n int) string {
+	if n < 2 {
+		return id
+	}
+	return id + "/a" + strconv.Itoa(n)
+}
+
+// failed is Complete's error after attempts attempts: the request id once,
+// then what the last attempt met.
+func failed(id string, attempts int, err error) error {
+	if attempts > 1 {
+		return fmt.Errorf("request %s, attempt %d: %w", id, attempts, err)
+	}
+	return fmt.Errorf("request %s: %w", id, err)
+}
+
+// waitFits reports whether a wait the server asked for (429 Retry-After)
+// ends before the caller's deadline, or, without a deadline, within one
+// per-request timeout.
+func waitFits(ctx context.Context, now time.Time, wait, perRequest time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok {
+		return deadline.Sub(now) > wait
+	}
+	return wait <= perRequest
 }
 
 // retryBackoff is the pause after failed attempt n (1-based): uniform in

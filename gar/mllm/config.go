@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/garssl/garssld/internal/redact"
 )
 
 // Defaults applied to zero Config fields; they match the design's example
@@ -87,12 +88,11 @@ type endpointURLs struct {
 }
 
 func parseEndpoint(raw string) (endpointURLs, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	u, err := redact.ParseURL(strings.TrimSpace(raw))
 	if err != nil {
-		// url.Error quotes the input, which may hold a password.
-		return endpointURLs{}, errors.New("endpoint is not a valid URL")
+		return endpointURLs{}, fmt.Errorf("endpoint is not a valid URL: %w", err)
 	}
-	name := strings.TrimRight(u.Redacted(), "/")
+	name := strings.TrimRight(redact.URL(u.String()), "/")
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return endpointURLs{}, fmt.Errorf("endpoint %s: scheme must be http or https", name)

@@ -20,23 +20,33 @@
 //     ErrUnavailable. While a half-open breaker's single probe is in flight,
 //     other callers wait (within their context) for its verdict, so the
 //     window that finds the server back is not lost to the probe rule.
-//   - Breaker verdicts: connection errors, per-request timeouts, HTTP 5xx and a
-//     200 whose body is not a chat completion (not JSON, no "choices", over the
-//     8 MiB cap: signs of a proxy or server fault, not of the model) count as
+//   - Breaker verdicts: connection errors, timeouts, HTTP 5xx and a 200 whose
+//     body is not a chat completion (not JSON, no "choices", over the 8 MiB
+//     cap: signs of a proxy or server fault, not of the model) count as
 //     failures. HTTP 4xx and a wrong number of choices prove the server is up
-//     and count as successes. The caller's own cancellation or deadline is not
-//     counted at all: it says nothing about the endpoint.
+//     and count as successes. HTTP 429 and the caller's own cancellation are
+//     not counted at all.
 //   - Per-request timeout versus caller deadline: each attempt runs under
-//     min(Config.Timeout, caller deadline). Only expiry of Config.Timeout is a
-//     "timeout" the breaker sees, so operators should keep Config.Timeout below
-//     the caller's window budget, or hung servers are only ever blamed on the
-//     caller.
-//   - Retry: at most 3 attempts, only after a failure that counts against the
+//     min(Config.Timeout, caller deadline), and either one expiring is a
+//     "timeout" the breaker sees: a server that cannot answer within the
+//     window's deadline is not serving this robot, and opening the breaker
+//     sheds its load. So a hung server opens the breaker whichever limit is
+//     shorter. Cancellation (shutdown) is not counted.
+//   - Retry: at most 3 attempts. After a failure that counts against the
 //     breaker, after a jittered backoff (50–100 ms, then 100–200 ms), and only
 //     when the caller has no deadline or its remaining time after the backoff
-//     is at least Config.Timeout. A retry thus always gets the same budget as a
-//     first attempt, so its outcome can be judged fairly and no GPU work is
-//     started that the caller would abandon anyway. 4xx is never retried.
+//     is at least Config.Timeout; a retry thus always gets the same budget as a
+//     first attempt, and no GPU work is started that the caller would abandon
+//     anyway. After a 429, after its Retry-After (seconds or an HTTP date; the
+//     jittered backoff when absent) when that wait ends before the caller's
+//     deadline (within Config.Timeout when there is none); otherwise the call
+//     fails at once, saying what the server asked for. Other 4xx are never
+//     retried. A retry's X-Request-Id ends in /a<j> (design §4), j = 2, 3:
+//     vLLM rejects an id still in flight, and an abandoned attempt may be.
+//   - 401 and 403 wrap ErrKeyRefused and say whether the key in
+//     api_key_file was refused or none was sent.
+//   - Errors name the request id once, in front, and the attempt when it was
+//     not the first: "request n/s/7/refine, attempt 3: post …: HTTP 502: …".
 //   - Body: written by hand into one buffer sized up front, base64 media
 //     encoded straight into it (or copied from a Media encoded once per window),
 //     so a request costs one allocation of its own size. Temperature is always

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -18,24 +19,50 @@ var ErrUnavailable = errors.New("model server unavailable")
 // number of choices than requested.
 var ErrBadResponse = errors.New("bad response")
 
+// ErrKeyRefused means the server answered 401 or 403: the API key is
+// missing, wrong or not allowed this model. Waiting does not heal it.
+var ErrKeyRefused = errors.New("the server refused the API key")
+
 // errNotCounted is handed to a breaker for attempts that say nothing about the
 // endpoint's health (the caller gave up), so the breaker excludes them.
 var errNotCounted = errors.New("not counted")
 
-// StatusError is an HTTP error status from an endpoint.
+// StatusError is an HTTP error status from an endpoint. Complete's errors
+// name the request id once, in front; this one does not repeat it.
 type StatusError struct {
-	Endpoint  string // display form of the endpoint base URL
-	RequestID string
-	Code      int
-	Message   string // the server's error message, shortened
+	Endpoint string // display form of the endpoint base URL
+	Code     int
+	Message  string // the server's error message, shortened
+	// KeySent says whether the request carried an API key, which decides
+	// what a 401 or 403 means.
+	KeySent bool
 }
 
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("post %s/chat/completions (request %s): HTTP %d", e.Endpoint, e.RequestID, e.Code)
+	msg := fmt.Sprintf("post %s/chat/completions: HTTP %d", e.Endpoint, e.Code)
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
+	if e.keyRefused() {
+		if e.KeySent {
+			msg += "; the server refused the API key: check the key in the file mllm.api_key_file names"
+		} else {
+			msg += "; the server wants an API key: put it in a file and name that file in mllm.api_key_file"
+		}
+	}
 	return msg
+}
+
+// Unwrap makes a 401 or 403 match ErrKeyRefused.
+func (e *StatusError) Unwrap() error {
+	if e.keyRefused() {
+		return ErrKeyRefused
+	}
+	return nil
+}
+
+func (e *StatusError) keyRefused() bool {
+	return e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden
 }
 
 // maxErrorMessage bounds how much of a server's error body ends up in errors

@@ -11,7 +11,8 @@ import (
 
 // Request is one chat completion.
 type Request struct {
-	// ID is sent as X-Request-Id: <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>].
+	// ID is sent as X-Request-Id: <node>/<stream>/<seq>/<stage>[/s<k>][/t<i>];
+	// retries append /a<j>, j ≥ 2, the attempt.
 	ID string
 	// Stage labels the request in metrics: locate, audio, analysis, refine.
 	Stage string

@@ -3,6 +3,7 @@ package mllm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -73,13 +74,6 @@ func TestCallerGivingUpIsNotCounted(t *testing.T) {
 			},
 			wantErr: context.Canceled,
 		},
-		{
-			name: "caller deadline shorter than the request timeout",
-			ctx: func(t *testing.T, _ <-chan struct{}) context.Context {
-				return withTimeout(t, 100*time.Millisecond)
-			},
-			wantErr: context.DeadlineExceeded,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +97,51 @@ func TestCallerGivingUpIsNotCounted(t *testing.T) {
 			answering.Store(true)
 			if _, err := h.client.Complete(context.Background(), simpleRequest("n/s/2/locate")); err != nil {
 				t.Errorf("next request failed: %v", err)
+			}
+		})
+	}
+}
+
+// TestHungServerOpensTheBreakerWhateverTheDeadline: an attempt cut short by
+// the caller's deadline counts as a timeout, so a server that never answers
+// opens the breaker whether the caller's deadline is shorter or longer than
+// the per-request timeout.
+func TestHungServerOpensTheBreakerWhateverTheDeadline(t *testing.T) {
+	tests := []struct{ timeout, deadline time.Duration }{
+		{timeout: 5 * time.Second, deadline: 100 * time.Millisecond},
+		{timeout: 100 * time.Millisecond, deadline: 5 * time.Second},
+		{timeout: 150 * time.Millisecond, deadline: 150 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("timeout=%s,deadline=%s", tt.timeout, tt.deadline), func(t *testing.T) {
+			url, _ := hangingServer(t, &atomic.Bool{})
+			const failures = 3
+			h := newHarness(t, Config{
+				Endpoints: []string{url},
+				Timeout:   tt.timeout,
+				Breaker:   BreakerConfig{ConsecutiveFailures: failures, OpenFor: time.Minute},
+			})
+			for i := range failures {
+				_, err := h.client.Complete(withTimeout(t, tt.deadline), simpleRequest(fmt.Sprintf("n/s/%d/locate", i)))
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("call %d: err = %v, want a deadline error", i, err)
+				}
+				if h.client.States()[0].Breaker == BreakerOpen {
+					break
+				}
+			}
+			if st := h.client.States()[0].Breaker; st != BreakerOpen {
+				t.Fatalf("breaker %s after %d calls to a hung server", st, failures)
+			}
+			for _, r := range h.obs.results() {
+				if r != ResultTimeout && r != ResultBreakerOpen {
+					t.Errorf("observed %v, want only %s (and %s)", h.obs.results(), ResultTimeout, ResultBreakerOpen)
+					break
+				}
+			}
+			_, err := h.client.Complete(withTimeout(t, tt.deadline), simpleRequest("n/s/9/locate"))
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("with the breaker open: err = %v, want ErrUnavailable", err)
 			}
 		})
 	}
