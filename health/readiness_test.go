@@ -80,7 +80,9 @@ type recorder struct {
 func (r *recorder) Request(endpoint, stage, result string, _ time.Duration) {
 	r.requests = append(r.requests, recorded{endpoint, stage, result})
 }
-func (r *recorder) BreakerState(endpoint, state string) { r.states = append(r.states, endpoint+"="+state) }
+func (r *recorder) BreakerState(endpoint, state string) {
+	r.states = append(r.states, endpoint+"="+state)
+}
 
 func TestModelWatch(t *testing.T) {
 	rec := &recorder{}

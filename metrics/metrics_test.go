@@ -75,8 +75,8 @@ func exercise(m *Metrics) {
 var frontSnapshot = StreamSnapshot{
 	Stream: "front", State: "reconnecting",
 	Packets: 9000, DecodeErrors: 3, Reconnects: 2, Stalls: 1, Discontinuities: 4,
-	Windows: 40,
-	Dropped: map[string]uint64{"no_frame": 5, "stale": 1},
+	Windows:              40,
+	Dropped:              map[string]uint64{"no_frame": 5, "stale": 1},
 	SilenceFilledSamples: 24000,
 }
 
