@@ -33,7 +33,7 @@ type Readiness struct {
 
 // Endpoint is one model endpoint's health as far as readiness cares.
 type Endpoint struct {
-	Endpoint string `json:"endpoint"`
+	Name string `json:"endpoint"` // the display form of the base URL
 	// Breaker is mllm.BreakerClosed, BreakerHalfOpen or BreakerOpen.
 	Breaker string `json:"breaker"`
 	// Consecutive4xx counts 4xx answers since the last accepted request.
@@ -101,9 +101,9 @@ func Decide(r Readiness) Report {
 		case e.usable():
 			usable++
 		case e.refusing():
-			problems = append(problems, fmt.Sprintf("%s refuses requests (%d 4xx answers in a row; check mllm.api_key_file and mllm.model)", e.Endpoint, e.Consecutive4xx))
+			problems = append(problems, fmt.Sprintf("%s refuses requests (%d 4xx answers in a row; check mllm.api_key_file and mllm.model)", e.Name, e.Consecutive4xx))
 		default:
-			problems = append(problems, fmt.Sprintf("%s has its circuit breaker open (connection errors, timeouts or 5xx answers)", e.Endpoint))
+			problems = append(problems, fmt.Sprintf("%s has its circuit breaker open (connection errors, timeouts or 5xx answers)", e.Name))
 		}
 	}
 	switch {
@@ -185,9 +185,9 @@ func (w *ModelWatch) BreakerState(endpoint, state string) {
 
 // endpoint returns the entry for name, adding a closed one; w.mu is held.
 func (w *ModelWatch) endpoint(name string) *Endpoint {
-	i := slices.IndexFunc(w.endpoints, func(e Endpoint) bool { return e.Endpoint == name })
+	i := slices.IndexFunc(w.endpoints, func(e Endpoint) bool { return e.Name == name })
 	if i < 0 {
-		w.endpoints = append(w.endpoints, Endpoint{Endpoint: name, Breaker: mllm.BreakerClosed})
+		w.endpoints = append(w.endpoints, Endpoint{Name: name, Breaker: mllm.BreakerClosed})
 		i = len(w.endpoints) - 1
 	}
 	return &w.endpoints[i]

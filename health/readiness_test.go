@@ -12,7 +12,7 @@ const gpu1, gpu2 = "http://gpu-1:8000/v1", "http://gpu-2:8000/v1"
 
 func TestDecide(t *testing.T) {
 	running := map[string]string{"front": "running", "back": "reconnecting"}
-	closed := []Endpoint{{Endpoint: gpu1, Breaker: mllm.BreakerClosed}}
+	closed := []Endpoint{{Name: gpu1, Breaker: mllm.BreakerClosed}}
 	tests := []struct {
 		name    string
 		in      Readiness
@@ -26,27 +26,27 @@ func TestDecide(t *testing.T) {
 		{"no streams", Readiness{MQTTConnected: true, Endpoints: closed},
 			[]string{"streams: none configured"}},
 		{"one breaker open of two", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerOpen}, {Endpoint: gpu2, Breaker: mllm.BreakerClosed}}}, nil},
+			{Name: gpu1, Breaker: mllm.BreakerOpen}, {Name: gpu2, Breaker: mllm.BreakerClosed}}}, nil},
 		{"half-open probes", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerHalfOpen}}}, nil},
+			{Name: gpu1, Breaker: mllm.BreakerHalfOpen}}}, nil},
 		{"every breaker open", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerOpen}, {Endpoint: gpu2, Breaker: mllm.BreakerOpen}}},
+			{Name: gpu1, Breaker: mllm.BreakerOpen}, {Name: gpu2, Breaker: mllm.BreakerOpen}}},
 			[]string{"model: no usable endpoint: " + gpu1 + " has its circuit breaker open (connection errors, timeouts or 5xx answers); " +
 				gpu2 + " has its circuit breaker open (connection errors, timeouts or 5xx answers)"}},
 		{"two 4xx are not yet refusing", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: RefusalThreshold - 1}}}, nil},
+			{Name: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: RefusalThreshold - 1}}}, nil},
 		{"refusing every request", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: 7}}},
+			{Name: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: 7}}},
 			[]string{"model: no usable endpoint: " + gpu1 + " refuses requests (7 4xx answers in a row; check mllm.api_key_file and mllm.model)"}},
 		{"one refusing, the other open", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
-			{Endpoint: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: 3}, {Endpoint: gpu2, Breaker: mllm.BreakerOpen}}},
+			{Name: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: 3}, {Name: gpu2, Breaker: mllm.BreakerOpen}}},
 			[]string{"model: no usable endpoint: " + gpu1 + " refuses requests (3 4xx answers in a row; check mllm.api_key_file and mllm.model); " +
 				gpu2 + " has its circuit breaker open (connection errors, timeouts or 5xx answers)"}},
 		{"no endpoint known", Readiness{MQTTConnected: true, Streams: running},
 			[]string{"model: no endpoint known"}},
 		{"stopping", Readiness{Stopping: true, MQTTConnected: true, Streams: running, Endpoints: closed},
 			[]string{"garssld is shutting down"}},
-		{"everything down", Readiness{Streams: map[string]string{"front": "stopped"}, Endpoints: []Endpoint{{Endpoint: gpu1, Breaker: mllm.BreakerOpen}}},
+		{"everything down", Readiness{Streams: map[string]string{"front": "stopped"}, Endpoints: []Endpoint{{Name: gpu1, Breaker: mllm.BreakerOpen}}},
 			[]string{"mqtt: not connected to the broker", "streams: none is running (front stopped)",
 				"model: no usable endpoint: " + gpu1 + " has its circuit breaker open (connection errors, timeouts or 5xx answers)"}},
 	}
