@@ -44,6 +44,10 @@
 //     readable regular files, and secrets non-empty, unless SkipFileChecks
 //     is given; paths are used as written, relative to the working
 //     directory. mqtt.store_dir is created by the daemon and not checked.
+//   - File attributes may use ${CREDENTIALS_DIRECTORY}, and no other
+//     interpolation, for secrets systemd passes with LoadCredential=. It is
+//     expanded at load; unset, it is an error unless SkipFileChecks is
+//     given, which keeps the text as written.
 //   - Secrets are never read into Config: MLLM.APIKey and MQTT.Password
 //     read them when the caller needs them.
 //   - Parse, LoadFile and Validate accept a config without streams, which
