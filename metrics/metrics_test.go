@@ -450,3 +450,25 @@ func TestBuildInfo(t *testing.T) {
 		t.Errorf("build_info = %v, want 1", v)
 	}
 }
+
+// Series with a known label set exist from the first scrape, so that
+// rate() and alerts on them work before the first event.
+func TestKnownSeriesStartAtZero(t *testing.T) {
+	_, reg := newTestMetrics(t)
+	const want = `
+# HELP garssl_gar_gate_decisions_total Gating decisions per source: refined, or refinement skipped because the analysis trials agreed (paper Eq. 10).
+# TYPE garssl_gar_gate_decisions_total counter
+garssl_gar_gate_decisions_total{decision="refined"} 0
+garssl_gar_gate_decisions_total{decision="skipped"} 0
+# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).
+# TYPE garssl_mqtt_commands_total counter
+garssl_mqtt_commands_total{result="applied"} 0
+garssl_mqtt_commands_total{result="ignored_retained"} 0
+garssl_mqtt_commands_total{result="malformed"} 0
+garssl_mqtt_commands_total{result="unknown_stream"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"garssl_gar_gate_decisions_total", "garssl_mqtt_commands_total"); err != nil {
+		t.Error(err)
+	}
+}
