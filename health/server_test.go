@@ -256,10 +256,13 @@ func TestShutdownTimeoutCutsOff(t *testing.T) {
 	g := &blockingGatherer{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	defer close(g.release)
 	base, cancel, done := startServer(t, Config{Gatherer: g, ShutdownTimeout: 50 * time.Millisecond})
+	scrape := make(chan error, 1)
 	go func() {
-		if resp, err := http.Get(base + PathMetrics); err == nil {
+		resp, err := http.Get(base + PathMetrics)
+		if err == nil {
 			resp.Body.Close()
 		}
+		scrape <- err
 	}()
 	<-g.entered
 	cancel()
@@ -270,5 +273,14 @@ func TestShutdownTimeoutCutsOff(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run waited past its shutdown timeout")
+	}
+	// The scrape still running was cut off, not left hanging.
+	select {
+	case err := <-scrape:
+		if err == nil {
+			t.Error("the scrape cut off at shutdown got an answer")
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the scrape still runs after Run returned")
 	}
 }
