@@ -391,3 +391,27 @@ func TestWatchdogPingFailureLoggedOnce(t *testing.T) {
 		t.Errorf("a failing ping was logged %d times over 3 ticks, want once:\n%s", n, logs)
 	}
 }
+
+func TestRegisterCountsAsABeat(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "")
+	clk := newFakeClock()
+	w, err := NewWatchdog(WatchdogConfig{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour) // a stream added by a reload long after start
+	h := w.Register("stream late")
+	if hung := w.Hung(); len(hung) != 0 {
+		t.Errorf("Hung = %q right after Register", hung)
+	}
+	clk.Advance(DefaultMaxAge)
+	h.Beat()
+	clk.Advance(DefaultMaxAge)
+	if hung := w.Hung(); len(hung) != 0 {
+		t.Errorf("Hung = %q within the maximum age of a beat", hung)
+	}
+	clk.Advance(time.Millisecond)
+	if hung := w.Hung(); len(hung) != 1 || hung[0] != "stream late (no progress for 30.001s)" {
+		t.Errorf("Hung = %q just past the maximum age", hung)
+	}
+}
