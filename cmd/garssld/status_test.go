@@ -74,7 +74,7 @@ func startFakeDaemon(t *testing.T, at time.Time) *fakeDaemon {
 }
 
 func TestStatus(t *testing.T) {
-	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := time.Date(2025, 3, 1, 12, 0, 0, 700_000_000, time.UTC)
 	statusNow = func() time.Time { return at.Add(2345 * time.Millisecond) }
 	t.Cleanup(func() { statusNow = time.Now })
 
