@@ -135,8 +135,14 @@ func TestMakeInstall(t *testing.T) {
 			}
 
 			verifyUnit(t, root, "garssld.service")
-			if score := exposure(t, root, "garssld.service"); score > maxExposure {
+			score, report := exposure(t, root, "garssld.service")
+			if score > maxExposure {
 				t.Errorf("exposure %.1f, want at most %.1f", score, maxExposure)
+			}
+			// systemd itself read the device rules that cameras and
+			// microphones need (and ProtectClock's rtc).
+			if !strings.Contains(report, "char-alsa:rw char-video4linux:rw") {
+				t.Errorf("systemd-analyze does not see the camera and microphone device rules:\n%s", report)
 			}
 		})
 	}
@@ -160,6 +166,60 @@ func TestMakeInstallKeepsAnEditedConfig(t *testing.T) {
 	if !strings.Contains(string(out), "kept the existing") {
 		t.Errorf("make install did not say it kept the config:\n%s", out)
 	}
+}
+
+// TestUnitKeepsWhatGarssldNeeds pins the directives a lower exposure score
+// would not defend: removing a device rule scores better and breaks every
+// camera.
+func TestUnitKeepsWhatGarssldNeeds(t *testing.T) {
+	got := unitDirectives(t, readFile(t, "garssld.service"))
+	for key, want := range map[string][]string{
+		"Type":                     {"notify"}, // systemd 252 has no notify-reload
+		"NotifyAccess":             {"main"},
+		"ExecReload":               {"/bin/kill -HUP $MAINPID"},
+		"Restart":                  {"on-failure"},
+		"RestartPreventExitStatus": {"2"},
+		"WatchdogSec":              {"30s"},
+		"TimeoutStopSec":           {"30s"}, // above shutdown_timeout (10 s) plus the MQTT flush
+		"User":                     {"garssl"},
+		"SupplementaryGroups":      {"audio video"},
+		"StateDirectory":           {"garssl"},
+		"ConfigurationDirectory":   {"garssl"},
+		"DevicePolicy":             {"closed"},
+		"DeviceAllow":              {"char-video4linux rw", "char-alsa rw"},
+		"RestrictAddressFamilies":  {"AF_UNIX AF_INET AF_INET6"},
+		"LoadCredential":           {"garssl.mllm.key", "garssl.mqtt.pass", "garssl.mqtt-client.key"},
+		"Wants":                    {"network-online.target", "modprobe@videodev.service modprobe@snd.service"},
+		"After":                    {"network-online.target", "modprobe@videodev.service modprobe@snd.service sound.target"},
+		"PrivateDevices":           nil, // it would hide /dev/video* and /dev/snd
+		"IPAddressDeny":            nil, // cameras, broker and model server may be anywhere
+		"ProcSubset":               nil, // ALSA reads /proc/asound; the process collector /proc/stat
+	} {
+		if strings.Join(got[key], "|") != strings.Join(want, "|") {
+			t.Errorf("%s = %q, want %q", key, got[key], want)
+		}
+	}
+	if !strings.HasPrefix(strings.Join(got["ExecStart"], ""), "/usr/local/bin/garssld run --config /etc/garssl/garssld.hcl") {
+		t.Errorf("ExecStart = %q", got["ExecStart"])
+	}
+}
+
+// unitDirectives maps each directive of a unit file to its values, in order.
+func unitDirectives(t *testing.T, unit string) map[string][]string {
+	t.Helper()
+	d := map[string][]string{}
+	for _, line := range strings.Split(unit, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("unit line %q is not key=value", line)
+		}
+		d[k] = append(d[k], v)
+	}
+	return d
 }
 
 // TestUnitChecksCatchMistakes shows that the checks above can fail: a
@@ -198,7 +258,7 @@ func TestUnitChecksCatchMistakes(t *testing.T) {
 			}
 		}
 		root := stagedRoot(t, strings.Join(kept, "\n"), true)
-		if score := exposure(t, root, "garssld.service"); score <= maxExposure {
+		if score, _ := exposure(t, root, "garssld.service"); score <= maxExposure {
 			t.Errorf("the unit without hardening scores %.1f, within the limit: the check cannot fail", score)
 		}
 	})
@@ -256,9 +316,9 @@ func runVerify(root, name string) (string, error) {
 var exposureLine = regexp.MustCompile(`Overall exposure level for (\S+): ([0-9]+\.[0-9]+)`)
 
 // exposure runs `systemd-analyze security --offline=yes` on name inside
-// root and returns the overall exposure. --threshold (tenths) makes
-// systemd-analyze itself fail above the limit too.
-func exposure(t *testing.T, root, name string) float64 {
+// root and returns the overall exposure and the report. --threshold
+// (tenths) makes systemd-analyze itself fail above the limit too.
+func exposure(t *testing.T, root, name string) (float64, string) {
 	t.Helper()
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
@@ -286,7 +346,7 @@ func exposure(t *testing.T, root, name string) float64 {
 	if score > maxExposure {
 		t.Logf("failing items:\n%s", failingItems(string(out)))
 	}
-	return score
+	return score, string(out)
 }
 
 // failingItems keeps the ✗ lines of a security report.
