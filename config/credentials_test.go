@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,4 +114,42 @@ func TestCredentialsDirectoryUnsetSkippingFileChecks(t *testing.T) {
 	if !strings.Contains(cfg.String(), `"$${CREDENTIALS_DIRECTORY}/mqtt.pass"`) {
 		t.Errorf("String() does not escape the unexpanded path:\n%s", cfg.String())
 	}
+}
+
+// FuzzCredentialsPath feeds arbitrary text to a file attribute's string,
+// where ${CREDENTIALS_DIRECTORY} is the one interpolation allowed. Parse
+// must not panic, must fail with Diagnostics, and what it accepts must
+// read back the same.
+func FuzzCredentialsPath(f *testing.F) {
+	f.Setenv(CredentialsVar, "/run/credentials/garssld.service")
+	for _, seed := range []string{
+		"${CREDENTIALS_DIRECTORY}/garssl.mqtt.pass",
+		"${CREDENTIALS_DIRECTORY}",
+		"$${CREDENTIALS_DIRECTORY}/x",
+		"${CREDENTIALS_DIRECTORY}${CREDENTIALS_DIRECTORY}",
+		"${ CREDENTIALS_DIRECTORY }/x",
+		"${CREDENTIALS_DIRECTORY[0]}",
+		"%{ if true }x%{ endif }",
+		"${HOME}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		src := "mqtt {\n  username = \"u\"\n  password_file = \"" + path + "\"\n}\n"
+		cfg, err := Parse([]byte(src), "fuzz.hcl", SkipFileChecks())
+		if err != nil {
+			var diags Diagnostics
+			if !errors.As(err, &diags) || len(diags) == 0 {
+				t.Fatalf("Parse error is not a non-empty Diagnostics: %T %v", err, err)
+			}
+			return
+		}
+		again, err := Parse([]byte(cfg.String()), "string.hcl", SkipFileChecks())
+		if err != nil {
+			t.Fatalf("Parse(String()) failed: %v\n%s", err, cfg.String())
+		}
+		if again.MQTT.PasswordFile != cfg.MQTT.PasswordFile {
+			t.Fatalf("password_file %q read back as %q", cfg.MQTT.PasswordFile, again.MQTT.PasswordFile)
+		}
+	})
 }
