@@ -13,9 +13,11 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -56,21 +58,20 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	client := &http.Client{}
 	var rep health.Report
-	if err := fetchStatus(ctx, client, base+health.PathReadyz, "application/json", func(r io.Reader) error {
-		return json.NewDecoder(r).Decode(&rep)
+	if err := fetchStatus(ctx, client, base+health.PathReadyz, "application/json", func(r io.Reader) (err error) {
+		rep, err = decodeReport(r)
+		return err
 	}); err != nil {
 		return fmt.Errorf("garssld is not reachable at %s (%s): %w; is it running? (systemctl status garssld)", base, where, err)
 	}
-	var fams map[string]*dto.MetricFamily
-	if err := fetchStatus(ctx, client, base+health.PathMetrics, "text/plain;version=0.0.4", func(r io.Reader) error {
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		var err error
-		fams, err = p.TextToMetricFamilies(r)
+	var metrics metricSet
+	if err := fetchStatus(ctx, client, base+health.PathMetrics, "text/plain;version=0.0.4", func(r io.Reader) (err error) {
+		metrics, err = decodeMetrics(r)
 		return err
 	}); err != nil {
 		return fmt.Errorf("garssld at %s (%s) answered /readyz but not /metrics: %w", base, where, err)
 	}
-	printStatus(stdout, base, rep, metricSet(fams), statusNow())
+	printStatus(stdout, base, rep, metrics, statusNow())
 	return nil
 }
 
@@ -141,6 +142,19 @@ func fetchStatus(ctx context.Context, client *http.Client, url, accept string, d
 	return nil
 }
 
+func decodeReport(r io.Reader) (health.Report, error) {
+	var rep health.Report
+	err := json.NewDecoder(r).Decode(&rep)
+	return rep, err
+}
+
+// decodeMetrics parses the text exposition format.
+func decodeMetrics(r io.Reader) (metricSet, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	return metricSet(fams), err
+}
+
 // metricSet indexes scraped samples for printing.
 type metricSet map[string]*dto.MetricFamily
 
@@ -184,13 +198,13 @@ func printStatus(w io.Writer, base string, rep health.Report, m metricSet, now t
 	if version == "" {
 		version = "(version unknown)"
 	}
-	fmt.Fprintf(w, "garssld %s at %s: ", version, base)
+	fmt.Fprintf(w, "garssld %s at %s: ", shown(version), base)
 	if rep.Ready {
 		fmt.Fprintln(w, "ready")
 	} else {
 		fmt.Fprintln(w, "NOT READY")
 		for _, r := range rep.Reasons {
-			fmt.Fprintf(w, "  - %s\n", r)
+			fmt.Fprintf(w, "  - %s\n", shown(r))
 		}
 	}
 
@@ -225,7 +239,7 @@ func printStatus(w io.Writer, base string, rep health.Report, m metricSet, now t
 			if ts, ok := lastResult[name]; ok && ts > 0 {
 				last = ago(now.Sub(time.Unix(0, int64(ts*1e9))))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t%.0f\t%.0f\n", name, states[name], last, windows[name], drops[name], reconnects[name])
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t%.0f\t%.0f\n", shown(name), shown(states[name]), last, windows[name], drops[name], reconnects[name])
 		}
 		tw.Flush()
 	}
@@ -242,9 +256,18 @@ func printStatus(w io.Writer, base string, rep health.Report, m metricSet, now t
 		if e.Refusing {
 			note = "  refusing requests"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d%s\n", e.Name, e.Breaker, e.Consecutive4xx, note)
+		fmt.Fprintf(tw, "  %s\t%s\t%d%s\n", shown(e.Name), shown(e.Breaker), e.Consecutive4xx, note)
 	}
 	tw.Flush()
+}
+
+// shown quotes text from the daemon that holds control characters, so
+// that a broken or hostile server cannot drive the operator's terminal.
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // ago renders an age for a person: tenths of a second under a minute.

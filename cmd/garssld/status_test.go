@@ -230,3 +230,34 @@ func TestBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStatusOutput feeds arbitrary /readyz and /metrics bodies to what
+// `garssld status` parses and prints: it must not panic, whatever a
+// broken or hostile server answers.
+func FuzzStatusOutput(f *testing.F) {
+	f.Add(`{"ready":false,"reasons":["mqtt: not connected to the broker"],"mqtt":{"connected":false},"streams":{"front":"running"},"endpoints":[{"endpoint":"http://gpu:8000/v1","breaker":"open","consecutive_4xx":2,"refusing":false}]}`,
+		"# TYPE garssl_last_result_timestamp_seconds gauge\ngarssl_last_result_timestamp_seconds{stream=\"front\"} 1.7e9\n"+
+			"# TYPE garssl_build_info gauge\ngarssl_build_info{version=\"v1\",goversion=\"go\",ffmpeg=\"\"} 1\n")
+	f.Add(`{"streams":{"a":"x"}}`, "garssl_last_result_timestamp_seconds{stream=\"a\"} +Inf\n")
+	f.Add(`{"streams":{"a":"x"}}`, "garssl_last_result_timestamp_seconds{stream=\"a\"} NaN\ngarssl_windows_total{stream=\"a\"} -1e308\n")
+	f.Add(`null`, "# HELP x\n")
+	f.Add(`{"reasons":["\u001b[2Jgone"],"streams":{"a\nb":"\u0007"}}`, "")
+	f.Fuzz(func(t *testing.T, readyz, metrics string) {
+		rep, err := decodeReport(strings.NewReader(readyz))
+		if err != nil {
+			return
+		}
+		m, err := decodeMetrics(strings.NewReader(metrics))
+		if err != nil {
+			return
+		}
+		var out strings.Builder
+		printStatus(&out, "http://127.0.0.1:9464", rep, m, time.Unix(1.7e9, 0))
+		if !strings.HasPrefix(out.String(), "garssld ") {
+			t.Errorf("output starts %q", out.String())
+		}
+		if i := strings.IndexFunc(out.String(), func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }); i >= 0 {
+			t.Errorf("control character %q in the output:\n%q", out.String()[i], out.String())
+		}
+	})
+}
