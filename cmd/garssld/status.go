@@ -61,8 +61,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fetchStatus(ctx, client, base+health.PathReadyz, "application/json", func(r io.Reader) (err error) {
 		rep, err = decodeReport(r)
 		return err
-	}); err != nil {
+	}); errors.Is(err, errNotGarssld) {
+		return fmt.Errorf("%s (%s) answers, but not as garssld: %w; is http.listen right?", base, where, err)
+	} else if err != nil {
 		return fmt.Errorf("garssld is not reachable at %s (%s): %w; is it running? (systemctl status garssld)", base, where, err)
+	}
+	var live health.Liveness
+	if err := fetchStatus(ctx, client, base+health.PathHealthz, "application/json", func(r io.Reader) error {
+		return json.NewDecoder(r).Decode(&live)
+	}); err != nil {
+		return fmt.Errorf("garssld at %s (%s) answered /readyz but not /healthz: %w", base, where, err)
 	}
 	var metrics metricSet
 	if err := fetchStatus(ctx, client, base+health.PathMetrics, "text/plain;version=0.0.4", func(r io.Reader) (err error) {
@@ -71,7 +79,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}); err != nil {
 		return fmt.Errorf("garssld at %s (%s) answered /readyz but not /metrics: %w", base, where, err)
 	}
-	printStatus(stdout, base, rep, metrics, statusNow())
+	printStatus(stdout, base, statusView{rep, live, metrics}, statusNow())
 	return nil
 }
 
@@ -121,6 +129,9 @@ func baseURL(addr string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port), nil
 }
 
+// errNotGarssld: the server answered something garssld does not say.
+var errNotGarssld = errors.New("not garssld's answer")
+
 func fetchStatus(ctx context.Context, client *http.Client, url, accept string, decode func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -134,10 +145,10 @@ func fetchStatus(ctx context.Context, client *http.Client, url, accept string, d
 	defer resp.Body.Close()
 	// /readyz answers 503 with the same body when not ready.
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return fmt.Errorf("GET %s: %s: %w", url, resp.Status, errNotGarssld)
 	}
 	if err := decode(io.LimitReader(resp.Body, 64<<20)); err != nil {
-		return fmt.Errorf("GET %s: not garssld's answer: %w", url, err)
+		return fmt.Errorf("GET %s: %w: %w", url, errNotGarssld, err)
 	}
 	return nil
 }
@@ -193,7 +204,15 @@ func (m metricSet) label(name, label string) string {
 	return ""
 }
 
-func printStatus(w io.Writer, base string, rep health.Report, m metricSet, now time.Time) {
+// statusView is what the daemon answered.
+type statusView struct {
+	rep  health.Report
+	live health.Liveness
+	m    metricSet
+}
+
+func printStatus(w io.Writer, base string, v statusView, now time.Time) {
+	rep, m := v.rep, v.m
 	version := m.label("garssl_build_info", "version")
 	if version == "" {
 		version = "(version unknown)"
@@ -205,6 +224,12 @@ func printStatus(w io.Writer, base string, rep health.Report, m metricSet, now t
 		fmt.Fprintln(w, "NOT READY")
 		for _, r := range rep.Reasons {
 			fmt.Fprintf(w, "  - %s\n", shown(r))
+		}
+	}
+	if !v.live.Alive {
+		fmt.Fprintln(w, "HUNG: these loops stopped making progress; systemd's watchdog will restart garssld")
+		for _, h := range v.live.Hung {
+			fmt.Fprintf(w, "  - %s\n", shown(h))
 		}
 	}
 

@@ -28,6 +28,7 @@ type fakeDaemon struct {
 	mu        sync.Mutex
 	connected bool
 	streams   map[string]string
+	hung      []string
 }
 
 func startFakeDaemon(t *testing.T, at time.Time) *fakeDaemon {
@@ -66,6 +67,11 @@ func startFakeDaemon(t *testing.T, at time.Time) *fakeDaemon {
 				streams[k] = v
 			}
 			return health.Readiness{MQTTConnected: d.connected, Streams: streams, Endpoints: d.watch.Endpoints()}
+		},
+		Hung: func() []string {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.hung
 		},
 	}))
 	t.Cleanup(srv.Close)
@@ -144,8 +150,17 @@ Model endpoints:
 		t.Fatal(err)
 	}
 	code, stdout, stderr = run(t, "status", "--config", cfg)
-	if code != 0 || !strings.HasPrefix(stdout, "garssld v0.9.1 at "+d.url+": ready\n") {
+	if code != 0 || !strings.HasPrefix(stdout, "garssld v0.9.1 at "+d.url+": ready\n\nMQTT: connected") {
 		t.Errorf("status --config = %d\n%s%s", code, stdout, stderr)
+	}
+
+	// A hung loop: the watchdog is about to restart the daemon.
+	d.mu.Lock()
+	d.hung = []string{"stream back (no progress for 41s)"}
+	d.mu.Unlock()
+	code, stdout, _ = run(t, "status", "--http", d.url)
+	if want := ": ready\nHUNG: these loops stopped making progress; systemd's watchdog will restart garssld\n  - stream back (no progress for 41s)\n"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("status with a hung loop = %d, lacks %q:\n%s", code, want, stdout)
 	}
 }
 
@@ -186,8 +201,8 @@ func TestStatusNotGarssld(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	code, _, stderr := run(t, "status", "--http", srv.URL)
-	if code != 1 || !strings.Contains(stderr, "not garssld's answer") {
-		t.Errorf("status against another service = %d\n%s", code, stderr)
+	if want := srv.URL + " (--http) answers, but not as garssld: GET " + srv.URL + "/readyz: not garssld's answer: "; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("status against another service = %d, want 1 and %q\n%s", code, want, stderr)
 	}
 }
 
@@ -252,7 +267,7 @@ func FuzzStatusOutput(f *testing.F) {
 			return
 		}
 		var out strings.Builder
-		printStatus(&out, "http://127.0.0.1:9464", rep, m, time.Unix(1.7e9, 0))
+		printStatus(&out, "http://127.0.0.1:9464", statusView{rep, health.Liveness{Hung: rep.Reasons}, m}, time.Unix(1.7e9, 0))
 		if !strings.HasPrefix(out.String(), "garssld ") {
 			t.Errorf("output starts %q", out.String())
 		}
