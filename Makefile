@@ -12,13 +12,18 @@ DESTDIR     ?=
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 BIN         := bin
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/garssld
 
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
-# that makes test media, and the MQTT broker the tests publish to.
+# that makes test media, the MQTT broker the tests publish to, and systemd
+# for systemd-analyze, which checks the unit (container images lack it).
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients time
+	ffmpeg mosquitto mosquitto-clients time systemd
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 
@@ -54,11 +59,30 @@ bench: build
 demo: build
 	./scripts/demo.sh
 
+# make install [DESTDIR=/tmp/pkg] [PREFIX=/usr]: the binaries, the systemd
+# unit (ExecStart pointing at $(BINDIR)), the sysusers file, the README and
+# the reference config, and /etc/garssl/garssld.hcl from configs/installed.hcl
+# unless one exists. Without DESTDIR it also creates the garssl user.
 install: build
-	install -D -m 0755 $(BIN)/garssld $(DESTDIR)$(PREFIX)/bin/garssld
-	install -D -m 0755 $(BIN)/omnisim $(DESTDIR)$(PREFIX)/bin/omnisim
-	install -D -m 0644 systemd/garssld.service $(DESTDIR)/lib/systemd/system/garssld.service
-	install -D -m 0640 configs/garssld.hcl $(DESTDIR)/etc/garssl/garssld.hcl
+	install -D -m 0755 $(BIN)/garssld $(DESTDIR)$(BINDIR)/garssld
+	install -D -m 0755 $(BIN)/omnisim $(DESTDIR)$(BINDIR)/omnisim
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/garssld|$(BINDIR)/garssld|g' -e 's|/usr/local/share/doc/garssld|$(DOCDIR)|g' \
+		systemd/garssld.service > $(DESTDIR)$(UNITDIR)/garssld.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/garssld.service
+	install -D -m 0644 systemd/garssld.sysusers $(DESTDIR)$(SYSUSERSDIR)/garssld.conf
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 configs/garssld.hcl $(DESTDIR)$(DOCDIR)/garssld.reference.hcl
+	@if [ -e $(DESTDIR)/etc/garssl/garssld.hcl ]; then \
+		echo "kept the existing $(DESTDIR)/etc/garssl/garssld.hcl"; \
+	else \
+		install -D -m 0644 configs/installed.hcl $(DESTDIR)/etc/garssl/garssld.hcl; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/garssld.conf; \
+		systemctl daemon-reload 2>/dev/null || true; \
+		echo "next: edit /etc/garssl/garssld.hcl, run 'garssld check --config /etc/garssl/garssld.hcl', then 'systemctl enable --now garssld'"; \
+	fi
 
 clean:
 	rm -rf $(BIN)

@@ -18,6 +18,8 @@ type decoder struct {
 	diags   Diagnostics
 	origin  map[string]hcl.Range
 	streams map[string]hcl.Range // stream name → its label, for duplicates
+	// skipFileChecks mirrors the SkipFileChecks option for fileAttr.
+	skipFileChecks bool
 }
 
 // attrSpec binds an attribute name to the code that converts and stores
@@ -181,7 +183,7 @@ func mllmSpec(m *MLLM) []attrSpec {
 	return []attrSpec{
 		stringListAttr("endpoints", &m.Endpoints),
 		stringAttr("model", &m.Model),
-		stringAttr("api_key_file", &m.APIKeyFile),
+		fileAttr("api_key_file", &m.APIKeyFile),
 		durationAttr("timeout", &m.Timeout),
 		intAttr("max_in_flight", &m.MaxInFlight),
 		boolAttr("supports_n", &m.SupportsN),
@@ -220,16 +222,16 @@ func mqttSpec(m *MQTT) []attrSpec {
 		stringAttr("store_dir", &m.StoreDir),
 		intAttr("max_pending", &m.MaxPending),
 		stringAttr("username", &m.Username),
-		stringAttr("password_file", &m.PasswordFile),
+		fileAttr("password_file", &m.PasswordFile),
 		stringAttr("client_id", &m.ClientID),
 	}
 }
 
 func tlsSpec(t *TLS) []attrSpec {
 	return []attrSpec{
-		stringAttr("ca_file", &t.CAFile),
-		stringAttr("cert_file", &t.CertFile),
-		stringAttr("key_file", &t.KeyFile),
+		fileAttr("ca_file", &t.CAFile),
+		fileAttr("cert_file", &t.CertFile),
+		fileAttr("key_file", &t.KeyFile),
 	}
 }
 

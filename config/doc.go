@@ -63,6 +63,10 @@
 //     missing, but if something exists there it must be a directory.
 //   - mqtt.client_id is at most 256 bytes (MQTT allows 65535, brokers must
 //     accept 23).
+//   - File attributes may use ${CREDENTIALS_DIRECTORY}, and no other
+//     interpolation, for secrets systemd passes with LoadCredential=. It is
+//     expanded at load; unset, it is an error unless SkipFileChecks is
+//     given, which keeps the text as written.
 //   - Secrets are never read into Config: MLLM.APIKey and MQTT.Password
 //     read them when the caller needs them.
 //   - Parse, LoadFile and Validate accept a config without streams, which

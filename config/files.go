@@ -6,7 +6,80 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
+
+// CredentialsVar is the one variable that file attributes (api_key_file,
+// password_file and the tls files) may use, as in
+// password_file = "${CREDENTIALS_DIRECTORY}/mqtt.pass". systemd sets it,
+// for a service with LoadCredential=, to a directory that only the service
+// can read, so the key and password files need not be readable by the
+// daemon's user where they are kept.
+const CredentialsVar = "CREDENTIALS_DIRECTORY"
+
+// fileAttr reads a file path: a literal string, or a template whose only
+// interpolation is ${CREDENTIALS_DIRECTORY}, expanded from the
+// environment. Without the variable set, the path is an error, except
+// under SkipFileChecks (checking a config away from the service, `garssld
+// status`), which keeps the text as written.
+func fileAttr(name string, dst *string) attrSpec {
+	plain := stringAttr(name, dst)
+	return attrSpec{name, func(d *decoder, path string, expr hcl.Expression) {
+		if isConstant(expr) {
+			plain.set(d, path, expr)
+			return
+		}
+		if !onlyCredentialsVar(expr) {
+			d.add(diagAt(expr.Range(), "%s must be a literal path, which may use ${%s}; other variables, functions, operators and ${…} are not evaluated in this file",
+				path, CredentialsVar))
+			return
+		}
+		dir := os.Getenv(CredentialsVar)
+		if dir == "" && !d.skipFileChecks {
+			d.add(diagAt(expr.Range(), "%s uses ${%s}, which is not set: systemd sets it only for a service with LoadCredential= (see systemd/garssld.service); elsewhere write the file's path, or set %s to the directory holding it",
+				path, CredentialsVar, CredentialsVar))
+			return
+		}
+		value := cty.StringVal(dir)
+		if dir == "" {
+			value = cty.StringVal("${" + CredentialsVar + "}")
+		}
+		v, hd := expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{CredentialsVar: value}})
+		if hd.HasErrors() {
+			d.diags = append(d.diags, fromHCL(hd)...)
+			return
+		}
+		d.origin[path] = expr.Range()
+		*dst = v.AsString()
+	}}
+}
+
+// onlyCredentialsVar reports whether expr is a string template made of
+// literal text and ${CREDENTIALS_DIRECTORY}, and nothing else.
+func onlyCredentialsVar(expr hcl.Expression) bool {
+	isVar := func(e hclsyntax.Expression) bool {
+		t, ok := e.(*hclsyntax.ScopeTraversalExpr)
+		return ok && len(t.Traversal) == 1 && t.Traversal.RootName() == CredentialsVar
+	}
+	switch e := expr.(type) {
+	case *hclsyntax.TemplateWrapExpr: // "${CREDENTIALS_DIRECTORY}" alone
+		return isVar(e.Wrapped)
+	case *hclsyntax.TemplateExpr:
+		for _, part := range e.Parts {
+			if lit, ok := part.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+				continue
+			}
+			if !isVar(part) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // file checks that a referenced file exists and can be opened, unless the
 // config was loaded with SkipFileChecks. Only the path is ever reported,

@@ -101,7 +101,7 @@ func Parse(src []byte, filename string, opts ...Option) (*Config, error) {
 
 	c := Default()
 	c.meta = m
-	d := &decoder{origin: m.origin, streams: make(map[string]hcl.Range)}
+	d := &decoder{origin: m.origin, streams: make(map[string]hcl.Range), skipFileChecks: m.skipFileChecks}
 	d.decodeRoot(body, &c)
 	if _, set := m.origin["mqtt.client_id"]; !set {
 		// The file may have changed node_id since Default derived it.

@@ -60,6 +60,7 @@ func commands() []command {
 		{"check", "validate a config file; diagnostics as file:line:col: message", runCheck},
 		{"dump", "write what the model would see for each window of an input", runDump},
 		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},
+		{"status", "ask the running daemon how its streams, broker and model are doing", runStatus},
 		{"version", "print the version and the linked FFmpeg libraries", runVersion},
 	}
 }

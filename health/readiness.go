@@ -1,0 +1,201 @@
+package health
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/garssl/garssld/gar/mllm"
+)
+
+// RefusalThreshold is how many 4xx answers in a row make an endpoint count
+// as refusing garssld's requests. A wrong API key or model name gives a
+// 4xx on every request, and the breaker, rightly, does not trip on them; a
+// single 4xx is more often one bad request.
+const RefusalThreshold = 3
+
+// Readiness is what /readyz decides from. The daemon fills it on every
+// request, so building it must be quick.
+type Readiness struct {
+	// Stopping is set once shutdown began.
+	Stopping bool
+	// MQTTConnected: the publisher is connected to the broker.
+	MQTTConnected bool
+	// Streams maps each stream's name to its state (connecting, running,
+	// reconnecting, paused, stopped).
+	Streams map[string]string
+	// Endpoints are the model endpoints, from ModelWatch.Endpoints.
+	Endpoints []Endpoint
+}
+
+// Endpoint is one model endpoint's health as far as readiness cares.
+type Endpoint struct {
+	Name string `json:"endpoint"` // the display form of the base URL
+	// Breaker is mllm.BreakerClosed, BreakerHalfOpen or BreakerOpen.
+	Breaker string `json:"breaker"`
+	// Consecutive4xx counts 4xx answers since the last accepted request.
+	Consecutive4xx int `json:"consecutive_4xx"`
+}
+
+// refusing reports whether the endpoint answers everything with 4xx.
+func (e Endpoint) refusing() bool { return e.Consecutive4xx >= RefusalThreshold }
+
+// usable reports whether requests to the endpoint can succeed.
+func (e Endpoint) usable() bool { return e.Breaker != mllm.BreakerOpen && !e.refusing() }
+
+// Report is the JSON body of /readyz, and what `garssld status` reads.
+type Report struct {
+	Ready bool `json:"ready"`
+	// Reasons say, for an operator, why the daemon is not ready; empty
+	// when it is.
+	Reasons   []string          `json:"reasons"`
+	MQTT      MQTTReport        `json:"mqtt"`
+	Streams   map[string]string `json:"streams"`
+	Endpoints []EndpointReport  `json:"endpoints"`
+}
+
+// MQTTReport is the broker connection in a Report.
+type MQTTReport struct {
+	Connected bool `json:"connected"`
+}
+
+// EndpointReport is one model endpoint in a Report.
+type EndpointReport struct {
+	Endpoint
+	Refusing bool `json:"refusing"`
+}
+
+// Decide turns readiness inputs into a Report. Ready means: MQTT
+// connected, at least one stream running, and at least one model endpoint
+// whose breaker is not open and which does not refuse every request.
+// Cameras and the model server failing do not restart garssld (that would
+// not fix them); they make it not ready, which is what a load balancer or
+// an operator needs to know.
+func Decide(r Readiness) Report {
+	rep := Report{
+		Reasons:   []string{},
+		MQTT:      MQTTReport{Connected: r.MQTTConnected},
+		Streams:   r.Streams,
+		Endpoints: make([]EndpointReport, 0, len(r.Endpoints)),
+	}
+	if rep.Streams == nil {
+		rep.Streams = map[string]string{}
+	}
+	if r.Stopping {
+		rep.Reasons = append(rep.Reasons, "garssld is shutting down")
+	}
+	if !r.MQTTConnected {
+		rep.Reasons = append(rep.Reasons, "mqtt: not connected to the broker")
+	}
+	if reason := streamsReason(r.Streams); reason != "" {
+		rep.Reasons = append(rep.Reasons, reason)
+	}
+	usable := 0
+	var problems []string
+	for _, e := range r.Endpoints {
+		rep.Endpoints = append(rep.Endpoints, EndpointReport{Endpoint: e, Refusing: e.refusing()})
+		switch {
+		case e.usable():
+			usable++
+		case e.refusing():
+			problems = append(problems, fmt.Sprintf("%s refuses requests (%d 4xx answers in a row; check mllm.api_key_file and mllm.model)", e.Name, e.Consecutive4xx))
+		default:
+			problems = append(problems, fmt.Sprintf("%s has its circuit breaker open (connection errors, timeouts or 5xx answers)", e.Name))
+		}
+	}
+	switch {
+	case len(r.Endpoints) == 0:
+		rep.Reasons = append(rep.Reasons, "model: no endpoint known")
+	case usable == 0:
+		rep.Reasons = append(rep.Reasons, "model: no usable endpoint: "+strings.Join(problems, "; "))
+	}
+	rep.Ready = len(rep.Reasons) == 0
+	return rep
+}
+
+func streamsReason(streams map[string]string) string {
+	if len(streams) == 0 {
+		return "streams: none configured"
+	}
+	names := make([]string, 0, len(streams))
+	for name, state := range streams {
+		if state == "running" {
+			return ""
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	states := make([]string, len(names))
+	for i, name := range names {
+		states[i] = name + " " + streams[name]
+	}
+	return "streams: none is running (" + strings.Join(states, ", ") + ")"
+}
+
+// ModelWatch follows the model client's breaker states and 4xx answers
+// for readiness. It implements mllm.Observer and passes every call on to
+// next (the metrics), so the daemon hands mllm.New one observer. Use a new
+// ModelWatch with each model client: endpoints a reload removed are not
+// forgotten otherwise.
+type ModelWatch struct {
+	next mllm.Observer
+
+	mu        sync.Mutex
+	endpoints []Endpoint // in the order the client reported them
+}
+
+// NewModelWatch returns a ModelWatch that forwards to next; next may be nil.
+func NewModelWatch(next mllm.Observer) *ModelWatch {
+	if next == nil {
+		next = mllm.NopObserver{}
+	}
+	return &ModelWatch{next: next}
+}
+
+// Request implements mllm.Observer. A 4xx answer counts towards refusing;
+// an answer the server accepted (ok, or a 200 with a malformed body) ends
+// the run; transport failures, timeouts and 5xx are the breaker's business
+// and leave the count alone.
+func (w *ModelWatch) Request(endpoint, stage, result string, d time.Duration) {
+	w.next.Request(endpoint, stage, result, d)
+	if endpoint == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := w.endpoint(endpoint)
+	switch result {
+	case mllm.ResultHTTP4xx:
+		e.Consecutive4xx++
+	case mllm.ResultOK, mllm.ResultBadResponse:
+		e.Consecutive4xx = 0
+	}
+}
+
+// BreakerState implements mllm.Observer.
+func (w *ModelWatch) BreakerState(endpoint, state string) {
+	w.next.BreakerState(endpoint, state)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.endpoint(endpoint).Breaker = state
+}
+
+// endpoint returns the entry for name, adding a closed one; w.mu is held.
+func (w *ModelWatch) endpoint(name string) *Endpoint {
+	i := slices.IndexFunc(w.endpoints, func(e Endpoint) bool { return e.Name == name })
+	if i < 0 {
+		w.endpoints = append(w.endpoints, Endpoint{Name: name, Breaker: mllm.BreakerClosed})
+		i = len(w.endpoints) - 1
+	}
+	return &w.endpoints[i]
+}
+
+// Endpoints returns a copy of every endpoint's state, for Readiness.
+func (w *ModelWatch) Endpoints() []Endpoint {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.endpoints)
+}

@@ -1,0 +1,229 @@
+package metrics
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const namespace = "garssl"
+
+// LatencyBuckets are the upper bounds, in seconds, of the histograms of
+// model and GAR latencies. A warm single request on a GPU answers in about
+// 50 ms; a whole window on a busy server, or a timed-out request, takes up
+// to the 30 s window deadline.
+var LatencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30}
+
+// AgeBuckets are the upper bounds, in seconds, of the result-age histogram:
+// model latency plus queueing, up to stale_after (10 s by default, and
+// configurable) and past it for the rare window that overruns.
+var AgeBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60}
+
+// Gate decisions reported to Gate.
+const (
+	GateRefined = "refined"
+	GateSkipped = "skipped"
+)
+
+// streamStates are the states a stream reports in garssl_stream_state, one
+// 1/0 series each (design §5's state topic).
+var streamStates = []string{"connecting", "running", "reconnecting", "paused", "stopped"}
+
+// breakerStates are the mllm breaker states, one 1/0 series each.
+var breakerStates = []string{"closed", "half-open", "open"}
+
+// The publisher's label values, initialised to zero so that rate() and
+// alerts see every series from the first scrape.
+var (
+	mqttKinds          = []string{"detection", "state", "status"}
+	mqttDropReasons    = []string{"max_pending", "store_error", "publish_error", "shutdown"}
+	mqttCommandResults = []string{"applied", "ignored_retained", "malformed", "unknown_stream"}
+)
+
+// Options are what New needs besides the registry.
+type Options struct {
+	// Version is garssld's version, exported in garssl_build_info.
+	Version string
+	// FFmpeg names the linked FFmpeg libraries, e.g. "libavcodec 59.37.100";
+	// optional, exported in garssl_build_info.
+	FFmpeg string
+	// Streams returns the current streams' counters; called at every
+	// scrape, from the scraping goroutine, so it must be quick and safe for
+	// concurrent use. Nil exports no stream counters.
+	Streams func() []StreamSnapshot
+	// Now is the wall clock for garssl_last_result_timestamp_seconds;
+	// time.Now when nil.
+	Now func() time.Time
+}
+
+// Metrics holds every garssld metric family. Create it with New.
+type Metrics struct {
+	now func() time.Time
+
+	windows        *prometheus.CounterVec
+	windowDuration *prometheus.HistogramVec
+	stageDuration  *prometheus.HistogramVec
+	gate           *prometheus.CounterVec
+	queued         *prometheus.GaugeVec
+	resultAge      *prometheus.HistogramVec
+	lastResult     *prometheus.GaugeVec
+
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	breaker         *prometheus.GaugeVec
+
+	mqtt *MQTT
+
+	streams *streamCollector
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Metrics{
+		now: opts.Now,
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "windows_total",
+			Help: "Windows that went through the GAR loop or its shortcut and were handed to the publisher, by stream and outcome (the payload status: ok, silent, mllm_unavailable, invalid_model_output).",
+		}, []string{"stream", "outcome"}),
+		windowDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "gar_window_duration_seconds",
+			Help:    "Time the GAR loop took for one window, all stages, by stream.",
+			Buckets: LatencyBuckets,
+		}, []string{"stream"}),
+		stageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "gar_stage_duration_seconds",
+			Help:    "Time one GAR stage (locate, audio, analysis, refine) took within a window, retries included.",
+			Buckets: LatencyBuckets,
+		}, []string{"stage"}),
+		gate: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "gar_gate_decisions_total",
+			Help: "Gating decisions per source: refined, or refinement skipped because the analysis trials agreed (paper Eq. 10).",
+		}, []string{"decision"}),
+		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "queued_windows",
+			Help: "Windows waiting for the model in the stream's bounded queue.",
+		}, []string{"stream"}),
+		resultAge: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "result_age_seconds",
+			Help:    "Age of a result when it was published: publish time minus the wall-clock end of its window, by stream.",
+			Buckets: AgeBuckets,
+		}, []string{"stream"}),
+		lastResult: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_result_timestamp_seconds",
+			Help: "Unix time at which the stream's latest result (any status) was published.",
+		}, []string{"stream"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mllm_requests_total",
+			Help: "Model server requests by endpoint, GAR stage and result; result breaker_open (endpoint empty) counts requests refused because every breaker was open.",
+		}, []string{"endpoint", "stage", "result"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "mllm_request_duration_seconds",
+			Help:    "Duration of model server requests that were sent, whatever their result, by endpoint and GAR stage.",
+			Buckets: LatencyBuckets,
+		}, []string{"endpoint", "stage"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "mllm_breaker_state",
+			Help: "Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.",
+		}, []string{"endpoint", "state"}),
+		mqtt: newMQTT(),
+	}
+	m.streams = newStreamCollector(opts.Streams)
+
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help: "Always 1; the labels name the garssld version, the Go version and the linked FFmpeg libraries.",
+	}, []string{"version", "goversion", "ffmpeg"})
+	buildInfo.WithLabelValues(opts.Version, runtime.Version(), opts.FFmpeg).Set(1)
+
+	for _, d := range []string{GateRefined, GateSkipped} {
+		m.gate.WithLabelValues(d)
+	}
+
+	for _, c := range []prometheus.Collector{
+		m.windows, m.windowDuration, m.stageDuration, m.gate, m.queued, m.resultAge, m.lastResult,
+		m.requests, m.requestDuration, m.breaker,
+		m.mqtt.published, m.mqtt.dropped, m.mqtt.pending, m.mqtt.connected, m.mqtt.commands,
+		m.streams, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Request implements mllm.Observer: one attempt at a model request.
+func (m *Metrics) Request(endpoint, stage, result string, d time.Duration) {
+	m.requests.WithLabelValues(endpoint, stage, result).Inc()
+	if endpoint != "" { // empty: refused before any endpoint was chosen
+		m.requestDuration.WithLabelValues(endpoint, stage).Observe(d.Seconds())
+	}
+}
+
+// BreakerState implements mllm.Observer: endpoint's breaker is now in state.
+func (m *Metrics) BreakerState(endpoint, state string) {
+	for _, s := range breakerStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.breaker.WithLabelValues(endpoint, s).Set(v)
+	}
+}
+
+// WindowDone counts one window handed to the publisher with its outcome
+// (the payload status) and records how long its GAR loop took; d is zero
+// for windows that skipped the model (silent).
+func (m *Metrics) WindowDone(stream, outcome string, d time.Duration) {
+	m.windows.WithLabelValues(stream, outcome).Inc()
+	if d > 0 {
+		m.windowDuration.WithLabelValues(stream).Observe(d.Seconds())
+	}
+}
+
+// Dropped counts one window of stream dropped before the GAR loop, e.g.
+// reason "stale" or "queue_full". It shares garssl_windows_dropped_total
+// with the drops windowing counts itself (StreamSnapshot.Dropped).
+func (m *Metrics) Dropped(stream, reason string) { m.streams.drop(stream, reason) }
+
+// QueueDepth reports how many windows of stream wait for the model.
+func (m *Metrics) QueueDepth(stream string, n int) { m.queued.WithLabelValues(stream).Set(float64(n)) }
+
+// AgeAtPublish records a result's age when it was published (publish time
+// minus its window's wall-clock end) and marks the stream's latest result.
+func (m *Metrics) AgeAtPublish(stream string, d time.Duration) {
+	m.resultAge.WithLabelValues(stream).Observe(d.Seconds())
+	m.lastResult.WithLabelValues(stream).Set(float64(m.now().UnixNano()) / 1e9)
+}
+
+// StageLatency records how long one GAR stage took within a window.
+func (m *Metrics) StageLatency(stage string, d time.Duration) {
+	m.stageDuration.WithLabelValues(stage).Observe(d.Seconds())
+}
+
+// Gate counts one gating decision, GateRefined or GateSkipped.
+func (m *Metrics) Gate(decision string) { m.gate.WithLabelValues(decision).Inc() }
+
+// ForgetStream deletes every series labelled with stream, for a stream a
+// reload removed, so that its last values do not linger.
+func (m *Metrics) ForgetStream(stream string) {
+	l := prometheus.Labels{"stream": stream}
+	m.windows.DeletePartialMatch(l)
+	m.windowDuration.DeletePartialMatch(l)
+	m.queued.DeletePartialMatch(l)
+	m.resultAge.DeletePartialMatch(l)
+	m.lastResult.DeletePartialMatch(l)
+	m.streams.forget(stream)
+}
+
+// MQTT returns the publisher's observer.
+func (m *Metrics) MQTT() *MQTT { return m.mqtt }

@@ -1,0 +1,69 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// MQTT implements the publisher's Observer (publish.Observer). Get it from
+// Metrics.MQTT.
+type MQTT struct {
+	published *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	pending   prometheus.Gauge
+	connected prometheus.Gauge
+	commands  *prometheus.CounterVec
+}
+
+func newMQTT() *MQTT {
+	o := &MQTT{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mqtt_messages_published_total",
+			Help: "MQTT messages handed to the client library, by kind (detection, state, status).",
+		}, []string{"kind"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mqtt_messages_dropped_total",
+			Help: "MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown).",
+		}, []string{"reason"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "mqtt_pending_messages",
+			Help: "MQTT messages queued or in flight and not yet handed over or acknowledged.",
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "mqtt_connected",
+			Help: "1 while the MQTT client is connected to the broker, else 0.",
+		}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mqtt_commands_total",
+			Help: "Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).",
+		}, []string{"result"}),
+	}
+	for _, k := range mqttKinds {
+		o.published.WithLabelValues(k)
+	}
+	for _, r := range mqttDropReasons {
+		o.dropped.WithLabelValues(r)
+	}
+	for _, r := range mqttCommandResults {
+		o.commands.WithLabelValues(r)
+	}
+	return o
+}
+
+// Published counts one message of kind handed to the client library.
+func (o *MQTT) Published(kind string) { o.published.WithLabelValues(kind).Inc() }
+
+// Dropped counts one message given up for reason.
+func (o *MQTT) Dropped(reason string) { o.dropped.WithLabelValues(reason).Inc() }
+
+// Pending reports how many messages are outstanding.
+func (o *MQTT) Pending(n int) { o.pending.Set(float64(n)) }
+
+// Connected reports whether the client is connected to the broker.
+func (o *MQTT) Connected(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	o.connected.Set(v)
+}
+
+// Command counts one message received on a set topic, by result.
+func (o *MQTT) Command(result string) { o.commands.WithLabelValues(result).Inc() }
