@@ -14,7 +14,7 @@
 //     its turn.
 //   - A started window runs under the smaller of window_deadline and the time
 //     left until it turns stale_after old. A result that comes back older
-//     than stale_after is dropped (stale), never published, and a window cut
+//     than stale_after is dropped (stale), never published; so a window cut
 //     short by the stale deadline is counted stale whatever status the
 //     Localizer made of it. A window cut short by window_deadline is
 //     published with the Localizer's status (mllm_unavailable).

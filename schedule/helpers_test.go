@@ -123,21 +123,15 @@ func (o *observer) drops(stream, reason string) int {
 	return o.dropped[stream][reason]
 }
 
-func (o *observer) totalDrops(stream string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, c := range o.dropped[stream] {
-		n += c
-	}
-	return n
-}
+func (o *observer) totalDrops(stream string) int { return o.total(o.dropped, stream) }
 
-func (o *observer) totalDone(stream string) int {
+func (o *observer) totalDone(stream string) int { return o.total(o.done, stream) }
+
+func (o *observer) total(m map[string]map[string]int, stream string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
-	for _, c := range o.done[stream] {
+	for _, c := range m[stream] {
 		n += c
 	}
 	return n
@@ -474,9 +468,10 @@ func (r *rig) submit(t testing.TB, w windowing.Window) {
 }
 
 // accounted reports whether every window submitted so far to stream has
-// ended in a publish or a counted drop.
+// ended in a publish (reported and handed over) or a counted drop.
 func (r *rig) accounted(stream string, submitted int) bool {
-	return r.obs.totalDone(stream)+r.obs.totalDrops(stream) == submitted
+	done := r.obs.totalDone(stream)
+	return done == r.pub.count(stream) && done+r.obs.totalDrops(stream) == submitted
 }
 
 // sim is omnisim on a loopback port with a recorder of chat request ids.
@@ -532,7 +527,7 @@ func (s *sim) requestsFor(stream string, seq uint64) int {
 
 // newGAR builds the real model client and GAR loop against s, with
 // maxInFlight request slots.
-func newGAR(t testing.TB, s *sim, maxInFlight int) *gar.Localizer {
+func newGAR(t testing.TB, s *sim, maxInFlight int) (*gar.Localizer, *mllm.Client) {
 	t.Helper()
 	client, err := mllm.New(mllm.Config{
 		Endpoints: []string{s.url}, Model: omnisim.DefaultModel,
@@ -549,24 +544,34 @@ func newGAR(t testing.TB, s *sim, maxInFlight int) *gar.Localizer {
 	if err != nil {
 		t.Fatalf("NewLocalizer: %v", err)
 	}
-	return loc
+	return loc, client
 }
 
 // feed submits n windows of stream, one every interval, each ending now:
 // a live source. It returns when all are submitted.
 func feed(t testing.TB, r *rig, stream string, n int, interval time.Duration) {
 	t.Helper()
+	feedWhile(t, r, stream, interval, func(submitted int) bool { return submitted < n })
+}
+
+// feedWhile submits windows of stream, one every interval, while more(the
+// number submitted so far) holds, and returns that number.
+func feedWhile(t testing.TB, r *rig, stream string, interval time.Duration, more func(submitted int) bool) int {
+	t.Helper()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for seq := uint64(1); seq <= uint64(n); seq++ {
-		if err := r.s.Submit(window(t, stream, seq, time.Now(), false, true)); err != nil {
-			t.Errorf("Submit %s/%d: %v", stream, seq, err)
-			return
-		}
-		if seq < uint64(n) {
+	seq := uint64(0)
+	for more(int(seq)) {
+		if seq > 0 {
 			<-tick.C
 		}
+		seq++
+		if err := r.s.Submit(window(t, stream, seq, time.Now(), false, true)); err != nil {
+			t.Errorf("Submit %s/%d: %v", stream, seq, err)
+			break
+		}
 	}
+	return int(seq)
 }
 
 // localizerFunc adapts a function to Localizer.

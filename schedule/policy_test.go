@@ -58,62 +58,65 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 	const staleAfter = 10 * time.Second
 	clock := newFakeClock()
 	loc := newFakeLocalizer()
-	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, staleAfter))
+	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, staleAfter), streamCfg("b", 2, staleAfter))
 
 	t0 := clock.Now()
-	r.submit(t, window(t, "a", 1, t0, false, false))                     // runs
-	r.submit(t, window(t, "a", 2, t0.Add(-8*time.Second), false, false)) // a late window: queued
-	r.submit(t, window(t, "a", 3, t0, false, false))                     // queued
+	r.submit(t, window(t, "b", 1, t0, false, false)) // runs; a has the next turn
 	loc.next(t)
-	clock.Advance(3 * time.Second) // 1 and 3 are 3 s old, 2 is 11 s old
+	r.submit(t, window(t, "a", 1, t0.Add(-8*time.Second), false, false)) // a late window: queued
+	r.submit(t, window(t, "a", 2, t0, false, false))                     // queued
+	r.submit(t, window(t, "b", 2, t0, false, false))                     // queued
+	clock.Advance(3 * time.Second)                                       // a/1 is 11 s old, the others 3 s
 
-	// Window 2's turn comes when 1 ends: it is stale and skipped, and the
-	// stream keeps its turn, so 3 starts.
+	// a's turn comes when b/1 ends: a/1 is stale and skipped, and a keeps
+	// its turn, so a/2 starts before b/2.
 	loc.finishOne(t)
-	if id := loc.next(t); id != "robot/a/3" {
-		t.Fatalf("after window 1: started %s, want robot/a/3", id)
+	if id := loc.next(t); id != "robot/a/2" {
+		t.Fatalf("after b/1: started %s, want robot/a/2", id)
 	}
-	waitFor(t, 20*time.Second, "window 1 published", func() bool { return r.pub.find("a", 1) != nil })
-	if got := r.pub.find("a", 1).LatencyMS.AgeAtPublish; got != 3000 {
-		t.Fatalf("window 1 age_at_publish = %d ms, want 3000 (fake clock)", got)
+	waitFor(t, 20*time.Second, "b/1 published", func() bool { return r.pub.find("b", 1) != nil })
+	if got := r.pub.find("b", 1).LatencyMS.AgeAtPublish; got != 3000 {
+		t.Fatalf("b/1 age_at_publish = %d ms, want 3000 (fake clock)", got)
 	}
 	if got := r.obs.drops("a", schedule.DropStale); got != 1 {
-		t.Fatalf("stale drops = %d, want 1 (window 2)", got)
+		t.Fatalf("stale drops = %d, want 1 (a/1)", got)
 	}
-	if slices.Contains(loc.callIDs(), "robot/a/2") {
-		t.Fatal("stale window 2 reached the model")
+	if slices.Contains(loc.callIDs(), "robot/a/1") {
+		t.Fatal("stale window a/1 reached the model")
 	}
 
-	// Window 3's result comes back when it is 11 s old: never published.
+	// a/2's result comes back when it is 11 s old: never published. b/2,
+	// as old, is dropped when its turn comes.
 	clock.Advance(8 * time.Second)
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "window 3 accounted for", func() bool { return r.accounted("a", 3) })
-	if d := r.pub.find("a", 3); d != nil {
-		t.Fatalf("window 3 published at age %d ms, older than stale_after %s", d.LatencyMS.AgeAtPublish, staleAfter)
+	waitFor(t, 20*time.Second, "a and b accounted for", func() bool { return r.accounted("a", 2) && r.accounted("b", 2) })
+	if d := r.pub.find("a", 2); d != nil {
+		t.Fatalf("a/2 published at age %d ms, older than stale_after %s", d.LatencyMS.AgeAtPublish, staleAfter)
 	}
-	if got := r.obs.drops("a", schedule.DropStale); got != 2 {
-		t.Fatalf("stale drops = %d, want 2", got)
+	if a, b := r.obs.drops("a", schedule.DropStale), r.obs.drops("b", schedule.DropStale); a != 2 || b != 1 {
+		t.Fatalf("stale drops a=%d b=%d, want 2 and 1", a, b)
 	}
+	loc.noneStarted(t)
 
 	// A window pushed out of a full queue when already stale is counted as
 	// stale, not queue_full.
 	now := clock.Now()
-	r.submit(t, window(t, "a", 4, now, false, false)) // runs
+	r.submit(t, window(t, "a", 3, now, false, false)) // runs
 	loc.next(t)
-	r.submit(t, window(t, "a", 5, now.Add(-20*time.Second), false, false))
-	r.submit(t, window(t, "a", 6, now, false, false))
-	r.submit(t, window(t, "a", 7, now, false, false)) // pushes 5 out
+	r.submit(t, window(t, "a", 4, now.Add(-20*time.Second), false, false))
+	r.submit(t, window(t, "a", 5, now, false, false))
+	r.submit(t, window(t, "a", 6, now, false, false)) // pushes 4 out
 	if got, full := r.obs.drops("a", schedule.DropStale), r.obs.drops("a", schedule.DropQueueFull); got != 3 || full != 0 {
 		t.Fatalf("after pushing out a stale window: stale %d, queue_full %d; want 3 and 0", got, full)
 	}
-	for _, want := range []string{"robot/a/6", "robot/a/7"} {
+	for _, want := range []string{"robot/a/5", "robot/a/6"} {
 		loc.finishOne(t)
 		if id := loc.next(t); id != want {
 			t.Fatalf("started %s, want %s", id, want)
 		}
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "all seven accounted for", func() bool { return r.accounted("a", 7) })
+	waitFor(t, 20*time.Second, "all accounted for", func() bool { return r.accounted("a", 6) })
 }
 
 // The deadline a window runs under is min(window_deadline, time left until

@@ -49,12 +49,11 @@ var (
 	ErrStopped = errors.New("scheduler stopped")
 )
 
-// Causes of a window's context ending, told apart with context.Cause.
+// Causes of a window's cancellation, told apart with context.Cause. A window
+// cut short by its stale deadline needs none: its age at publish says it.
 var (
-	errStaleDeadline  = errors.New("the window turned stale_after old")
-	errWindowDeadline = errors.New("window_deadline passed")
-	errRemoved        = errors.New("the stream was removed")
-	errShutdown       = errors.New("the scheduler stopped and the shutdown timeout passed")
+	errRemoved  = errors.New("the stream was removed")
+	errShutdown = errors.New("the scheduler stopped and the shutdown timeout passed")
 )
 
 // dropLogEvery folds a stream's drop log lines: at most one per period,
@@ -477,12 +476,9 @@ func (s *Scheduler) startFreshLocked(st *stream) bool {
 			s.dropLocked(st.cfg.Name, st, w.Seq, DropStale)
 			continue
 		}
-		limit, cause := s.cfg.WindowDeadline, errWindowDeadline
-		if left < limit {
-			limit, cause = left, errStaleDeadline
-		}
+		limit := min(s.cfg.WindowDeadline, left)
 		ctx, cancel := context.WithCancelCause(s.workCtx)
-		ctx, stop := context.WithTimeoutCause(ctx, limit, cause)
+		ctx, stop := context.WithTimeout(ctx, limit)
 		j := &job{st: st, w: w, ctx: ctx, cancel: cancel, stop: stop}
 		st.jobs[j] = struct{}{}
 		st.busy++
@@ -507,8 +503,6 @@ func (s *Scheduler) analyse(j *job) {
 		reason = DropRemoved
 	case errors.Is(cause, errShutdown):
 		reason = DropShutdown
-	case errors.Is(cause, errStaleDeadline):
-		reason = DropStale
 	}
 	j.stop()
 	j.cancel(nil)
