@@ -32,7 +32,7 @@ import (
 // wall time, which two cores can overlap.
 func BenchmarkOverhead(b *testing.B) {
 	result := okResult()
-	noop := localizerFunc(func(context.Context, gar.Input) gar.Result { return result })
+	noop := schedule.LocalizerFunc(func(context.Context, gar.Input) gar.Result { return result })
 	m := sharedMedia(b)
 	base := windowing.Window{
 		JPEG: m.jpeg, WAV: m.loud, RMSDBFS: m.loudDBFS, Samples: 3 * windowing.SampleRate,

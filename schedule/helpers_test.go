@@ -574,11 +574,6 @@ func feedWhile(t testing.TB, r *rig, stream string, interval time.Duration, more
 	return int(seq)
 }
 
-// localizerFunc adapts a function to Localizer.
-type localizerFunc func(context.Context, gar.Input) gar.Result
-
-func (f localizerFunc) Localize(ctx context.Context, in gar.Input) gar.Result { return f(ctx, in) }
-
 // exampleWindow is a loud window that ended just now, without media.
 func exampleWindow(stream string, seq uint64) windowing.Window {
 	end := time.Now()

@@ -446,7 +446,7 @@ func TestWindowsWaitForRun(t *testing.T) {
 }
 
 func ExampleScheduler() {
-	loc := localizerFunc(func(context.Context, gar.Input) gar.Result { return okResult() })
+	loc := schedule.LocalizerFunc(func(context.Context, gar.Input) gar.Result { return okResult() })
 	published := make(chan string, 1)
 	s, err := schedule.New(schedule.Config{
 		Node: "robot-7", RunID: "01JD", MaxWindows: 4, WindowDeadline: 30 * time.Second, SilenceDBFS: -60,

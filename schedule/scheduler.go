@@ -20,6 +20,12 @@ type Localizer interface {
 	Localize(ctx context.Context, in gar.Input) gar.Result
 }
 
+// LocalizerFunc adapts a function to Localizer.
+type LocalizerFunc func(ctx context.Context, in gar.Input) gar.Result
+
+// Localize implements Localizer.
+func (f LocalizerFunc) Localize(ctx context.Context, in gar.Input) gar.Result { return f(ctx, in) }
+
 // PublishFunc hands one detection to the publisher. It must not block: it
 // is called from the goroutines that analyse windows and from Submit, and
 // several calls may run at once. It may keep d. The scheduler calls it until
