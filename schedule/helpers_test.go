@@ -474,13 +474,36 @@ func (r *rig) accounted(stream string, submitted int) bool {
 	return done == r.pub.count(stream) && done+r.obs.totalDrops(stream) == submitted
 }
 
-// sim is omnisim on a loopback port with a recorder of chat request ids.
+// sim is omnisim on a loopback port with a recorder of chat request ids: as
+// they arrive, and as they are answered with 200.
 type sim struct {
 	*omnisim.Server
 	url string // base URL ending in /v1
 
-	mu  sync.Mutex
-	ids []string
+	mu       sync.Mutex
+	ids      []string
+	answered []string
+}
+
+// answerRecorder tells whether the handler answered at all (omnisim writes
+// nothing for a client that went away) and with what status.
+type answerRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (a *answerRecorder) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answerRecorder) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a.ResponseWriter.Write(b)
 }
 
 func startSim(t testing.TB, timeScale float64) *sim {
@@ -494,12 +517,21 @@ func startSim(t testing.TB, timeScale float64) *sim {
 	s := &sim{Server: srv}
 	next := srv.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/chat/completions" {
+		if r.URL.Path != "/v1/chat/completions" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := r.Header.Get("X-Request-Id")
+		s.mu.Lock()
+		s.ids = append(s.ids, id)
+		s.mu.Unlock()
+		rec := &answerRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusOK {
 			s.mu.Lock()
-			s.ids = append(s.ids, r.Header.Get("X-Request-Id"))
+			s.answered = append(s.answered, id)
 			s.mu.Unlock()
 		}
-		next.ServeHTTP(w, r)
 	}))
 	t.Cleanup(hs.Close)
 	s.url = hs.URL + "/v1"
@@ -512,12 +544,22 @@ func (s *sim) requestIDs() []string {
 	return slices.Clone(s.ids)
 }
 
-// requestsFor counts chat requests whose id belongs to window
+// requestsFor counts chat requests that arrived for window
 // <node>/<stream>/<seq>.
 func (s *sim) requestsFor(stream string, seq uint64) int {
-	prefix := fmt.Sprintf("%s/%s/%d/", testNode, stream, seq)
+	return countPrefix(s.requestIDs(), fmt.Sprintf("%s/%s/%d/", testNode, stream, seq))
+}
+
+// answeredFor counts the window's requests of stage answered with 200.
+func (s *sim) answeredFor(stream string, seq uint64, stage string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return countPrefix(s.answered, fmt.Sprintf("%s/%s/%d/%s", testNode, stream, seq, stage))
+}
+
+func countPrefix(ids []string, prefix string) int {
 	n := 0
-	for _, id := range s.requestIDs() {
+	for _, id := range ids {
 		if strings.HasPrefix(id, prefix) {
 			n++
 		}

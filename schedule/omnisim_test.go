@@ -144,24 +144,26 @@ func TestFloodingStreamDoesNotStarveAnother(t *testing.T) {
 // its requests are abandoned on the server. When window_deadline is the
 // shorter, the window is published as mllm_unavailable, fresh.
 func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
-	s := startSim(t, 2) // a window takes ≈ 3.5 s
+	s := startSim(t, 3) // a window takes ≈ 5 s
 	loc, _ := newGAR(t, s, 4)
 
 	t.Run("stale deadline", func(t *testing.T) {
 		const staleAfter = time.Second
 		r := startRig(t, schedule.Config{MaxWindows: 4, WindowDeadline: 30 * time.Second}, loc, streamCfg("a", 4, staleAfter))
-		began := time.Now()
 		for seq := uint64(1); seq <= 3; seq++ {
 			r.submit(t, window(t, "a", seq, time.Now(), false, true))
 		}
-		checkStale := func() bool { return r.obs.drops("a", schedule.DropStale) == 3 }
-		waitFor(t, 60*time.Second, "three stale drops", checkStale)
-		// Cut at the stale deadline (≈ 1 s), long before the model's ≈ 3.5 s.
-		if took := time.Since(began); took > 2500*time.Millisecond {
-			t.Fatalf("windows ended %s after they were submitted; the stale deadline is 1s and the model needs ≈3.5s", took)
-		}
+		waitFor(t, 60*time.Second, "three stale drops", func() bool { return r.obs.drops("a", schedule.DropStale) == 3 })
 		if n := len(r.pub.all()); n != 0 {
 			t.Fatalf("%d stale results published", n)
+		}
+		// Cut at the stale deadline (1 s), not at window_deadline: no window
+		// got as far as an answered analysis (≈ 1.1 s + 1.7 s in), however
+		// slow the machine, and the server saw its clients go away.
+		for seq := uint64(1); seq <= 3; seq++ {
+			if n := s.answeredFor("a", seq, "analysis"); n != 0 {
+				t.Fatalf("window a/%d got %d analysis answers: it ran past its stale deadline", seq, n)
+			}
 		}
 		waitFor(t, 30*time.Second, "omnisim to see its clients go away", func() bool { return s.Stats().Cancelled > 0 })
 	})
@@ -217,8 +219,9 @@ func TestSilentWindowsNeverReachTheModel(t *testing.T) {
 // running past the timeout are cancelled, and no goroutine of the scheduler,
 // the GAR loop or the model client outlives Run.
 func TestRemoveAndShutdownMidFlightAgainstTheModel(t *testing.T) {
-	s := startSim(t, 2) // a window takes ≈ 3.5 s
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := startSim(t, 3) // a window takes ≈ 5 s
+	// omnisim's server connections belong to httptest, closed at cleanup.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	loc, client := newGAR(t, s, 4)
 	r := startRig(t, schedule.Config{MaxWindows: 4, ShutdownTimeout: 200 * time.Millisecond}, loc,
 		streamCfg("a", 2, 30*time.Second), streamCfg("b", 2, 30*time.Second))
@@ -228,12 +231,12 @@ func TestRemoveAndShutdownMidFlightAgainstTheModel(t *testing.T) {
 	waitFor(t, 30*time.Second, "a/1 on the model", func() bool { return s.requestsFor("a", 1) > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	began := time.Now()
 	if err := r.s.Remove(ctx, "a"); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
-	if took := time.Since(began); took > 2*time.Second {
-		t.Fatalf("Remove took %s; the running window should have been cancelled, not finished (≈3.5s)", took)
+	// Remove returned without waiting for the window to run its course.
+	if n := s.answeredFor("a", 1, "analysis"); n != 0 {
+		t.Fatalf("a/1 got %d analysis answers: Remove let it run instead of cancelling it", n)
 	}
 	if got := r.obs.drops("a", schedule.DropRemoved); got != 1 {
 		t.Fatalf("removed drops = %d, want 1", got)
@@ -247,12 +250,8 @@ func TestRemoveAndShutdownMidFlightAgainstTheModel(t *testing.T) {
 	// Shutdown with a window running: cut after the 200 ms timeout.
 	r.submit(t, window(t, "b", 2, time.Now(), false, true))
 	waitFor(t, 30*time.Second, "b/2 on the model", func() bool { return s.requestsFor("b", 2) > 0 })
-	began = time.Now()
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
-	}
-	if took := time.Since(began); took > 2*time.Second {
-		t.Fatalf("shutdown took %s with a 200ms timeout", took)
 	}
 	if got := r.obs.drops("b", schedule.DropShutdown); got != 1 {
 		t.Fatalf("shutdown drops = %d, want 1", got)
