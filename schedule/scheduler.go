@@ -247,10 +247,10 @@ func (s *Scheduler) Add(cfg StreamConfig) error {
 // stream of the same name may be added again at once.
 func (s *Scheduler) Remove(ctx context.Context, name string) error {
 	s.mu.Lock()
-	st := s.streams[name]
-	if st == nil {
+	st, err := s.streamLocked("remove", name)
+	if err != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("remove stream %q: %w", name, ErrUnknownStream)
+		return err
 	}
 	delete(s.streams, name)
 	i := slices.Index(s.ring, st)
@@ -292,12 +292,9 @@ func (s *Scheduler) Remove(ctx context.Context, name string) error {
 func (s *Scheduler) Pause(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.streams[name]
-	if st == nil {
-		return fmt.Errorf("pause stream %q: %w", name, ErrUnknownStream)
-	}
-	if st.paused {
-		return nil
+	st, err := s.streamLocked("pause", name)
+	if err != nil || st.paused {
+		return err
 	}
 	st.paused = true
 	s.dropQueueLocked(st, DropPaused)
@@ -309,16 +306,21 @@ func (s *Scheduler) Pause(name string) error {
 func (s *Scheduler) Resume(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.streams[name]
-	if st == nil {
-		return fmt.Errorf("resume stream %q: %w", name, ErrUnknownStream)
-	}
-	if !st.paused {
-		return nil
+	st, err := s.streamLocked("resume", name)
+	if err != nil || !st.paused {
+		return err
 	}
 	st.paused = false
 	st.log.Info("stream resumed")
 	return nil
+}
+
+// streamLocked finds a stream for op, or says it is unknown.
+func (s *Scheduler) streamLocked(op, name string) (*stream, error) {
+	if st := s.streams[name]; st != nil {
+		return st, nil
+	}
+	return nil, fmt.Errorf("%s stream %q: %w", op, name, ErrUnknownStream)
 }
 
 // Submit hands over one window of a stream; it never blocks on the model.
