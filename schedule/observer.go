@@ -1,0 +1,58 @@
+package schedule
+
+import "time"
+
+// Reasons reported to Observer.Dropped: a bounded set, fit for a metric
+// label. Every window handed to Submit ends in exactly one WindowDone or one
+// Dropped.
+const (
+	// DropQueueFull: a newer window pushed it out of its stream's full
+	// queue (the model is slower than real time).
+	DropQueueFull = "queue_full"
+	// DropStale: older than the stream's stale_after when its turn came, when
+	// its result was ready, or when it was pushed out of the queue.
+	DropStale = "stale"
+	// DropPaused: its stream was paused when it arrived or while it waited.
+	DropPaused = "paused"
+	// DropRemoved: its stream was removed (or was never added) while the
+	// window waited or ran.
+	DropRemoved = "removed"
+	// DropShutdown: the scheduler stopped while the window waited, ran past
+	// the shutdown timeout, or arrived after Run ended.
+	DropShutdown = "shutdown"
+)
+
+// Observer receives the scheduler's measurements; the daemon backs it with
+// Prometheus metrics. Methods are called synchronously, some with the
+// scheduler's lock held, so they must be quick, must not block and must not
+// call back into the Scheduler.
+type Observer interface {
+	// Dropped counts one window that will not be published.
+	Dropped(stream, reason string)
+	// QueueDepth reports the number of windows waiting in a stream's queue
+	// after every change (0 when the stream is paused or removed).
+	QueueDepth(stream string, n int)
+	// WindowDone reports one published window, with its payload status
+	// (ok, silent, mllm_unavailable, invalid_model_output) and the time
+	// from the start of its analysis to its result (0 for silent windows).
+	WindowDone(stream, status string, took time.Duration)
+	// AgeAtPublish reports, for every published window, the time from the
+	// window's end (wall clock, measured on the monotonic clock) to its
+	// hand-over to the publisher.
+	AgeAtPublish(stream string, age time.Duration)
+}
+
+// NopObserver discards everything; New uses it when Config.Observer is nil.
+type NopObserver struct{}
+
+// Dropped implements Observer.
+func (NopObserver) Dropped(string, string) {}
+
+// QueueDepth implements Observer.
+func (NopObserver) QueueDepth(string, int) {}
+
+// WindowDone implements Observer.
+func (NopObserver) WindowDone(string, string, time.Duration) {}
+
+// AgeAtPublish implements Observer.
+func (NopObserver) AgeAtPublish(string, time.Duration) {}

@@ -1,0 +1,592 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/windowing"
+)
+
+// Localizer runs the GAR loop of one window; *gar.Localizer is the real
+// one. It must return soon after ctx ends.
+type Localizer interface {
+	Localize(ctx context.Context, in gar.Input) gar.Result
+}
+
+// LocalizerFunc adapts a function to Localizer.
+type LocalizerFunc func(ctx context.Context, in gar.Input) gar.Result
+
+// Localize implements Localizer.
+func (f LocalizerFunc) Localize(ctx context.Context, in gar.Input) gar.Result { return f(ctx, in) }
+
+// PublishFunc hands one detection to the publisher. It must not block: it
+// is called from the goroutines that analyse windows and from Submit, and
+// several calls may run at once. It may keep d. The scheduler calls it until
+// Run returns (in-flight windows finish during shutdown), so the publisher
+// must outlive Run.
+type PublishFunc func(stream string, seq uint64, d *gar.Detection)
+
+// Clock tells the time. Ages are differences of its readings, so the real
+// clock's readings must carry Go's monotonic reading (time.Now does), as
+// windowing.Window.WallEnd does.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Errors callers act on.
+var (
+	// ErrUnknownStream: no stream of that name was added, or it was removed.
+	ErrUnknownStream = errors.New("unknown stream")
+	// ErrStreamExists: Add was given a name already in use.
+	ErrStreamExists = errors.New("stream already added")
+	// ErrStopped: Run has ended (or is ending); the scheduler takes no more
+	// streams or windows.
+	ErrStopped = errors.New("scheduler stopped")
+)
+
+// Causes of a window's cancellation, told apart with context.Cause. A window
+// cut short by its stale deadline needs none: its age at publish says it.
+var (
+	errRemoved  = errors.New("the stream was removed")
+	errShutdown = errors.New("the scheduler stopped and the shutdown timeout passed")
+)
+
+// dropLogEvery folds a stream's drop log lines: at most one per period,
+// carrying the count since the previous one.
+const dropLogEvery = time.Minute
+
+// Config sets up a Scheduler. Numbers are used as given; the daemon passes
+// the values of its config.
+type Config struct {
+	// Node and RunID go into every payload; Node starts request ids.
+	Node, RunID string
+	// MaxWindows caps the windows analysed at once over all streams. Give
+	// mllm.max_in_flight × the number of endpoints: every running window can
+	// then have a request on the model, and windows that have not started
+	// never compete with those that have.
+	MaxWindows int
+	// WindowDeadline bounds one window's GAR loop (mllm.window_deadline); a
+	// window's deadline is the smaller of it and the time left until the
+	// window turns its stream's StaleAfter old.
+	WindowDeadline time.Duration
+	// SilenceDBFS is gar.silence_dbfs: windows whose level is below it are
+	// published as silent without calling the model.
+	SilenceDBFS float64
+	// ShutdownTimeout is how long running windows may go on after Run's
+	// context ends before they are cancelled. 0 cancels them at once.
+	ShutdownTimeout time.Duration
+	// Clock measures ages; nil means time.Now.
+	Clock Clock
+	// Logger receives state changes (one line each) and, at debug level,
+	// per-window decisions; nil discards.
+	Logger hclog.Logger
+	// Observer receives measurements; nil discards.
+	Observer Observer
+}
+
+// StreamConfig is one stream as the scheduler sees it.
+type StreamConfig struct {
+	Name string
+	// MaxQueue bounds the windows waiting for the model (stream max_queue);
+	// the oldest is dropped when a new one arrives at a full queue.
+	MaxQueue int
+	// StaleAfter is the oldest a window may be when its analysis starts and
+	// when its result is published (stream stale_after).
+	StaleAfter time.Duration
+	// HFOVDeg is the camera's horizontal field of view; 0 leaves bearing_deg
+	// out of the payload.
+	HFOVDeg float64
+}
+
+func (c StreamConfig) validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("stream name is empty")
+	case c.MaxQueue < 1:
+		return fmt.Errorf("stream %q: max_queue %d must be at least 1", c.Name, c.MaxQueue)
+	case c.StaleAfter <= 0:
+		return fmt.Errorf("stream %q: stale_after %s must be positive", c.Name, c.StaleAfter)
+	case c.HFOVDeg < 0 || c.HFOVDeg >= 180:
+		return fmt.Errorf("stream %q: hfov_deg %v must lie in [0, 180)", c.Name, c.HFOVDeg)
+	}
+	return nil
+}
+
+type runState int
+
+const (
+	stateIdle     runState = iota // Run not called yet: windows queue
+	stateRunning                  // windows are admitted
+	stateStopping                 // Run's context ended: running windows finish
+	stateStopped                  // Run returned
+)
+
+// Scheduler admits the windows of every stream to the GAR loop: bounded
+// drop-oldest queues per stream, freshness deadlines, and round-robin
+// admission across streams under a global cap. See the package doc for the
+// policy. Its methods are safe for concurrent use.
+type Scheduler struct {
+	cfg     Config
+	loc     Localizer
+	publish PublishFunc
+	obs     Observer
+	clock   Clock
+	log     hclog.Logger
+	pings   chan chan struct{}
+
+	mu      sync.Mutex
+	state   runState
+	streams map[string]*stream
+	ring    []*stream // admission order: streams in the order they were added
+	next    int       // index in ring of the stream whose turn is next
+	running int       // windows being analysed
+	workCtx context.Context
+	windows sync.WaitGroup // one per running window goroutine
+}
+
+// stream is one stream's queue and bookkeeping, guarded by Scheduler.mu.
+type stream struct {
+	cfg    StreamConfig
+	log    hclog.Logger
+	queue  []windowing.Window // oldest first, at most cfg.MaxQueue
+	paused bool
+	// busy counts windows taken from the queue and not yet finished:
+	// running ones and silent ones being published.
+	busy int
+	jobs map[*job]struct{} // running windows, to cancel on Remove
+	idle chan struct{}     // made by Remove while busy > 0; closed at 0
+
+	dropsUnlogged int // drops since the last folded log line
+	lastDropLog   time.Time
+}
+
+// job is one window being analysed.
+type job struct {
+	st     *stream
+	w      windowing.Window
+	ctx    context.Context
+	cancel context.CancelCauseFunc // with errRemoved on Remove
+	stop   context.CancelFunc      // releases the deadline's timer
+}
+
+// New checks cfg and returns a Scheduler that runs windows through loc and
+// hands results to publish. Nothing runs until Run.
+func New(cfg Config, loc Localizer, publish PublishFunc) (*Scheduler, error) {
+	switch {
+	case cfg.Node == "" || cfg.RunID == "":
+		return nil, errors.New("scheduler: node and run id must not be empty")
+	case cfg.MaxWindows < 1:
+		return nil, fmt.Errorf("scheduler: MaxWindows %d must be at least 1 (give mllm.max_in_flight × endpoints)", cfg.MaxWindows)
+	case cfg.WindowDeadline <= 0:
+		return nil, fmt.Errorf("scheduler: window deadline %s must be positive", cfg.WindowDeadline)
+	case cfg.ShutdownTimeout < 0:
+		return nil, fmt.Errorf("scheduler: shutdown timeout %s must not be negative", cfg.ShutdownTimeout)
+	case loc == nil || publish == nil:
+		return nil, errors.New("scheduler: a localizer and a publish function are required")
+	}
+	s := &Scheduler{
+		cfg: cfg, loc: loc, publish: publish,
+		obs: cfg.Observer, clock: cfg.Clock, log: cfg.Logger,
+		pings:   make(chan chan struct{}),
+		streams: make(map[string]*stream),
+	}
+	if s.obs == nil {
+		s.obs = NopObserver{}
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	return s, nil
+}
+
+// Add starts scheduling a stream. Windows of a stream that was not added are
+// refused by Submit.
+func (s *Scheduler) Add(cfg StreamConfig) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.state >= stateStopping:
+		return fmt.Errorf("add stream %q: %w", cfg.Name, ErrStopped)
+	case s.streams[cfg.Name] != nil:
+		return fmt.Errorf("add stream %q: %w", cfg.Name, ErrStreamExists)
+	}
+	st := &stream{
+		cfg:   cfg,
+		log:   s.log.With("stream", cfg.Name),
+		queue: make([]windowing.Window, 0, cfg.MaxQueue+1),
+		jobs:  make(map[*job]struct{}),
+	}
+	s.streams[cfg.Name] = st
+	s.ring = append(s.ring, st)
+	s.obs.QueueDepth(cfg.Name, 0)
+	return nil
+}
+
+// Remove stops scheduling a stream: its queued windows are dropped (reason
+// removed), its running windows are cancelled and not published, and it
+// returns once they have ended, so nothing more is published for the stream
+// after Remove returns nil. If ctx ends first it returns ctx's error; the
+// cancelled windows still end on their own, and Run waits for them. A
+// stream of the same name may be added again at once.
+func (s *Scheduler) Remove(ctx context.Context, name string) error {
+	s.mu.Lock()
+	st, err := s.streamLocked("remove", name)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	delete(s.streams, name)
+	i := slices.Index(s.ring, st)
+	s.ring = slices.Delete(s.ring, i, i+1)
+	if i < s.next {
+		s.next--
+	}
+	if s.next >= len(s.ring) {
+		s.next = 0
+	}
+	s.dropQueueLocked(st, DropRemoved)
+	for j := range st.jobs {
+		j.cancel(errRemoved)
+	}
+	var idle chan struct{}
+	if st.busy > 0 {
+		st.idle = make(chan struct{})
+		idle = st.idle
+	}
+	st.log.Info("stream removed from scheduling", "cancelled", len(st.jobs))
+	s.mu.Unlock()
+
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("remove stream %q: waiting for its running windows: %w", name, ctx.Err())
+	}
+}
+
+// Pause stops taking a stream's windows: its queued windows and those
+// submitted while it is paused are dropped (reason paused). A window already
+// being analysed finishes and is published: it was captured while the
+// stream was enabled, and its model time is spent. The daemon may also stop
+// the capture upstream; either way every window is accounted for.
+func (s *Scheduler) Pause(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.streamLocked("pause", name)
+	if err != nil || st.paused {
+		return err
+	}
+	st.paused = true
+	s.dropQueueLocked(st, DropPaused)
+	st.log.Info("stream paused")
+	return nil
+}
+
+// Resume takes a paused stream's windows again.
+func (s *Scheduler) Resume(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.streamLocked("resume", name)
+	if err != nil || !st.paused {
+		return err
+	}
+	st.paused = false
+	st.log.Info("stream resumed")
+	return nil
+}
+
+// streamLocked finds a stream for op, or says it is unknown.
+func (s *Scheduler) streamLocked(op, name string) (*stream, error) {
+	if st := s.streams[name]; st != nil {
+		return st, nil
+	}
+	return nil, fmt.Errorf("%s stream %q: %w", op, name, ErrUnknownStream)
+}
+
+// Submit hands over one window of a stream; it never blocks on the model.
+// A silent window is published before Submit returns (it needs no model);
+// any other joins its stream's queue, pushing out the oldest when the queue
+// is full, and starts at once when a slot is free and it is its stream's
+// turn. Windows that are not taken are counted as dropped: those of a
+// paused stream (nil error), of an unknown stream (ErrUnknownStream) and
+// those that arrive once Run has ended (ErrStopped). Before Run, windows
+// wait in their queue.
+func (s *Scheduler) Submit(w windowing.Window) error {
+	s.mu.Lock()
+	st := s.streams[w.Stream]
+	switch {
+	case s.state >= stateStopping:
+		s.dropLocked(w.Stream, st, w.Seq, DropShutdown)
+		s.mu.Unlock()
+		return fmt.Errorf("window %d of stream %q: %w", w.Seq, w.Stream, ErrStopped)
+	case st == nil:
+		s.dropLocked(w.Stream, nil, w.Seq, DropRemoved)
+		s.mu.Unlock()
+		return fmt.Errorf("window %d of stream %q: %w", w.Seq, w.Stream, ErrUnknownStream)
+	case st.paused:
+		s.dropLocked(w.Stream, st, w.Seq, DropPaused)
+		s.mu.Unlock()
+		return nil
+	case w.RMSDBFS < s.cfg.SilenceDBFS:
+		st.busy++
+		s.mu.Unlock()
+		s.finish(st, &w, gar.Result{Status: gar.StatusSilent}, 0, "", nil)
+		return nil
+	}
+	st.queue = append(st.queue, w)
+	if len(st.queue) > st.cfg.MaxQueue {
+		old := st.pop()
+		reason := DropQueueFull
+		if s.age(&old) > st.cfg.StaleAfter {
+			reason = DropStale
+		}
+		s.dropLocked(st.cfg.Name, st, old.Seq, reason)
+	}
+	s.obs.QueueDepth(st.cfg.Name, len(st.queue))
+	s.admitLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Run admits windows until ctx ends. Then it drops the queued windows
+// (reason shutdown), lets running windows finish for up to
+// Config.ShutdownTimeout, cancels the rest, and returns once every goroutine
+// it started has ended. It returns nil after a shutdown and an error only
+// when called twice.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != stateIdle {
+		s.mu.Unlock()
+		return errors.New("scheduler: Run called twice")
+	}
+	workCtx, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopWork(nil)
+	s.workCtx = workCtx
+	s.state = stateRunning
+	s.admitLocked()
+	s.mu.Unlock()
+
+	for live := true; live; {
+		select {
+		case <-ctx.Done():
+			live = false
+		case reply := <-s.pings:
+			s.mu.Lock() // a held lock is a hung scheduler: don't answer
+			s.mu.Unlock()
+			close(reply)
+		}
+	}
+
+	s.mu.Lock()
+	s.state = stateStopping
+	for _, st := range s.ring {
+		s.dropQueueLocked(st, DropShutdown)
+	}
+	runningAtStop := s.running
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.windows.Wait(); close(done) }()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		s.log.Info("shutdown timeout passed; cancelling running windows", "timeout", s.cfg.ShutdownTimeout)
+		stopWork(errShutdown)
+		<-done
+	}
+	s.mu.Lock()
+	s.state = stateStopped
+	s.mu.Unlock()
+	s.log.Debug("scheduler stopped", "running_at_shutdown", runningAtStop)
+	return nil
+}
+
+// Ping returns nil once Run's loop has answered while able to take the
+// scheduler's lock: the daemon's watchdog calls it to learn that scheduling
+// is not hung. It fails when ctx ends first, as it does when Run is not
+// running.
+func (s *Scheduler) Ping(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case s.pings <- reply:
+	case <-ctx.Done():
+		return fmt.Errorf("scheduler did not answer: %w", ctx.Err())
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("scheduler did not answer: %w", ctx.Err())
+	}
+}
+
+// age is how old a window is now, on the monotonic clock when both readings
+// carry it.
+func (s *Scheduler) age(w *windowing.Window) time.Duration {
+	return s.clock.Now().Sub(w.WallEnd)
+}
+
+// admitLocked starts queued windows while slots are free, taking streams in
+// turn: after a stream's window starts, the next stream in the ring has the
+// first claim on the next slot.
+func (s *Scheduler) admitLocked() {
+	if s.state != stateRunning {
+		return
+	}
+	for s.running < s.cfg.MaxWindows {
+		started := false
+		for k := range len(s.ring) {
+			i := (s.next + k) % len(s.ring)
+			if st := s.ring[i]; s.startFreshLocked(st) {
+				s.next = (i + 1) % len(s.ring)
+				started = true
+				break
+			}
+		}
+		if !started {
+			return
+		}
+	}
+}
+
+// startFreshLocked starts the oldest of st's queued windows that is still
+// fresh, dropping the stale ones before it, and reports whether it started
+// one. A stream whose front window was stale keeps its turn.
+func (s *Scheduler) startFreshLocked(st *stream) bool {
+	for len(st.queue) > 0 {
+		w := st.pop()
+		s.obs.QueueDepth(st.cfg.Name, len(st.queue))
+		age := s.age(&w)
+		left := st.cfg.StaleAfter - age
+		if left <= 0 {
+			s.dropLocked(st.cfg.Name, st, w.Seq, DropStale)
+			continue
+		}
+		limit := min(s.cfg.WindowDeadline, left)
+		ctx, cancel := context.WithCancelCause(s.workCtx)
+		ctx, stop := context.WithTimeout(ctx, limit)
+		j := &job{st: st, w: w, ctx: ctx, cancel: cancel, stop: stop}
+		st.jobs[j] = struct{}{}
+		st.busy++
+		s.running++
+		s.windows.Add(1)
+		st.log.Debug("window started", "seq", w.Seq, "age", age, "deadline", limit)
+		go s.analyse(j)
+		return true
+	}
+	return false
+}
+
+// analyse runs one window through the GAR loop and delivers its result.
+func (s *Scheduler) analyse(j *job) {
+	defer s.windows.Done()
+	began := s.clock.Now()
+	res := s.loc.Localize(j.ctx, input(s.cfg.Node, &j.w, j.st.cfg.HFOVDeg))
+	took := s.clock.Now().Sub(began)
+	reason := ""
+	switch cause := context.Cause(j.ctx); {
+	case errors.Is(cause, errRemoved):
+		reason = DropRemoved
+	case errors.Is(cause, errShutdown):
+		reason = DropShutdown
+	}
+	j.stop()
+	j.cancel(nil)
+	if res.Status != gar.StatusOK && reason == "" {
+		j.st.log.Debug("window not localised", "seq", j.w.Seq, "status", res.Status, "error", res.Err)
+	}
+	s.finish(j.st, &j.w, res, took, reason, j)
+}
+
+// finish publishes a window's result, unless reason says why it is dropped
+// or it has turned stale, and releases the stream's hold on it. j is the
+// running window whose model slot is freed, nil for a silent window.
+func (s *Scheduler) finish(st *stream, w *windowing.Window, res gar.Result, took time.Duration, reason string, j *job) {
+	name := st.cfg.Name
+	age := s.age(w)
+	if reason == "" && age > st.cfg.StaleAfter {
+		reason = DropStale
+	}
+	if reason == "" {
+		d := detection(s.cfg.Node, s.cfg.RunID, w, res, age)
+		s.obs.AgeAtPublish(name, age)
+		s.obs.WindowDone(name, string(res.Status), took)
+		s.publish(name, w.Seq, d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reason != "" {
+		s.dropLocked(name, st, w.Seq, reason)
+	}
+	st.busy--
+	if st.busy == 0 && st.idle != nil {
+		close(st.idle)
+		st.idle = nil
+	}
+	if j != nil {
+		delete(st.jobs, j)
+		s.running--
+		s.admitLocked()
+	}
+}
+
+// dropQueueLocked drops every queued window of st for reason.
+func (s *Scheduler) dropQueueLocked(st *stream, reason string) {
+	for len(st.queue) > 0 {
+		w := st.pop()
+		s.dropLocked(st.cfg.Name, st, w.Seq, reason)
+	}
+	s.obs.QueueDepth(st.cfg.Name, 0)
+}
+
+// dropLocked counts one dropped window. Drops for being too slow are logged
+// folded, at most one line per stream per dropLogEvery; st is nil for a
+// stream the scheduler does not know.
+func (s *Scheduler) dropLocked(name string, st *stream, seq uint64, reason string) {
+	s.obs.Dropped(name, reason)
+	if st == nil {
+		s.log.Debug("window dropped", "stream", name, "seq", seq, "reason", reason)
+		return
+	}
+	st.log.Debug("window dropped", "seq", seq, "reason", reason)
+	if reason != DropQueueFull && reason != DropStale {
+		return
+	}
+	st.dropsUnlogged++
+	if now := s.clock.Now(); st.lastDropLog.IsZero() || now.Sub(st.lastDropLog) >= dropLogEvery {
+		st.log.Warn("model slower than real time: dropping windows", "dropped", st.dropsUnlogged, "last_reason", reason)
+		st.dropsUnlogged, st.lastDropLog = 0, now
+	}
+}
+
+// pop removes and returns the oldest queued window, clearing its slot so
+// the queue's array does not keep its media alive.
+func (st *stream) pop() windowing.Window {
+	w := st.queue[0]
+	n := copy(st.queue, st.queue[1:])
+	st.queue[n] = windowing.Window{}
+	st.queue = st.queue[:n]
+	return w
+}
