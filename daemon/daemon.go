@@ -75,6 +75,7 @@ type Daemon struct {
 	log     hclog.Logger
 	runID   string
 	cfg     *config.Config // the running config; owner loop only
+	secrets secrets        // of cfg, to notice rotated secret files
 	metrics *metrics.Metrics
 	reg     *prometheus.Registry
 	notify  *sdnotify.Notifier
@@ -130,6 +131,7 @@ func New(opts Options) (*Daemon, error) {
 		log:     opts.Logger,
 		runID:   ulid.Make().String(),
 		cfg:     cfg,
+		secrets: secretsOf(cfg),
 		notify:  sdnotify.NewNotifier(opts.Systemd),
 		poke:    make(chan struct{}, 1),
 		streams: make(map[string]*streamRun),

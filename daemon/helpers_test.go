@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -348,7 +349,10 @@ func (r *running) stop(t testing.TB) error {
 		r.cancel()
 		return err
 	case <-time.After(90 * time.Second):
-		t.Fatalf("Run did not return within 90s of SIGTERM")
+		r.done = nil
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("Run did not return within 90s of SIGTERM; log:\n%s\ngoroutines:\n%s", tail(r.logs.String(), 60), buf)
 		return nil
 	}
 }

@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 
@@ -33,12 +36,14 @@ func (c changes) empty() bool {
 
 // diff compares the running config with a new one. A stream restarts when
 // anything of its block but enabled changed, or the model size its
-// pictures are cut to.
-func diff(cur, next *config.Config) changes {
+// pictures are cut to. A section whose secret files (the API key, the
+// MQTT password, TLS files) changed content counts as changed, so that a
+// rotated secret is applied by a reload.
+func diff(cur, next *config.Config, curSecrets, nextSecrets secrets) changes {
 	var c changes
 	c.analysis = !reflect.DeepEqual(cur.MLLM, next.MLLM) || !reflect.DeepEqual(cur.GAR, next.GAR) ||
-		cur.ShutdownTimeout != next.ShutdownTimeout
-	c.mqtt = !reflect.DeepEqual(cur.MQTT, next.MQTT)
+		cur.ShutdownTimeout != next.ShutdownTimeout || curSecrets.mllm != nextSecrets.mllm
+	c.mqtt = !reflect.DeepEqual(cur.MQTT, next.MQTT) || curSecrets.mqtt != nextSecrets.mqtt
 	c.http = cur.HTTP != next.HTTP
 	c.level = cur.Log.Level != next.Log.Level
 	c.format = cur.Log.Format != next.Log.Format
@@ -104,7 +109,8 @@ func (d *Daemon) reloadConfig() error {
 	if next.NodeID != cur.NodeID {
 		return fmt.Errorf("node_id changed from %q to %q: it names every topic, request id and the MQTT client id; %w", cur.NodeID, next.NodeID, errNeedsRestart)
 	}
-	ch := diff(cur, next)
+	nextSecrets := secretsOf(next)
+	ch := diff(cur, next, d.secrets, nextSecrets)
 	if ch.empty() {
 		d.log.Info("config reloaded; nothing changed")
 		return nil
@@ -145,7 +151,7 @@ func (d *Daemon) reloadConfig() error {
 	if ch.level {
 		d.log.SetLevel(hclog.LevelFromString(next.Log.Level))
 	}
-	d.cfg = next
+	d.cfg, d.secrets = next, nextSecrets
 	d.applyStreams(cur, ch, an)
 	if pub != nil {
 		d.swapPublisher(pub)
@@ -286,4 +292,35 @@ func (d *Daemon) swapHTTP(srv *health.Server) {
 	d.httpTask = startTask(d.base, "http", d.poke, srv.Run)
 	d.awaitTask(old)
 	d.log.Info("http endpoints moved", "http", srv.Addr().String())
+}
+
+// secrets are digests of the contents of the files the model client and
+// the publisher read when they are built.
+type secrets struct{ mllm, mqtt string }
+
+func secretsOf(c *config.Config) secrets {
+	s := secrets{mllm: fileDigest(c.MLLM.APIKeyFile), mqtt: fileDigest(c.MQTT.PasswordFile)}
+	if t := c.MQTT.TLS; t != nil {
+		s.mqtt = fileDigest(c.MQTT.PasswordFile, t.CAFile, t.CertFile, t.KeyFile)
+	}
+	return s
+}
+
+// fileDigest hashes the named files' contents; a file that cannot be read
+// hashes as its error, so that a change either way is noticed.
+func fileDigest(paths ...string) string {
+	h := sha256.New()
+	for _, p := range paths {
+		if p == "" {
+			h.Write([]byte{0})
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		fmt.Fprintf(h, "%d:%s:%d:", len(p), p, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
