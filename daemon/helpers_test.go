@@ -161,6 +161,7 @@ func writeJSON(t testing.TB, path string, v any) {
 // streamSpec is one stream block of a test config.
 type streamSpec struct {
 	name, input string
+	window      string // window and hop; default the setup's
 	// extra attribute lines, e.g. `loop = true`.
 	extra []string
 }
@@ -197,7 +198,7 @@ func configText(s setup, streams ...streamSpec) string {
 	b.WriteString("}\nhttp {\n  listen = \"127.0.0.1:0\"\n}\n")
 	for _, st := range streams {
 		fmt.Fprintf(&b, "stream %q {\n  input = %q\n  window = %q\n  hop = %q\n  stale_after = %q\n  max_queue = %d\n",
-			st.name, st.input, def(s.window, "1s"), def(s.window, "1s"), def(s.staleAfter, "10s"), cmp.Or(s.maxQueue, 2))
+			st.name, st.input, cmp.Or(st.window, s.window, "1s"), cmp.Or(st.window, s.window, "1s"), def(s.staleAfter, "10s"), cmp.Or(s.maxQueue, 2))
 		for _, l := range st.extra {
 			b.WriteString("  " + l + "\n")
 		}

@@ -1,0 +1,189 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/publish"
+)
+
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// udpSender is a live camera: ffmpeg sending an MPEG-TS clip in a loop,
+// at its own rate, to a UDP port.
+type udpSender struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func sendUDP(t testing.TB, ts string, port int) *udpSender {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", ts, "-c", "copy", "-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	s := &udpSender{cancel: cancel, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *udpSender) stop() { s.cancel(); <-s.done }
+
+// One camera's live UDP sender stops for 15 s: that stream reconnects by
+// itself and publishes again; the other stream goes on publishing at
+// least 80 % of its windows meanwhile.
+func TestCameraOutageLeavesTheOtherStreamAlone(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	ts := mpegTS(t, dir, "cam.ts", 4)
+	port := freeUDPPort(t)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "cam")
+	s := startSim(t, 0)
+	sender := sendUDP(t, ts, port)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4},
+		streamSpec{name: "cam", input: fmt.Sprintf("udp://127.0.0.1:%d", port), extra: []string{`stall_timeout = "2s"`}},
+		streamSpec{name: "file", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	seqs := func(stream string) map[uint64]struct{} {
+		return seqSet(distinctSeqs(detections(t, sub.Messages(), stream), r.RunID()))
+	}
+	waitFor(t, "detections from both streams", 60*time.Second, func() bool { return len(seqs("cam")) >= 2 && len(seqs("file")) >= 2 })
+
+	sender.stop()
+	camBefore := uint64(0)
+	for s := range seqs("cam") {
+		camBefore = max(camBefore, s)
+	}
+	waitFor(t, "the camera stream to reconnect", 60*time.Second, func() bool {
+		return lastState(sub.Messages(), "cam") == string(capture.StateReconnecting)
+	})
+	if code, _ := r.get(t, "/healthz"); code != 200 {
+		t.Errorf("/healthz = %d while a camera reconnects", code)
+	}
+	fileFrom := uint64(r.cutWindows(t, "file")) + 1
+	// 15 s of the other stream's media.
+	waitFor(t, "15 windows of the file stream", 90*time.Second, func() bool { return r.cutWindows(t, "file") >= float64(fileFrom)+14 })
+	fileTo := uint64(r.cutWindows(t, "file"))
+	sendUDP(t, ts, port)
+
+	sub.WaitFor(t, "the camera's detections again", 90*time.Second, func(msgs []mosquittotest.Message) bool {
+		for s := range seqSet(distinctSeqs(detections(t, msgs, "cam"), r.RunID())) {
+			if s > camBefore {
+				return true
+			}
+		}
+		return false
+	})
+	if st := lastState(sub.Messages(), "cam"); st != string(capture.StateRunning) {
+		t.Errorf("camera state after the reconnect = %s", st)
+	}
+	waitFor(t, "the file stream's outage windows to be published", 60*time.Second, func() bool {
+		got := seqs("file")
+		n := 0
+		for s := fileFrom; s <= fileTo; s++ {
+			if _, ok := got[s]; ok {
+				n++
+			}
+		}
+		return float64(n) >= 0.8*float64(fileTo-fileFrom+1)
+	})
+	if n := r.scrape(t).sum("garssl_capture_reconnects_total", map[string]string{"stream": "cam"}); n < 1 {
+		t.Errorf("%v camera reconnects counted", n)
+	}
+}
+
+// Pause and resume over MQTT: a retained set message present at start is
+// ignored; {"enabled": false} stops the capture and publishes "paused";
+// {"enabled": true} captures again, and seqs go on from where they were.
+func TestPauseAndResumeOverMQTT(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "pause")
+	// A stale command, retained on the broker from some earlier session.
+	publishRaw(t, b, topic("front", "set"), true, `{"enabled": false}`)
+	s := startSim(t, 0)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4},
+		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	seqs := func() map[uint64]struct{} { return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID())) }
+	waitFor(t, "the retained command to be seen and ignored", 30*time.Second, func() bool {
+		return r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandIgnoredRetained}) >= 1
+	})
+	waitFor(t, "detections despite the retained pause", 30*time.Second, func() bool { return len(seqs()) >= 2 })
+
+	publishRaw(t, b, topic("front", "set"), false, `{"enabled": false}`)
+	waitFor(t, "the paused state", 30*time.Second, func() bool { return lastState(sub.Messages(), "front") == statePaused })
+	run := r.runningStreams()[0]
+	waitFor(t, "the capture to stop", 30*time.Second, func() bool {
+		run.sup.mu.Lock()
+		defer run.sup.mu.Unlock()
+		return run.sup.cur == nil
+	})
+	if rep := r.ready(t); rep.Ready || rep.Streams["front"] != statePaused {
+		t.Errorf("/readyz with the only stream paused: %+v", rep)
+	}
+	var atPause uint64
+	for s := range seqs() {
+		atPause = max(atPause, s)
+	}
+	cutAtPause := r.cutWindows(t, "front")
+
+	publishRaw(t, b, topic("front", "set"), false, `{"enabled": true}`)
+	waitFor(t, "running again", 30*time.Second, func() bool { return lastState(sub.Messages(), "front") == string(capture.StateRunning) })
+	waitFor(t, "detections after the resume", 30*time.Second, func() bool {
+		for s := range seqs() {
+			if s > uint64(cutAtPause) {
+				return true
+			}
+		}
+		return false
+	})
+	if got := states(sub.Messages(), "front"); !containsInOrder(got, "running", statePaused, "connecting", "running") {
+		t.Errorf("states %v, want running → paused → connecting → running", got)
+	}
+	// (run_id, stream, seq) stays unique: the second session's seqs go on
+	// after the first's instead of starting at 1 again.
+	starts := map[uint64]time.Time{}
+	for _, d := range detections(t, sub.Messages(), "front") {
+		if st, seen := starts[d.Seq]; seen && !st.Equal(d.Window.Start) {
+			t.Errorf("seq %d names two windows, starting %v and %v", d.Seq, st, d.Window.Start)
+		}
+		starts[d.Seq] = d.Window.Start
+	}
+	t.Logf("paused after seq %d (%v cut); %d detections", atPause, cutAtPause, len(starts))
+	if n := r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandApplied}); n != 2 {
+		t.Errorf("%v commands applied, want 2", n)
+	}
+}
+
+// containsInOrder reports whether want appears in got as a subsequence.
+func containsInOrder(got []string, want ...string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
