@@ -105,7 +105,9 @@ func TestInvalidReloadKeepsTheRunningConfig(t *testing.T) {
 	base := setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4}
 	good := configText(base, streamSpec{name: "front", input: clip, extra: []string{"loop = true"}})
 	r := startDaemon(t, good, nil, testHooks{})
-	seqs := func() map[uint64]struct{} { return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID())) }
+	seqs := func() map[uint64]struct{} {
+		return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID()))
+	}
 	waitFor(t, "detections", 30*time.Second, func() bool { return len(seqs()) >= 2 })
 
 	broken := strings.Replace(good, `window = "1s"`, `window = "1.00001s"`, 1)

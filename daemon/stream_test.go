@@ -126,7 +126,9 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 	s := startSim(t, 0)
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
-	seqs := func() map[uint64]struct{} { return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID())) }
+	seqs := func() map[uint64]struct{} {
+		return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID()))
+	}
 	waitFor(t, "the retained command to be seen and ignored", 30*time.Second, func() bool {
 		return r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandIgnoredRetained}) >= 1
 	})
