@@ -159,11 +159,13 @@ func New(opts Options) (*Daemon, error) {
 	d.sched.Store(an.sched)
 	pub, err := d.buildPublisher(cfg)
 	if err != nil {
+		an.client.CloseIdleConnections()
 		return nil, err
 	}
 	d.pub.Store(pub)
 	srv, err := d.listen(cfg)
 	if err != nil {
+		an.client.CloseIdleConnections()
 		return nil, err
 	}
 	d.setHTTP(srv)

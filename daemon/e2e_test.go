@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,27 +25,41 @@ func schedulerDrops(m metricSet, stream string) (total float64, byReason map[str
 	return total, byReason
 }
 
-func lastStatus(t testing.TB, msgs []mosquittotest.Message) string {
+// seenStatus reports whether the node's status was published as state.
+// The test subscriber handles messages concurrently (as the publisher's
+// subscribers may), so arrival order says nothing: tests look for a state
+// among those received, and read the retained one for the current state.
+func seenStatus(t testing.TB, msgs []mosquittotest.Message, state string) bool {
 	t.Helper()
-	state := ""
 	for _, m := range msgs {
 		if m.Topic == "garssl/"+testNode+"/status" {
 			var s struct{ State string }
 			if err := json.Unmarshal(m.Payload, &s); err != nil {
 				t.Fatalf("status %s: %v", m.Payload, err)
 			}
-			state = s.State
+			if s.State == state {
+				return true
+			}
 		}
 	}
-	return state
+	return false
 }
 
-func lastState(msgs []mosquittotest.Message, stream string) string {
+// seenState reports whether stream's state was published as state among
+// the messages from index from of its state messages on.
+func seenState(msgs []mosquittotest.Message, stream, state string, from int) bool {
 	s := states(msgs, stream)
-	if len(s) == 0 {
-		return ""
-	}
-	return s[len(s)-1]
+	return from <= len(s) && slices.Contains(s[from:], state)
+}
+
+// retainedState is stream's state as the broker holds it now.
+func retainedState(t testing.TB, b *mosquittotest.Broker, stream string) string {
+	t.Helper()
+	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
+		ClientID: fmt.Sprintf("retained-%d", time.Now().UnixNano()), QoS: 1, Topics: []string{topic(stream, "state")}})
+	defer sub.Close()
+	sub.WaitFor(t, "the retained state of "+stream, 30*time.Second, func(m []mosquittotest.Message) bool { return len(m) > 0 })
+	return states(sub.Messages(), stream)[0]
 }
 
 // modelBox converts a frame-pixel box of the clip to the model's 224×224
@@ -70,7 +86,7 @@ func TestEndToEndEveryWindowAccounted(t *testing.T) {
 
 	waitFor(t, "/readyz ready", 30*time.Second, func() bool { return r.ready(t).Ready })
 	waitFor(t, "the stream to stop at the end of the file", 60*time.Second, func() bool {
-		return lastState(sub.Messages(), "front") == "stopped"
+		return seenState(sub.Messages(), "front", "stopped", 0)
 	})
 	var cut, published, dropped float64
 	var reasons map[string]float64
@@ -143,7 +159,7 @@ func TestEndToEndEveryWindowAccounted(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run after SIGTERM = %v", err)
 	}
-	sub.WaitFor(t, "status stopped", 30*time.Second, func(m []mosquittotest.Message) bool { return lastStatus(t, m) == "stopped" })
+	sub.WaitFor(t, "status stopped", 30*time.Second, func(m []mosquittotest.Message) bool { return seenStatus(t, m, "stopped") })
 	if n := r.systemd.count("STOPPING=1"); n != 1 {
 		t.Errorf("STOPPING=1 sent %d times", n)
 	}

@@ -58,6 +58,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"check", "validate a config file; diagnostics as file:line:col: message", runCheck},
+		{"run", "the daemon: capture, the GAR loop, MQTT, metrics; reload with SIGHUP", runRun},
 		{"dump", "write what the model would see for each window of an input", runDump},
 		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},
 		{"status", "ask the running daemon how its streams, broker and model are doing", runStatus},
