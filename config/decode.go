@@ -222,6 +222,7 @@ func mqttSpec(m *MQTT) []attrSpec {
 		stringAttr("username", &m.Username),
 		stringAttr("password_file", &m.PasswordFile),
 		stringAttr("client_id", &m.ClientID),
+		durationAttr("max_reconnect_interval", &m.MaxReconnectInterval),
 	}
 }
 

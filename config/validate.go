@@ -22,6 +22,10 @@ const (
 	maxWindow         = 30 * time.Second // Whisper-style audio encoder input
 	maxHFOVDeg        = 180
 	sampleDuration    = time.Second / 16000 // 62.5µs, one sample at 16 kHz
+	// paho starts reconnecting after 1s; beyond paho's own default of 10m
+	// a robot back in range waits for nothing.
+	minReconnectInterval = time.Second
+	maxReconnectInterval = 10 * time.Minute
 )
 
 var (
@@ -156,6 +160,9 @@ func (v *validator) mqtt(m MQTT) {
 	}
 	if m.ClientID == "" {
 		v.errorf("mqtt.client_id", "mqtt.client_id is empty; leave it out to use garssld-<node_id>")
+	}
+	if d := m.MaxReconnectInterval; d < minReconnectInterval || d > maxReconnectInterval {
+		v.errorf("mqtt.max_reconnect_interval", "mqtt.max_reconnect_interval = %s is out of range; use 1s to 10m", d)
 	}
 	if m.TLS == nil {
 		return
