@@ -117,18 +117,16 @@ type pahoLog struct {
 	fold  fold
 }
 
-var (
-	pahoLogger  atomic.Pointer[hclog.Logger]
-	installPaho sync.Once
-)
+var pahoLogger atomic.Pointer[hclog.Logger]
 
-func setPahoLogger(l hclog.Logger) {
-	pahoLogger.Store(&l)
-	installPaho.Do(func() {
-		mqtt.ERROR = &pahoLog{level: hclog.Warn}
-		mqtt.CRITICAL = &pahoLog{level: hclog.Error}
-	})
+// The globals are set before any client can exist, since paho reads them
+// without synchronisation.
+func init() {
+	mqtt.ERROR = &pahoLog{level: hclog.Warn}
+	mqtt.CRITICAL = &pahoLog{level: hclog.Error}
 }
+
+func setPahoLogger(l hclog.Logger) { pahoLogger.Store(&l) }
 
 func (p *pahoLog) Println(v ...interface{}) { p.emit(strings.TrimSpace(fmt.Sprintln(v...))) }
 

@@ -33,20 +33,34 @@ func lastStatus(t *testing.T, msgs []mosquittotest.Message) (statusMsg, bool) {
 	return st, false
 }
 
-// retainedStatus connects a fresh subscriber and returns the retained
-// status it is sent.
-func retainedStatus(t *testing.T, b *mosquittotest.Broker) statusMsg {
+// probeRetainedStatus connects a fresh subscriber and returns the
+// retained status it is sent, if any arrives within a few seconds.
+func probeRetainedStatus(t *testing.T, b *mosquittotest.Broker) (statusMsg, bool) {
 	t.Helper()
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
 		ClientID: "status-probe", QoS: 1, Topics: []string{testPrefix + "/" + testNode + "/status"},
 	})
 	defer sub.Close()
-	var st statusMsg
-	sub.WaitFor(t, "a retained status", 20*time.Second, func(m []mosquittotest.Message) bool {
-		var ok bool
-		st, ok = lastStatus(t, m)
-		return ok && m[len(m)-1].Retained
-	})
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range sub.Messages() {
+			if m.Retained {
+				st, _ := lastStatus(t, []mosquittotest.Message{m})
+				return st, true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return statusMsg{}, false
+}
+
+// retainedStatus is the retained status, which must exist.
+func retainedStatus(t *testing.T, b *mosquittotest.Broker) statusMsg {
+	t.Helper()
+	st, ok := probeRetainedStatus(t, b)
+	if !ok {
+		t.Fatal("no retained status")
+	}
 	return st
 }
 
