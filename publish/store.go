@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,7 +205,8 @@ func (s *safeStore) spilled() int {
 }
 
 // probeWrite writes a block the size of a typical message, syncs it and
-// removes it.
+// removes it. A probe that fails leaves its (empty) file for the next one
+// to truncate.
 func probeWrite(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -212,12 +214,8 @@ func probeWrite(path string) error {
 	}
 	_, werr := f.Write(make([]byte, 4096))
 	serr := f.Sync()
-	cerr := f.Close()
-	rerr := os.Remove(path)
-	for _, e := range []error{werr, serr, cerr, rerr} {
-		if e != nil {
-			return e
-		}
+	if err := errors.Join(werr, serr, f.Close()); err != nil {
+		return err
 	}
-	return nil
+	return os.Remove(path)
 }

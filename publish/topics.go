@@ -7,7 +7,7 @@ type topics struct{ base string }
 
 func newTopics(prefix, node string) topics { return topics{base: prefix + "/" + node} }
 
-func (t topics) status() string                 { return t.base + "/status" }
+func (t topics) status() string                  { return t.base + "/status" }
 func (t topics) detections(stream string) string { return t.base + "/" + stream + "/detections" }
 func (t topics) state(stream string) string      { return t.base + "/" + stream + "/state" }
 func (t topics) setFilter() string               { return t.base + "/+/set" }
