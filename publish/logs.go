@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -21,47 +22,56 @@ import (
 // logged again, with the number of repeats.
 const refoldAfter = 5 * time.Minute
 
-// fold decides which occurrences of a repeating condition to log: the
-// first one, the first after the condition changes, and one per
-// refoldAfter while it lasts, each carrying how many were folded.
+// fold decides which occurrences of repeating conditions to log: the
+// first of each, then one per refoldAfter while it lasts, each carrying
+// how many were folded since the last line. reset starts afresh, e.g.
+// after a successful connection.
 type fold struct {
-	mu      sync.Mutex
-	key     string
+	mu   sync.Mutex
+	seen map[string]*foldEntry
+}
+
+type foldEntry struct {
 	folded  int
 	lastLog time.Time
 }
 
+// maxFoldKeys bounds the keys remembered; beyond it all are forgotten,
+// which at worst logs a line again.
+const maxFoldKeys = 256
+
 // note records one occurrence of key. It reports whether to log it and
-// how many occurrences of the same key were not logged since the last
-// line.
+// how many occurrences of key were not logged since its last line.
 func (f *fold) note(key string) (logIt bool, folded int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
-	if key != f.key || now.Sub(f.lastLog) >= refoldAfter {
-		folded = f.folded
-		if key != f.key {
-			folded = 0
+	e := f.seen[key]
+	if e == nil {
+		if f.seen == nil || len(f.seen) >= maxFoldKeys {
+			f.seen = make(map[string]*foldEntry)
 		}
-		f.key, f.folded, f.lastLog = key, 0, now
+		f.seen[key] = &foldEntry{lastLog: now}
+		return true, 0
+	}
+	if now.Sub(e.lastLog) >= refoldAfter {
+		folded, e.folded, e.lastLog = e.folded, 0, now
 		return true, folded
 	}
-	f.folded++
+	e.folded++
 	return false, 0
 }
 
-// reset forgets the condition, so its next occurrence is logged.
-func (f *fold) reset() (folded int) {
+// reset forgets every condition, so the next occurrence of each is logged.
+func (f *fold) reset() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	folded = f.folded
-	f.key, f.folded = "", 0
-	return folded
+	f.seen = nil
+	f.mu.Unlock()
 }
 
 // describeConnError turns a failed connection attempt into a sentence that
 // says what to check. The underlying error goes into the log separately.
-func describeConnError(err error) string {
+func describeConnError(err error, tlsScheme bool) string {
 	var (
 		unknownCA x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
@@ -87,10 +97,14 @@ func describeConnError(err error) string {
 		return "the broker's certificate is invalid (" + invalid.Error() + ")"
 	case errors.As(err, &recHdr):
 		return "the broker does not speak TLS on this port; use tcp:// or the broker's TLS port"
-	case errors.As(err, &opErr) && opErr.Op == "remote error":
-		// A TLS alert from the broker: with require_certificate it means
-		// our client certificate was missing or not trusted.
-		return "the broker ended the TLS handshake (" + opErr.Err.Error() + "); check mqtt.tls.cert_file and key_file against the broker's CA"
+	case tlsScheme && (errors.As(err, &opErr) && opErr.Op == "remote error" || closedEarly(err)):
+		// A TLS alert, or with TLS 1.3 (where the broker checks the client
+		// certificate after the client thinks the handshake is done) a
+		// reset: with require_certificate our certificate was missing or
+		// not trusted.
+		return "the broker ended the TLS session before answering CONNECT; check mqtt.tls.cert_file and key_file against the broker's CA"
+	case closedEarly(err):
+		return "the broker closed the connection before answering CONNECT; if it expects TLS on this port, use ssl://"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused; is the broker running and listening on this port?"
 	case errors.As(err, &dnsErr):
@@ -100,6 +114,10 @@ func describeConnError(err error) string {
 	default:
 		return "cannot connect"
 	}
+}
+
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func isTimeout(err error) bool {
@@ -117,13 +135,24 @@ type pahoLog struct {
 	fold  fold
 }
 
-var pahoLogger atomic.Pointer[hclog.Logger]
+var (
+	pahoLogger   atomic.Pointer[hclog.Logger]
+	pahoError    = &pahoLog{level: hclog.Warn}
+	pahoCritical = &pahoLog{level: hclog.Error}
+)
 
 // The globals are set before any client can exist, since paho reads them
 // without synchronisation.
 func init() {
-	mqtt.ERROR = &pahoLog{level: hclog.Warn}
-	mqtt.CRITICAL = &pahoLog{level: hclog.Error}
+	mqtt.ERROR = pahoError
+	mqtt.CRITICAL = pahoCritical
+}
+
+// resetPahoFolds logs paho's next lines again, e.g. after a connection
+// came up, so that a new outage is visible.
+func resetPahoFolds() {
+	pahoError.fold.reset()
+	pahoCritical.fold.reset()
 }
 
 func setPahoLogger(l hclog.Logger) { pahoLogger.Store(&l) }
@@ -139,7 +168,13 @@ func (p *pahoLog) emit(msg string) {
 	if l == nil {
 		return
 	}
-	logIt, folded := p.fold.note(msg)
+	// Ports and ids differ between attempts; fold on the rest.
+	logIt, folded := p.fold.note(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, msg))
 	if !logIt {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -170,6 +171,12 @@ func tlsConfig(t *config.TLS) (*tls.Config, error) {
 		c.Certificates = []tls.Certificate{pair}
 	}
 	return c, nil
+}
+
+// isTLSBroker reports whether a broker URL's scheme uses TLS.
+func isTLSBroker(b string) bool {
+	u, err := url.Parse(b)
+	return err == nil && slices.Contains([]string{"ssl", "tls", "mqtts", "wss"}, u.Scheme)
 }
 
 // redactBroker drops any user information from a broker URL for messages.

@@ -580,6 +580,7 @@ func (p *Publisher) onConnect(mqtt.Client) {
 	p.connGen.Add(1)
 	failed := p.failed.Swap(0)
 	p.connFold.reset()
+	resetPahoFolds()
 	p.log.Info("connected to the MQTT broker", "broker", p.broker, "failed_attempts", failed)
 	p.signal()
 }
@@ -598,7 +599,7 @@ func (p *Publisher) onConnectionNotification(_ mqtt.Client, n mqtt.ConnectionNot
 		return
 	}
 	attempts := p.failed.Add(1)
-	reason := describeConnError(failed.Reason)
+	reason := describeConnError(failed.Reason, p.o.TLS != nil || isTLSBroker(p.o.Broker))
 	logIt, folded := p.connFold.note(reason)
 	if !logIt {
 		return
