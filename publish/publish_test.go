@@ -114,6 +114,9 @@ func TestDetectionsStatusAndStopped(t *testing.T) {
 	b.Start()
 	waitFor(t, "the reconnect", 20*time.Second, h.p.Connected)
 	waitFor(t, "the online status after the reconnect", 20*time.Second, statuses(3))
+	// The restarted broker forgot the session too: set commands arrive
+	// only because the subscription is made again on every connect.
+	waitSubscribed(t, h, b)
 	if st := retainedStatus(t, b); st.State != StatusOnline || !slices.Equal(st.Streams, []string{"front"}) {
 		t.Fatalf("status after the broker restarted = %+v", st)
 	}
