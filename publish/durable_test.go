@@ -68,6 +68,7 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	waitFor(t, "the publisher to notice the outage", 20*time.Second, func() bool { return !h.p.Connected() })
 	time.Sleep(10 * time.Second) // the outage itself
 	duringOutage := count() - atStop
+	attempts := h.p.failed.Load()
 	restarted := time.Now()
 	b.Start()
 	waitFor(t, "the publisher to reconnect", 30*time.Second, h.p.Connected)
@@ -96,8 +97,13 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	if reconnectedAfter > 4*time.Second {
 		t.Errorf("reconnected %s after the broker came back; want about max_reconnect_interval (1s)", reconnectedAfter)
 	}
-	t.Logf("%d detections, %d during the outage, %d duplicates; reconnected %s after the broker returned",
-		total, duringOutage, dups, reconnectedAfter.Round(time.Millisecond))
+	// 1 s apart, about ten attempts fit in the outage; doubling without
+	// the cap (1, 2, 4, 8 s) gives five at most.
+	if attempts < 7 {
+		t.Errorf("%d connection attempts during a 10 s outage; want one about every max_reconnect_interval (1s)", attempts)
+	}
+	t.Logf("%d detections, %d during the outage, %d duplicates; %d failed attempts; reconnected %s after the broker returned",
+		total, duringOutage, dups, attempts, reconnectedAfter.Round(time.Millisecond))
 }
 
 // TestPublishWhileBrokerDownAtBoot: detections published before the first
