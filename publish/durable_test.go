@@ -3,6 +3,7 @@ package publish
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -392,4 +393,71 @@ func waitForRetained(t *testing.T, b *mosquittotest.Broker, state string) status
 		return ok && st.State == state
 	})
 	return st
+}
+
+// TestShutdownWhileBrokerDown: Run returns promptly although paho holds
+// unacknowledged detections; they stay in the file store for the next
+// start and are not counted as dropped.
+func TestShutdownWhileBrokerDown(t *testing.T) {
+	noLeaks(t)
+	port := mosquittotest.ReservePort(t)
+	o := testOptions(t, "tcp://127.0.0.1:"+strconv.Itoa(port))
+	o.FlushTimeout = 2 * time.Second
+	h := newHarness(t, o)
+	stop := h.run(t)
+	for seq := uint64(1); seq <= 4; seq++ {
+		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	waitFor(t, "four detections in the store", 10*time.Second, func() bool { return storedMessages(t, o.StoreDir) == 4 })
+	start := time.Now()
+	stop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s with the broker down; want about the flush timeout at most", d)
+	}
+	if n := storedMessages(t, o.StoreDir); n != 4 {
+		t.Errorf("%d messages in the store after shutdown, want 4", n)
+	}
+	if d := h.obs.droppedTotal(); d != 0 {
+		t.Errorf("dropped %v", h.obs.dropped)
+	}
+	if l := h.logs.lines("stay in the MQTT file store"); len(l) != 1 || l[0]["count"] != float64(4) {
+		t.Errorf("shutdown summary = %v", l)
+	}
+}
+
+// failedToken is a paho token completed with an error.
+type failedToken struct{ err error }
+
+func (failedToken) Wait() bool                     { return true }
+func (failedToken) WaitTimeout(time.Duration) bool { return true }
+func (failedToken) Done() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+func (f failedToken) Error() error { return f.err }
+
+// TestTokenErrorCountedNotRepublished: a detection whose token fails is
+// counted and logged, and not handed to paho again (paho stored it before
+// failing the token, so a retry would duplicate it).
+func TestTokenErrorCountedNotRepublished(t *testing.T) {
+	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
+	h.p.mu.Lock()
+	h.p.inflight = 2
+	h.p.mu.Unlock()
+	for range 2 {
+		h.p.completed(pendingToken{tok: failedToken{errors.New("publish was broken by timeout")}, kind: KindDetection, stream: "front", seq: 7})
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropPublishError] }); got != 2 {
+		t.Errorf("publish errors counted: %d, want 2", got)
+	}
+	h.p.mu.Lock()
+	queued, inflight := len(h.p.queue), h.p.inflight
+	h.p.mu.Unlock()
+	if pending := h.obs.get(func(r *recorder) int { return r.pending }); queued != 0 || inflight != 0 || pending != 0 {
+		t.Errorf("after two failed tokens: queued %d, in flight %d, pending %d; want all 0", queued, inflight, pending)
+	}
+	if n := len(h.logs.lines("not published again")); n != 1 {
+		t.Errorf("%d lines for two identical token errors, want 1", n)
+	}
 }
