@@ -2,7 +2,8 @@
 // github.com/eclipse/paho.mqtt.golang v1.5. Under <prefix>/<node> it
 // publishes
 //
-//	status              retained, QoS 1: {"state":"online"|"stopped"|"offline","node":…,"version":…,"streams":[…]}
+//	status              retained, QoS 1: {"state":"online"|"stopped","node":…,"version":…,"streams":[…]},
+//	                    the will {"state":"offline","node":…,"version":…}
 //	<stream>/detections QoS from the config: detection payload v1 (gar.Detection)
 //	<stream>/state      retained, QoS 1: {"state":"connecting"|"running"|"reconnecting"|"paused"|"stopped","error":…|null}
 //

@@ -185,14 +185,14 @@ func TestStatusPayloadShape(t *testing.T) {
 	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
 	h.p.SetStreams([]string{"front"})
 	for state, want := range map[string]string{
-		StatusOffline: `{"state":"offline","node":"robot-7","version":"test-1.0","streams":["front"]}`,
+		StatusOffline: `{"state":"offline","node":"robot-7","version":"test-1.0"}`,
 		StatusOnline:  `{"state":"online","node":"robot-7","version":"test-1.0","streams":["front"]}`,
 	} {
 		if got := string(h.p.statusPayload(state)); got != want {
 			t.Errorf("%s payload = %s, want %s", state, got, want)
 		}
 	}
-	if got := string(newHarness(t, testOptions(t, "tcp://127.0.0.1:1")).p.statusPayload(StatusOffline)); !strings.Contains(got, `"streams":[]`) {
+	if got := string(newHarness(t, testOptions(t, "tcp://127.0.0.1:1")).p.statusPayload(StatusOnline)); !strings.Contains(got, `"streams":[]`) {
 		t.Errorf("no streams: %s", got)
 	}
 }

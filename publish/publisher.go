@@ -233,18 +233,25 @@ func (p *Publisher) SetStreams(names []string) {
 	p.signal()
 }
 
+// statusPayload is the status message for state. The will (offline) is
+// fixed when the client is made, before the streams are known, so it
+// names none.
 func (p *Publisher) statusPayload(state string) []byte {
-	p.mu.Lock()
-	streams := p.streams
-	p.mu.Unlock()
-	if streams == nil {
-		streams = []string{}
+	var streams *[]string // nil leaves the member out
+	if state != StatusOffline {
+		p.mu.Lock()
+		list := p.streams
+		p.mu.Unlock()
+		if list == nil {
+			list = []string{}
+		}
+		streams = &list
 	}
 	b, _ := json.Marshal(struct {
-		State   string   `json:"state"`
-		Node    string   `json:"node"`
-		Version string   `json:"version"`
-		Streams []string `json:"streams"`
+		State   string    `json:"state"`
+		Node    string    `json:"node"`
+		Version string    `json:"version"`
+		Streams *[]string `json:"streams,omitempty"`
 	}{state, p.o.NodeID, p.o.Version, streams})
 	return b
 }
