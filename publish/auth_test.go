@@ -50,12 +50,7 @@ func connectFailure(t *testing.T, o Options, brokerURL, wantReason string) {
 	}
 	seen := map[string]bool{}
 	for _, l := range h.logs.lines("mqtt library reports a problem") {
-		key := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return '#'
-			}
-			return r
-		}, fmt.Sprint(l["paho"]))
+		key := withoutDigits(fmt.Sprint(l["paho"]))
 		if seen[key] {
 			t.Errorf("paho's %q logged again within the fold interval", l["paho"])
 		}

@@ -168,13 +168,7 @@ func (p *pahoLog) emit(msg string) {
 	if l == nil {
 		return
 	}
-	// Ports and ids differ between attempts; fold on the rest.
-	logIt, folded := p.fold.note(strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return '#'
-		}
-		return r
-	}, msg))
+	logIt, folded := p.fold.note(withoutDigits(msg))
 	if !logIt {
 		return
 	}
@@ -183,4 +177,15 @@ func (p *pahoLog) emit(msg string) {
 		args = append(args, "repeats", folded)
 	}
 	(*l).Log(p.level, "mqtt library reports a problem", args...)
+}
+
+// withoutDigits is msg with digits replaced: paho's lines differ between
+// attempts only in ports and message ids, and fold on the rest.
+func withoutDigits(msg string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, msg)
 }
