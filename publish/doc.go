@@ -26,6 +26,10 @@
 //     acknowledged survive a reconnect and a restart, even a SIGKILL.
 //     CleanSession(true) makes paho wipe the store at every connect, so it
 //     is never combined with a store.
+//   - QoS 0 keeps nothing while the broker is unreachable (paho stores
+//     only QoS 1 and 2, and never completes a QoS 0 token published before
+//     the first connection), so such detections are dropped and counted
+//     instead of handed to paho.
 //   - SetConnectRetry(true) and SetAutoReconnect(true): without
 //     ConnectRetry, a publish before the first connection (broker down at
 //     boot) fails with ErrNotConnected and is lost; with it, paho stores

@@ -461,3 +461,36 @@ func TestTokenErrorCountedNotRepublished(t *testing.T) {
 		t.Errorf("%d lines for two identical token errors, want 1", n)
 	}
 }
+
+// TestQoS0WhileDisconnectedIsCountedDrop: paho keeps nothing at QoS 0, so
+// while the broker is unreachable such detections are dropped and
+// counted, not handed to paho (where a token published before the first
+// connection never completes).
+func TestQoS0WhileDisconnectedIsCountedDrop(t *testing.T) {
+	noLeaks(t)
+	port := mosquittotest.ReservePort(t)
+	o := testOptions(t, "tcp://127.0.0.1:"+strconv.Itoa(port))
+	o.QoS = 0
+	h := newHarness(t, o)
+	h.run(t)
+	for seq := uint64(1); seq <= 3; seq++ {
+		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	waitFor(t, "three counted drops", 10*time.Second, func() bool {
+		return h.obs.get(func(r *recorder) int { return r.dropped[DropPublishError] }) == 3
+	})
+	if n := len(h.logs.lines("QoS 0 messages are not stored")); n != 1 {
+		t.Errorf("%d lines for one burst, want 1", n)
+	}
+	b := mosquittotest.StartOn(t, port, mosquittotest.Config{})
+	waitFor(t, "the connection", 30*time.Second, h.p.Connected)
+	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
+		ClientID: "qos0-sub", Topics: []string{testPrefix + "/" + testNode + "/+/detections"},
+	})
+	h.p.Detection("front", 4, detectionPayload(t, "front", 4))
+	sch := detectionSchema(t)
+	sub.WaitFor(t, "seq 4", 20*time.Second, func(m []mosquittotest.Message) bool {
+		return len(detectionSeqs(t, sch, m, "front")) == 1
+	})
+	waitFor(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+}

@@ -17,7 +17,9 @@ const (
 	// unreachable, so the detection could have been kept only in memory.
 	DropStoreError = "store_error"
 	// DropPublishError: paho completed the detection's token with an
-	// error. It is not published again (paho may still hold it).
+	// error, and it is not published again (paho may still hold it); or
+	// the detection has QoS 0 and the broker is unreachable, where paho
+	// keeps nothing.
 	DropPublishError = "publish_error"
 	// DropShutdown: the detection arrived after Run began to stop, or
 	// could not be handed to paho before the flush deadline.

@@ -384,33 +384,53 @@ func (p *Publisher) publishStates() {
 func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 	for {
 		// While disconnected a detection goes to the file store only; if
-		// the store cannot write, it would live in memory alone.
-		storeOK := open || p.store.healthy()
-		late := !deadline.IsZero() && time.Now().After(deadline)
+		// the store cannot write, it would live in memory alone. paho
+		// stores nothing at QoS 0, and leaves a QoS 0 token published
+		// while connecting incomplete forever.
+		var reason string
+		switch {
+		case !deadline.IsZero() && time.Now().After(deadline):
+			reason = DropShutdown
+		case open:
+		case p.o.QoS == 0:
+			reason = DropPublishError
+		case !p.store.healthy():
+			reason = DropStoreError
+		}
 		p.mu.Lock()
 		if len(p.queue) == 0 {
 			p.mu.Unlock()
 			return
 		}
 		d := p.popLocked()
-		if !storeOK || late {
+		if reason != "" {
 			p.obs.Pending(len(p.queue) + p.inflight)
 			p.mu.Unlock()
-			if late {
-				p.obs.Dropped(DropShutdown)
-				continue
-			}
-			p.obs.Dropped(DropStoreError)
-			if logIt, folded := p.storeFold.note("drop"); logIt {
-				p.log.Error("mqtt file store cannot write and the broker is unreachable; dropping detections",
-					"store_dir", p.o.StoreDir, "stream", d.stream, "seq", d.seq, "repeats", folded)
-			}
+			p.dropped(d, reason)
 			continue
 		}
 		p.inflight++
 		p.mu.Unlock()
 		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
 		p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
+	}
+}
+
+// dropped counts a detection the publisher could not hand to paho, and
+// logs the first of a kind.
+func (p *Publisher) dropped(d detection, reason string) {
+	p.obs.Dropped(reason)
+	logIt, folded := p.storeFold.note("drop " + reason)
+	if !logIt {
+		return
+	}
+	switch reason {
+	case DropStoreError:
+		p.log.Error("mqtt file store cannot write and the broker is unreachable; dropping detections",
+			"store_dir", p.o.StoreDir, "stream", d.stream, "seq", d.seq, "repeats", folded)
+	case DropPublishError:
+		p.log.Warn("the broker is unreachable and QoS 0 messages are not stored; dropping detections (use qos = 1 to keep them)",
+			"stream", d.stream, "seq", d.seq, "repeats", folded)
 	}
 }
 
