@@ -103,8 +103,8 @@
 //
 // Run owns its goroutines (the publisher loop, the token watcher and the
 // command goroutine) and returns only after they have ended and the client
-// has disconnected. paho's reconnect loop sleeps without a way to wake it,
-// so after a Disconnect during an outage it can linger for up to
-// max_reconnect_interval before it notices and ends; it publishes
-// nothing.
+// has disconnected. paho's reconnect loop sleeps, and waits for a
+// handshake, without a way to wake it, so after a Disconnect during an
+// outage it can linger for up to max_reconnect_interval plus the connect
+// timeout (10 s) before it notices and ends; it publishes nothing.
 package publish

@@ -472,7 +472,7 @@ func TestQoS0WhileDisconnectedIsCountedDrop(t *testing.T) {
 	o := testOptions(t, "tcp://127.0.0.1:"+strconv.Itoa(port))
 	o.QoS = 0
 	h := newHarness(t, o)
-	h.run(t)
+	stop := h.run(t)
 	for seq := uint64(1); seq <= 3; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
@@ -493,4 +493,5 @@ func TestQoS0WhileDisconnectedIsCountedDrop(t *testing.T) {
 		return len(detectionSeqs(t, sch, m, "front")) == 1
 	})
 	waitFor(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+	stop()
 }
