@@ -183,7 +183,8 @@ func (h *harness) run(t *testing.T) (stop func()) {
 // goroutines started since this call are still running. Call it first, so
 // that its cleanup runs last. paho's reconnect loop sleeps without a way
 // to wake it, so it may take up to max_reconnect_interval (1 s in tests)
-// to notice a Disconnect; the check polls for a while.
+// plus the connect timeout (10 s, when a stopping broker accepted the TCP
+// connection) to notice a Disconnect; the check polls for 20 s.
 func noLeaks(t *testing.T) {
 	baseline := goleak.IgnoreCurrent()
 	t.Cleanup(func() { checkNoLeaks(t, baseline) })
