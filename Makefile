@@ -19,11 +19,12 @@ DOCDIR      ?= $(PREFIX)/share/doc/garssld
 
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
 # that makes test media, the MQTT broker the tests publish to, and systemd
-# for systemd-analyze, which checks the unit (container images lack it).
+# for systemd-analyze, which checks the unit (container images lack it), and
+# openssl for the TLS test certificates.
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients time systemd
+	ffmpeg mosquitto mosquitto-clients openssl time systemd
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 
