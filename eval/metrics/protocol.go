@@ -63,17 +63,18 @@ func (b NormBox) FrameBox(w, h int) gar.Box {
 }
 
 // ScaleTo224 is step 2 of protocol gar: round(c·224/W) for x and
-// round(c·224/H) for y, then the design §3.5 clip against 224×224.
-func ScaleTo224(b gar.Box, w, h int) gar.Box {
+// round(c·224/H) for y, then the design §3.5 clip against 224×224. b is a
+// box in pixels of the W×H frame (gar.Box.Float of an integer box).
+func ScaleTo224(b [4]float64, w, h int) gar.Box {
 	w, h = max(w, 1), max(h, 1)
-	sx := func(c int) float64 { return math.Round(float64(c) * Size / float64(w)) }
-	sy := func(c int) float64 { return math.Round(float64(c) * Size / float64(h)) }
+	sx := func(c float64) float64 { return math.Round(c * Size / float64(w)) }
+	sy := func(c float64) float64 { return math.Round(c * Size / float64(h)) }
 	return gar.Clip([4]float64{sx(b[0]), sy(b[1]), sx(b[2]), sy(b[3])}, Size, Size)
 }
 
 // AddGAR draws a frame-pixel box into m the protocol-gar way: scaled to
 // 224 and filled inclusively of x2 and y2.
-func (m *Mask) AddGAR(frameBox gar.Box, w, h int) {
+func (m *Mask) AddGAR(frameBox [4]float64, w, h int) {
 	b := ScaleTo224(frameBox, w, h)
 	m.FillInclusive(b[0], b[1], b[2], b[3])
 }

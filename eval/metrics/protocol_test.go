@@ -34,12 +34,12 @@ func TestFrameBoxGAR(t *testing.T) {
 func TestScaleTo224AndInclusiveMask(t *testing.T) {
 	// 64·224/640 = 22.4 → 22; 72·224/360 = 44.8 → 45; 320·0.35 = 112;
 	// 216·224/360 = 134.4 → 134. Inclusive: columns 22…112, rows 45…134.
-	b := ScaleTo224(gar.Box{64, 72, 320, 216}, 640, 360)
+	b := ScaleTo224(gar.Box{64, 72, 320, 216}.Float(), 640, 360)
 	if b != (gar.Box{22, 45, 112, 134}) {
 		t.Fatalf("ScaleTo224 = %v", b)
 	}
 	var m Mask
-	m.AddGAR(gar.Box{64, 72, 320, 216}, 640, 360)
+	m.AddGAR(gar.Box{64, 72, 320, 216}.Float(), 640, 360)
 	if got := m.Count(); got != 91*90 {
 		t.Errorf("inclusive mask has %d pixels, want 91·90", got)
 	}
@@ -47,12 +47,12 @@ func TestScaleTo224AndInclusiveMask(t *testing.T) {
 		t.Error("mask edges are not x1…x2, y1…y2 inclusive")
 	}
 	// A frame-filling box stays inside 224 after scaling.
-	full := ScaleTo224(gar.Box{0, 0, 639, 359}, 640, 360)
+	full := ScaleTo224(gar.Box{0, 0, 639, 359}.Float(), 640, 360)
 	if full != (gar.Box{0, 0, 223, 223}) {
 		t.Errorf("full-frame box = %v", full)
 	}
 	// A box collapsing at 224 scale is widened by the clip.
-	thin := ScaleTo224(gar.Box{100, 100, 101, 101}, 1280, 1280)
+	thin := ScaleTo224(gar.Box{100, 100, 101, 101}.Float(), 1280, 1280)
 	if thin != (gar.Box{18, 18, 19, 19}) {
 		t.Errorf("collapsed box = %v, want [18 18 19 19]", thin)
 	}
