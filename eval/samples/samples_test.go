@@ -80,9 +80,9 @@ func TestSchemaIncludesV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	var merged, v1 struct {
-		Properties map[string]any `json:"properties"`
-		Required   []string                   `json:"required"`
-		AllOf      []json.RawMessage          `json:"allOf"`
+		Properties map[string]any    `json:"properties"`
+		Required   []string          `json:"required"`
+		AllOf      []json.RawMessage `json:"allOf"`
 	}
 	if err := json.Unmarshal(raw, &merged); err != nil {
 		t.Fatal(err)
