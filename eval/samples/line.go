@@ -80,3 +80,28 @@ func (l Line) MarshalJSON() ([]byte, error) {
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// PredictionOf returns what Read gives for l's line, without the JSON round
+// trip: eval scores its own lines through it.
+func PredictionOf(l Line) Prediction {
+	d := &l.Detection
+	p := Prediction{Sample: l.Sample, Status: string(d.Status), Failure: l.Failure}
+	p.Frame.Width, p.Frame.Height = d.Frame.Width, d.Frame.Height
+	p.Frame.ModelWidth, p.Frame.ModelHeight = d.Frame.ModelWidth, d.Frame.ModelHeight
+	p.Audio.Label = d.Audio.Label
+	p.Sources = make([]PredictedSource, 0, len(d.Sources))
+	for _, s := range d.Sources {
+		p.Sources = append(p.Sources, PredictedSource{
+			BBox: s.BBox.Float(), BBoxNorm: s.BBoxNorm, BBoxModel: s.BBoxModel.Float(), Label: s.Label, Refined: s.Refined,
+		})
+	}
+	p.GAR.Requests = d.GAR.Requests
+	if d.Tokens != nil {
+		p.Tokens = &struct {
+			Prompt     int `json:"prompt"`
+			Completion int `json:"completion"`
+		}{d.Tokens.Prompt, d.Tokens.Completion}
+	}
+	p.LatencyMS.Total = d.LatencyMS.Total
+	return p
+}

@@ -320,3 +320,15 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestPredictionOfMatchesRead(t *testing.T) {
+	for _, l := range []Line{okLine("a"), failedLine("b")} {
+		f, err := Read(bytes.NewReader(append(marshal(t, l), '\n')), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := PredictionOf(l), f.Records[0].Pred; !reflect.DeepEqual(got, want) {
+			t.Errorf("PredictionOf = %+v\nRead gives   %+v", got, want)
+		}
+	}
+}
