@@ -193,6 +193,11 @@ func TestEvalTruth(t *testing.T) {
 				if len(l["sources"].([]any)) != map[bool]int{true: 2, false: 1}[strings.HasSuffix(tc.kind, "duet")] {
 					t.Errorf("%s: %d sources", l["sample"], len(l["sources"].([]any)))
 				}
+				// design §3.4's thresholds for the benchmark.
+				tau := map[string][2]float64{"vggss": {0.5, 0.5}, "music-solo": {0.75, 0.75}, "vggss-duet": {0.75, 0.75}, "music-duet": {0.75, 0.5}}[tc.kind]
+				if g := l["gar"].(map[string]any); g["tau_av"] != tau[0] || g["tau_audio"] != tau[1] {
+					t.Errorf("%s: gate thresholds %v/%v, want %v", l["sample"], g["tau_av"], g["tau_audio"], tau)
+				}
 			}
 			visFiles, _ := filepath.Glob(filepath.Join(out, "vis", "*.jpg"))
 			if len(visFiles) != tc.n {
@@ -464,4 +469,54 @@ func readReport(t *testing.T, path string) report.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestEvalSettings: the benchmark's gate thresholds of design §3.4 apply
+// unless the config or a flag sets them, and the request cap follows the
+// concurrency unless the config sets it.
+func TestEvalSettings(t *testing.T) {
+	b := synthbench.Make(t, t.TempDir(), synthbench.Spec{Kind: "music-duet", N: 2})
+	_, endpoint := startSim(t, b.Truth, nil)
+	dir := t.TempDir()
+	cfgWith := func(body string) string {
+		p := filepath.Join(dir, fmt.Sprintf("c%d.hcl", len(body)))
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name          string
+		extra         []string
+		av, audio     float64
+		maxInFlight   string
+		sourcePhrases []string
+	}{
+		{"benchmark defaults", nil, 0.75, 0.50, "6 samples, 12 requests per endpoint", []string{"τ_av from design §3.4 for MUSIC-Duet"}},
+		{"config sets τ_av and the cap", []string{"--config", cfgWith("gar {\n  tau_av = 0.6\n}\nmllm {\n  max_in_flight = 3\n}\n")}, 0.6, 0.50, "6 samples, 3 requests per endpoint",
+			[]string{"τ_av from the config", "τ_audio from design §3.4"}},
+		{"flags win", []string{"--config", cfgWith("gar {\n  tau_av = 0.6\n  tau_audio = 0.1\n}\n"), "--tau-av", "0.3", "--tau-audio", "0.9"}, 0.3, 0.9, "",
+			[]string{"τ_av from the flag", "τ_audio from the flag"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"eval", "--dataset", "music-duet", "--annotations", b.Annotations, "--frames", b.Frames, "--audio", b.Audio,
+				"--out", out, "--endpoint", endpoint, "--concurrency", "6"}, tc.extra...)
+			if code, _, stderr := run(t, args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, l := range validateLines(t, filepath.Join(out, "samples.jsonl")) {
+				g := l["gar"].(map[string]any)
+				if g["tau_av"] != tc.av || g["tau_audio"] != tc.audio || g["analysis_trials"] != 5.0 {
+					t.Errorf("%s: gar %v, want τ %v/%v and N = 5", l["sample"], g, tc.av, tc.audio)
+				}
+			}
+			md := string(readFile(t, filepath.Join(out, "report.md")))
+			for _, p := range append(tc.sourcePhrases, tc.maxInFlight, "| silence gate | off") {
+				if !strings.Contains(md, p) {
+					t.Errorf("report.md lacks %q", p)
+				}
+			}
+		})
+	}
 }
