@@ -3,7 +3,9 @@ package eval
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,7 +183,7 @@ func TestRunStopsOnOutage(t *testing.T) {
 	out2 := t.TempDir()
 	n.Store(0)
 	loc.answer = func(_ context.Context, in gar.Input) gar.Result {
-		if k := n.Add(1); k > 3 && k <= 6 {
+		if k := n.Add(1); k > 3 && k <= 6 || k > 38 {
 			return unavailable(nil)
 		}
 		return okResult(in)
@@ -191,7 +193,8 @@ func TestRunStopsOnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.NFailed != 3 || r.FailedByReason["mllm_unavailable"] != 3 || r.NSamples != 40 {
+	// Three in the middle, two at the very end: all recorded.
+	if r.NFailed != 5 || r.FailedByReason["mllm_unavailable"] != 5 || r.NSamples != 40 {
 		t.Errorf("brief outage: %d failed %v of %d", r.NFailed, r.FailedByReason, r.NSamples)
 	}
 }
@@ -383,5 +386,44 @@ func TestLineProgress(t *testing.T) {
 	// From 10/40 (25 %) to 40/40: one line per 2 samples, 15 lines.
 	if len(lines) != 15 || !strings.HasPrefix(lines[len(lines)-1], "eval: 40/40 samples (100%)") || !strings.Contains(lines[len(lines)-1], "4 failed") {
 		t.Errorf("%d lines:\n%s", len(lines), buf.String())
+	}
+}
+
+// TestRunLineMetrics checks the per-sample metrics of a line against hand
+// counts: the prediction is the whole picture, so cIoU is the GT's share
+// of the 224×224 mask, drawn inclusively (gar) or half-open (standard).
+func TestRunLineMetrics(t *testing.T) {
+	b, ann := bench(t, 2)
+	loc := &fakeLocalizer{answer: func(_ context.Context, in gar.Input) gar.Result {
+		res := okResult(in)
+		src := &res.Sources[0]
+		src.BBoxModel = gar.Box{0, 0, in.ModelWidth - 1, in.ModelHeight - 1}
+		src.BBox = gar.Box{0, 0, in.FrameWidth - 1, in.FrameHeight - 1}
+		src.BBoxNorm = [4]float64{0, 0, 1, 1} // pixel edges, metrics.md
+		return res
+	}}
+	out := t.TempDir()
+	if _, err := Run(context.Background(), options(b, ann, loc, out)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range readLines(t, out).Records {
+		var line struct {
+			Metrics samples.Metrics `json:"metrics"`
+		}
+		if err := json.Unmarshal(r.Raw, &line); err != nil {
+			t.Fatal(err)
+		}
+		box := b.Boxes[r.Pred.Sample][0] // inclusive pixels of the 320×240 frame
+		// gar: x = round(c·224/320), y = round(c·224/240); x2 edge = X2+1.
+		gx1, gx2 := int(math.Round(float64(box.X1)*224/320)), int(math.Round(float64(box.X2+1)*224/320))
+		gy1, gy2 := int(math.Round(float64(box.Y1)*224/240)), int(math.Round(float64(box.Y2+1)*224/240))
+		wantGAR := float64((gx2-gx1+1)*(gy2-gy1+1)) / metrics.Pixels
+		// standard: int(224·v) of the normalised edges, half-open.
+		sx1, sx2 := int(224*float64(box.X1)/320), int(224*float64(box.X2+1)/320)
+		sy1, sy2 := int(224*float64(box.Y1)/240), int(224*float64(box.Y2+1)/240)
+		wantStd := float64((sx2-sx1)*(sy2-sy1)) / metrics.Pixels
+		if g, s := line.Metrics.GAR.CIoU[0], line.Metrics.Standard.CIoU[0]; math.Abs(g-wantGAR) > 1e-12 || math.Abs(s-wantStd) > 1e-12 {
+			t.Errorf("%s: cIoU gar %v standard %v, want %v and %v", r.Pred.Sample, g, s, wantGAR, wantStd)
+		}
 	}
 }

@@ -235,6 +235,9 @@ func TestOpenResumes(t *testing.T) {
 	if len(f.Records) != 1 || f.Tail == nil || f.Tail.Line != 2 {
 		t.Fatalf("Open read %+v", f)
 	}
+	if data, _ := os.ReadFile(path); !bytes.Equal(data, append(a, '\n')) {
+		t.Fatalf("Open left %q after the last whole line", data[len(a)+1:])
+	}
 	if err := w.Append(okLine("b")); err != nil {
 		t.Fatal(err)
 	}
