@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -71,7 +72,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	tauSource := applyGateThresholds(cfg, kind, *tauAV, *tauAudio)
-	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
+	// The log and the progress display share stderr from several goroutines.
+	errOut := &lockedWriter{w: stderr}
+	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: errOut})
 	capture.RouteFFmpegLogs(log)
 	fitInFlight(cfg, *concurrency, log)
 
@@ -100,7 +103,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Annotations: ann, Layout: layout, Out: *out, Protocol: protocol, Limit: *limit,
 		Concurrency: *concurrency, Vis: *visualise, RetryFailed: *retryFailed,
 		Localizer: loc, NodeID: cfg.NodeID, ModelSize: cfg.GAR.ModelSize, SampleDeadline: cfg.MLLM.WindowDeadline,
-		Log: log, Progress: stderr, ProgressTerminal: terminal,
+		Log: log, Progress: errOut, ProgressTerminal: terminal,
 		Settings: []report.Setting{
 			{Name: "benchmark", Value: fmt.Sprintf("%s (%s, %d samples)", kind.Title(), ann.Name, len(ann.Samples))},
 			{Name: "inputs", Value: inputs},
@@ -190,3 +193,15 @@ func headline(r report.Report, out string) string {
 }
 
 var _ eval.Localizer = (*gar.Localizer)(nil)
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
