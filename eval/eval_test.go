@@ -427,3 +427,16 @@ func TestRunLineMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestBarProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, true, 10, 2, 1)
+	for i := range 8 {
+		p.done(i == 3)
+	}
+	p.finish()
+	out := buf.String()
+	if !strings.Contains(out, "10/10") || !strings.Contains(out, "eval (2 failed)") || !strings.Contains(out, "samples/s") {
+		t.Errorf("progress bar output lacks the count, the failures or the rate:\n%q", out)
+	}
+}

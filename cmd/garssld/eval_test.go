@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/report"
 	"github.com/garssl/garssld/eval/samples"
+	"github.com/garssl/garssld/internal/schematest"
 	"github.com/garssl/garssld/internal/synthbench"
 	"github.com/garssl/garssld/omnisim"
 )
@@ -93,27 +93,10 @@ func validateLines(t *testing.T, path string) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource("mem:///sample.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem:///sample.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := schematest.Compile(t, raw)
 	var lines []map[string]any
 	for i, l := range strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n") {
-		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
-		}
-		if err := sch.Validate(inst); err != nil {
+		if err := schematest.Validate(sch, []byte(l)); err != nil {
 			t.Errorf("line %d does not match the sample schema: %v", i+1, err)
 		}
 		var m map[string]any

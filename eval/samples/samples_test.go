@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/schematest"
 )
 
 func okLine(id string) Line {
@@ -49,30 +50,10 @@ func compile(t *testing.T) *jsonschema.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource("mem:///sample.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem:///sample.json")
-	if err != nil {
-		t.Fatalf("sample schema does not compile: %v", err)
-	}
-	return sch
+	return schematest.Compile(t, raw)
 }
 
-func validate(sch *jsonschema.Schema, b []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	return sch.Validate(inst)
-}
+func validate(sch *jsonschema.Schema, b []byte) error { return schematest.Validate(sch, b) }
 
 func TestSchemaIncludesV1(t *testing.T) {
 	raw, err := Schema()
