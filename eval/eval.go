@@ -205,7 +205,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 		return report.Report{}, err
 	}
 	wall := time.Since(began).Seconds()
-	rep.Timing = &report.Timing{WallS: wall, RanSamples: ran, ResumedSample: already}
+	rep.Timing = &report.Timing{WallS: wall, RanSamples: ran, ResumedSamples: already}
 	if wall > 0 {
 		rep.Timing.SamplesPerS = float64(ran) / wall
 	}
@@ -282,7 +282,7 @@ func writeReports(o Options, rep report.Report) error {
 		return fmt.Errorf("write report.md: %w", err)
 	}
 	settings := append(o.Settings, report.Setting{Name: "wall time", Value: fmt.Sprintf("%.1f s for %d samples (%.2f samples/s); %d resumed from an earlier run",
-		rep.Timing.WallS, rep.Timing.RanSamples, rep.Timing.SamplesPerS, rep.Timing.ResumedSample)})
+		rep.Timing.WallS, rep.Timing.RanSamples, rep.Timing.SamplesPerS, rep.Timing.ResumedSamples)})
 	if err := errors.Join(report.WriteMarkdown(md, rep, settings), md.Close()); err != nil {
 		return fmt.Errorf("write report.md: %w", err)
 	}

@@ -101,7 +101,7 @@ func TestRunResumesAndRetries(t *testing.T) {
 	if r, err = Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if loc.calls.Load() != 4 || r.NSamples != 10 || r.NFailed != 1 || r.Timing.ResumedSample != 6 || r.Timing.RanSamples != 4 {
+	if loc.calls.Load() != 4 || r.NSamples != 10 || r.NFailed != 1 || r.Timing.ResumedSamples != 6 || r.Timing.RanSamples != 4 {
 		t.Fatalf("resumed run: %d calls, report %d/%d, timing %+v", loc.calls.Load(), r.NSamples, r.NFailed, r.Timing)
 	}
 	// --retry-failed redoes the failed one only.

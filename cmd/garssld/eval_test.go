@@ -327,8 +327,8 @@ func TestEvalKilledAndResumed(t *testing.T) {
 				t.Errorf("the torn line was not reported: %s", errOut)
 			}
 			r := readReport(t, filepath.Join(out, "report.json"))
-			if r.Timing.ResumedSample != done || r.Timing.RanSamples != n-done {
-				t.Errorf("resumed %d and ran %d, want %d and %d", r.Timing.ResumedSample, r.Timing.RanSamples, done, n-done)
+			if r.Timing.ResumedSamples != done || r.Timing.RanSamples != n-done {
+				t.Errorf("resumed %d and ran %d, want %d and %d", r.Timing.ResumedSamples, r.Timing.RanSamples, done, n-done)
 			}
 			got := reportOf(t, readFile(t, filepath.Join(out, "report.json")), true)
 			if !reflect.DeepEqual(got, want) {

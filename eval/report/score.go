@@ -70,10 +70,10 @@ type CurvePoint struct {
 
 // Timing describes an eval run's wall time.
 type Timing struct {
-	WallS         float64 `json:"wall_s"`
-	SamplesPerS   float64 `json:"samples_per_s"`
-	RanSamples    int     `json:"ran_samples"`
-	ResumedSample int     `json:"resumed_samples"`
+	WallS          float64 `json:"wall_s"`
+	SamplesPerS    float64 `json:"samples_per_s"`
+	RanSamples     int     `json:"ran_samples"`
+	ResumedSamples int     `json:"resumed_samples"`
 }
 
 // UnknownSampleError is a prediction for a sample the annotations do not
