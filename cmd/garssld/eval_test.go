@@ -224,6 +224,8 @@ func TestEvalNoiseMatchesScore(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("eval's report differs from score's:\neval:  %v\nscore: %v", got, want)
 	}
+	t.Logf("gar: n_failed %v %v, ciou_mean %.4f (successful only %.4f), ciou_at_0_5 %.4f, ap %.4f, auc %.4f",
+		got["n_failed"], got["failed_by_reason"], got["ciou_mean"], got["ciou_mean_successful_only"], got["ciou_at_0_5"], got["ap"], got["auc"])
 	reasons := got["failed_by_reason"].(map[string]any)
 	if reasons["missing_input"] != 1.0 || reasons["bad_input"] != 1.0 || num(t, got, "n_failed") < 3 {
 		t.Errorf("failures: %v", reasons)
