@@ -53,8 +53,9 @@ vet: deps
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 
+# GARSSLD_BIN: process benchmarks (eval, score) run the built binary.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
+	GARSSLD_BIN=$(CURDIR)/$(BIN)/garssld $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
 	./scripts/bench-dump.sh
 
 demo: build
