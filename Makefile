@@ -19,11 +19,13 @@ DOCDIR      ?= $(PREFIX)/share/doc/garssld
 
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
 # that makes test media, the MQTT broker the tests publish to, and systemd
-# for systemd-analyze, which checks the unit (container images lack it).
+# for systemd-analyze, which checks the unit (container images lack it),
+# openssl for the TLS test certificates, and python3-paho-mqtt for the
+# README's Python subscriber, which a docs test runs.
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients time systemd
+	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 
@@ -52,8 +54,9 @@ vet: deps
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 
+# GARSSLD_BIN: process benchmarks (eval, score) run the built binary.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
+	GARSSLD_BIN=$(CURDIR)/$(BIN)/garssld $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
 	./scripts/bench-dump.sh
 
 demo: build

@@ -202,6 +202,11 @@ type MQTT struct {
 	// ClientID is the MQTT client identifier. Default: "garssld-<node_id>".
 	ClientID string
 
+	// MaxReconnectInterval caps the wait between attempts to reach the
+	// broker (paho's own default is 10 minutes, too long for a robot that
+	// just drove back into Wi-Fi range).
+	MaxReconnectInterval time.Duration
+
 	// TLS configures client TLS; nil uses the system roots for TLS broker
 	// schemes and nothing for plain ones.
 	TLS *TLS

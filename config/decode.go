@@ -224,6 +224,7 @@ func mqttSpec(m *MQTT) []attrSpec {
 		stringAttr("username", &m.Username),
 		fileAttr("password_file", &m.PasswordFile),
 		stringAttr("client_id", &m.ClientID),
+		durationAttr("max_reconnect_interval", &m.MaxReconnectInterval),
 	}
 }
 

@@ -44,11 +44,12 @@ func Default() Config {
 			TopP:           gar.DefaultTopP,
 		},
 		MQTT: MQTT{
-			Broker:      "tcp://127.0.0.1:1883",
-			QoS:         1,
-			TopicPrefix: "garssl",
-			StoreDir:    "/var/lib/garssl/mqtt",
-			MaxPending:  10000,
+			Broker:               "tcp://127.0.0.1:1883",
+			QoS:                  1,
+			TopicPrefix:          "garssl",
+			StoreDir:             "/var/lib/garssl/mqtt",
+			MaxPending:           10000,
+			MaxReconnectInterval: 30 * time.Second,
 			// Parse derives it again when the file sets node_id.
 			ClientID: defaultClientID(nodeID),
 		},

@@ -65,6 +65,7 @@ func (c Config) String() string {
 	w.attr("username", quote(c.MQTT.Username))
 	w.attr("password_file", quote(c.MQTT.PasswordFile))
 	w.attr("client_id", quote(c.MQTT.ClientID))
+	w.attr("max_reconnect_interval", duration(c.MQTT.MaxReconnectInterval))
 	if t := c.MQTT.TLS; t != nil {
 		w.open("tls")
 		w.attr("ca_file", quote(t.CAFile))

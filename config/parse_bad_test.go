@@ -172,6 +172,21 @@ stream "c" {
 			want: []string{`garssl.hcl:3:16: mllm.breaker.open_for = -1s must be greater than 0`},
 		},
 		{
+			name: "max reconnect interval out of range",
+			src:  "mqtt {\n  max_reconnect_interval = \"500ms\"\n}",
+			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = 500ms is out of range; use 1s to 10m`},
+		},
+		{
+			name: "max reconnect interval too long",
+			src:  "mqtt {\n  max_reconnect_interval = \"1h\"\n}",
+			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = 1h0m0s is out of range; use 1s to 10m`},
+		},
+		{
+			name: "max reconnect interval not a duration",
+			src:  "mqtt {\n  max_reconnect_interval = 30\n}",
+			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = "30" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},
+		},
+		{
 			name: "unknown schedule",
 			src:  "mllm {\n  schedule = \"serial\"\n}",
 			want: []string{`garssl.hcl:2:14: mllm.schedule "serial" is not one of "parallel", "sequential"`},

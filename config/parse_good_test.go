@@ -84,6 +84,7 @@ mqtt {
   username = "robot-7"
   password_file = "$DIR/key"
   client_id = "r7"
+  max_reconnect_interval = "5s"
   tls {
     ca_file = "$DIR/key"
     cert_file = "$DIR/key"
@@ -133,7 +134,8 @@ stream "front" {
 				c.MQTT = MQTT{
 					Broker: "mqtts://broker:8883", QoS: 2, TopicPrefix: "fleet/garssl", StoreDir: "/tmp/q",
 					MaxPending: 50, Username: "robot-7", PasswordFile: dir + "/key", ClientID: "r7",
-					TLS: &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
+					MaxReconnectInterval: 5 * time.Second,
+					TLS:                  &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
 				}
 				c.HTTP.Listen = ":9100"
 				c.Streams = []Stream{{

@@ -24,6 +24,10 @@ const (
 	maxClientIDBytes  = 256
 	maxHFOVDeg        = 180
 	sampleDuration    = time.Second / 16000 // 62.5µs, one sample at 16 kHz
+	// paho starts reconnecting after 1s; beyond paho's own default of 10m
+	// a robot back in range waits for nothing.
+	minReconnectInterval = time.Second
+	maxReconnectInterval = 10 * time.Minute
 )
 
 // maxShutdownTimeout bounds shutdown_timeout: past a few minutes a
@@ -180,6 +184,9 @@ func (v *validator) mqtt(m MQTT) {
 		// MQTT allows 65535 bytes, brokers need accept only 23; an id this
 		// long is a pasted mistake.
 		v.errorf("mqtt.client_id", "mqtt.client_id is %d bytes long; use at most %d", len(m.ClientID), maxClientIDBytes)
+	}
+	if d := m.MaxReconnectInterval; d < minReconnectInterval || d > maxReconnectInterval {
+		v.errorf("mqtt.max_reconnect_interval", "mqtt.max_reconnect_interval = %s is out of range; use 1s to 10m", d)
 	}
 	if m.TLS == nil {
 		return

@@ -133,6 +133,9 @@ mqtt {
   # Default: "garssld-<node_id>".
   client_id = "garssld-robot-7"
 
+  # Longest wait between attempts to reach the broker, 1s to 10m.
+  max_reconnect_interval = "30s"
+
   # Optional client TLS; needs a TLS broker scheme. Without this block a
   # TLS broker is verified against the system roots.
   tls {

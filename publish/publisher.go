@@ -1,0 +1,711 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Status states published on <prefix>/<node>/status.
+const (
+	StatusOnline  = "online"
+	StatusStopped = "stopped"
+	StatusOffline = "offline"
+)
+
+// statusQoS is the QoS of status and state messages: they are retained
+// and must reach the broker.
+const statusQoS = 1
+
+// kindSubscribe marks the subscribe token in the token list; it is not a
+// message kind the Observer sees.
+const kindSubscribe = "subscribe"
+
+// Publisher publishes detections, stream states and the node's status to
+// MQTT and receives set commands. Create it with New and call Run once.
+type Publisher struct {
+	o      Options
+	log    hclog.Logger
+	obs    Observer
+	topics topics
+	broker string // redacted, for logs
+	client mqtt.Client
+	store  *safeStore
+	flush  time.Duration
+
+	ran     atomic.Bool
+	wake    chan struct{} // work for the publisher goroutine
+	cmdWake chan struct{} // commands for the command goroutine
+	connGen atomic.Uint64 // OnConnect calls so far
+	failed  atomic.Int64  // failed connection attempts since the last success
+
+	mu          sync.Mutex
+	queue       []detection // detections not yet handed to paho, oldest first
+	inflight    int         // detections handed to paho whose token has not completed
+	burst       int         // detections dropped since the backlog last filled up
+	closing     bool
+	streams     []string
+	known       map[string]bool
+	statusDirty bool
+	states      map[string][]byte // latest state payload per stream
+	dirty       map[string]bool   // streams whose latest state awaits publishing
+	cmds        map[string]bool   // stream → enabled, awaiting OnSet
+
+	tokens tokenList
+
+	connFold, cmdFold, errFold, storeFold fold
+}
+
+type detection struct {
+	topic   string
+	stream  string
+	seq     uint64
+	payload []byte
+}
+
+// New checks o and prepares the client and its file store; nothing
+// connects before Run.
+func New(o Options) (*Publisher, error) {
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("mqtt publisher: %w", err)
+	}
+	if err := os.MkdirAll(o.StoreDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mqtt store dir: %w", err)
+	}
+	p := &Publisher{
+		o:       o,
+		log:     o.Logger,
+		obs:     o.Observer,
+		topics:  newTopics(o.TopicPrefix, o.NodeID),
+		broker:  redactBroker(o.Broker),
+		flush:   o.FlushTimeout,
+		wake:    make(chan struct{}, 1),
+		cmdWake: make(chan struct{}, 1),
+		known:   make(map[string]bool),
+		states:  make(map[string][]byte),
+		dirty:   make(map[string]bool),
+		cmds:    make(map[string]bool),
+	}
+	if p.log == nil {
+		p.log = hclog.NewNullLogger()
+	}
+	if p.obs == nil {
+		p.obs = NopObserver{}
+	}
+	if p.flush == 0 {
+		p.flush = DefaultFlushTimeout
+	}
+	p.tokens.added = make(chan struct{}, 1)
+	newStore := o.newStore
+	if newStore == nil {
+		newStore = func(dir string) mqtt.Store { return mqtt.NewFileStore(dir) }
+	}
+	p.store = newSafeStore(newStore(o.StoreDir), o.StoreDir, p.topics.isLatest, p.storeFailed)
+	p.store.setLatest(p.topics.status(), p.statusPayload(StatusOnline))
+	setPahoLogger(p.log.Named("paho"))
+
+	opts := mqtt.NewClientOptions().
+		AddBroker(o.Broker).
+		SetClientID(o.ClientID).
+		SetProtocolVersion(4).
+		// A persistent session and a file store: messages not yet
+		// acknowledged survive reconnects and restarts. CleanSession(true)
+		// would make paho wipe the store at every connect.
+		SetCleanSession(false).
+		SetStore(p.store).
+		// Without ConnectRetry a publish before the first connection fails
+		// with ErrNotConnected instead of going to the store.
+		SetConnectRetry(true).
+		SetConnectRetryInterval(connectRetryInterval).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(o.MaxReconnectInterval).
+		SetConnectTimeout(connectTimeout).
+		SetWriteTimeout(writeTimeout).
+		// Handlers run in their own goroutines, so a slow one cannot stall
+		// paho's router (and with it the PUBACKs of our publishes).
+		SetOrderMatters(false).
+		SetBinaryWill(p.topics.status(), p.statusPayload(StatusOffline), statusQoS, true).
+		SetOnConnectHandler(p.onConnect).
+		SetConnectionLostHandler(p.onConnectionLost).
+		SetConnectionNotificationHandler(p.onConnectionNotification).
+		// The broker may deliver commands for the persistent session's old
+		// subscription before OnConnect has subscribed again.
+		SetDefaultPublishHandler(p.onMessage)
+	if o.Username != "" {
+		opts.SetUsername(o.Username).SetPassword(o.Password)
+	}
+	if o.TLS != nil {
+		opts.SetTLSConfig(o.TLS)
+	}
+	p.client = mqtt.NewClient(opts)
+	return p, nil
+}
+
+// Connected reports whether the connection to the broker is up now.
+func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
+
+// Detection queues one detection payload for <stream>/detections. It never
+// blocks. The Publisher keeps payload; the caller must not change it
+// afterwards. When max_pending detections are outstanding, the oldest one
+// the Publisher still holds is dropped; when paho holds all of them (they
+// are in its file store and cannot be withdrawn), payload is.
+func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
+	d := detection{topic: p.topics.detections(stream), stream: stream, seq: seq, payload: payload}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		p.obs.Dropped(DropShutdown)
+		p.log.Debug("detection after shutdown began; dropped", "stream", stream, "seq", seq)
+		return
+	}
+	if len(p.queue)+p.inflight < p.o.MaxPending {
+		p.queue = append(p.queue, d)
+		p.obs.Pending(len(p.queue) + p.inflight)
+		p.mu.Unlock()
+		p.signal()
+		return
+	}
+	dropped := d
+	if len(p.queue) > 0 {
+		dropped = p.popLocked()
+		p.queue = append(p.queue, d)
+	}
+	p.burst++
+	first := p.burst == 1
+	p.mu.Unlock()
+	p.obs.Dropped(DropMaxPending)
+	if first {
+		p.log.Warn("mqtt backlog is full; dropping the oldest detections until the broker takes messages again",
+			"max_pending", p.o.MaxPending, "stream", dropped.stream, "seq", dropped.seq)
+	}
+	p.signal()
+}
+
+// StreamState records a stream's state for the retained <stream>/state
+// topic. It never blocks: updates are coalesced to the latest per stream
+// and published by Run when connected (and again after every reconnect).
+// errText may be empty.
+func (p *Publisher) StreamState(stream, state, errText string) {
+	var e *string
+	if errText != "" {
+		e = &errText
+	}
+	payload, _ := json.Marshal(struct {
+		State string  `json:"state"`
+		Error *string `json:"error"`
+	}{state, e})
+	// Any resend of an older state message carries this one from now on.
+	p.store.setLatest(p.topics.state(stream), payload)
+	p.mu.Lock()
+	p.states[stream] = payload
+	p.dirty[stream] = true
+	p.mu.Unlock()
+	p.signal()
+}
+
+// SetStreams sets the stream names listed in the online status and
+// accepted on set topics. When connected, the status is published again.
+func (p *Publisher) SetStreams(names []string) {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	p.mu.Lock()
+	p.streams = names
+	p.known = make(map[string]bool, len(names))
+	for _, n := range names {
+		p.known[n] = true
+	}
+	closing := p.closing
+	p.statusDirty = true
+	p.mu.Unlock()
+	if !closing {
+		p.store.setLatest(p.topics.status(), p.statusPayload(StatusOnline))
+	}
+	p.signal()
+}
+
+// statusPayload is the status message for state. The will (offline) is
+// fixed when the client is made, before the streams are known, so it
+// names none.
+func (p *Publisher) statusPayload(state string) []byte {
+	var streams *[]string // nil leaves the member out
+	if state != StatusOffline {
+		p.mu.Lock()
+		list := p.streams
+		p.mu.Unlock()
+		if list == nil {
+			list = []string{}
+		}
+		streams = &list
+	}
+	b, _ := json.Marshal(struct {
+		State   string    `json:"state"`
+		Node    string    `json:"node"`
+		Version string    `json:"version"`
+		Streams *[]string `json:"streams,omitempty"`
+	}{state, p.o.NodeID, p.o.Version, streams})
+	return b
+}
+
+func (p *Publisher) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loopState is what the publisher goroutine remembers between steps.
+type loopState struct {
+	open bool   // connection state last reported to the Observer
+	gen  uint64 // OnConnect generation last handled
+}
+
+// Run connects, publishes until ctx ends, then shuts down: it hands the
+// queued detections to paho, publishes "stopped" and waits for it and for
+// outstanding acknowledgements (while connected, up to FlushTimeout), and
+// disconnects. Detections still unacknowledged stay in the file store and
+// are sent after the next start. Run returns nil after a shutdown; it may
+// be called once.
+func (p *Publisher) Run(ctx context.Context) error {
+	if !p.ran.CompareAndSwap(false, true) {
+		return errors.New("mqtt publisher: Run called twice")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.watchTokens(stop) }()
+	go func() { defer wg.Done(); p.applyCommands(stop) }()
+
+	p.log.Info("connecting to the MQTT broker", "broker", p.broker, "client_id", p.o.ClientID)
+	// With ConnectRetry the token completes only at the first success; it
+	// is not waited for.
+	p.client.Connect()
+
+	var st loopState
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.shutdown(&st)
+			close(stop)
+			wg.Wait()
+			p.client.Disconnect(uint(disconnectQuiesce / time.Millisecond))
+			if st.open {
+				p.obs.Connected(false)
+			}
+			p.mu.Lock()
+			left := p.inflight
+			p.mu.Unlock()
+			if left > 0 {
+				p.log.Info("detections not yet acknowledged stay in the MQTT file store and go out after the next start",
+					"count", left, "store_dir", p.o.StoreDir)
+			}
+			p.log.Info("disconnected from the MQTT broker", "broker", p.broker)
+			return nil
+		case <-p.wake:
+		case <-tick.C:
+		}
+		p.step(&st, time.Time{})
+	}
+}
+
+// step does whatever is due: notice connection changes, subscribe and
+// announce after a (re)connect, publish the status and states when
+// connected, and hand queued detections to paho. A non-zero deadline
+// drops the detections it cannot hand over in time.
+func (p *Publisher) step(st *loopState, deadline time.Time) {
+	open := p.client.IsConnectionOpen()
+	if open != st.open {
+		st.open = open
+		p.obs.Connected(open)
+	}
+	if gen := p.connGen.Load(); open && gen != st.gen {
+		st.gen = gen
+		p.subscribe()
+		p.mu.Lock()
+		p.statusDirty = true
+		for s := range p.states {
+			p.dirty[s] = true
+		}
+		p.mu.Unlock()
+	}
+	if open {
+		p.publishStatus()
+		p.publishStates()
+	}
+	p.publishDetections(open, deadline)
+}
+
+func (p *Publisher) subscribe() {
+	// QoS 0: the broker does not queue commands for us while we are away,
+	// so a command sent during an outage cannot take effect hours later.
+	tok := p.client.Subscribe(p.topics.setFilter(), 0, p.onMessage)
+	p.tokens.add(pendingToken{tok: tok, kind: kindSubscribe})
+}
+
+func (p *Publisher) publishStatus() {
+	p.mu.Lock()
+	dirty := p.statusDirty && !p.closing
+	p.statusDirty = false
+	p.mu.Unlock()
+	if !dirty {
+		return
+	}
+	payload := p.statusPayload(StatusOnline)
+	p.store.setLatest(p.topics.status(), payload)
+	tok := p.client.Publish(p.topics.status(), statusQoS, true, payload)
+	p.tokens.add(pendingToken{tok: tok, kind: KindStatus})
+}
+
+func (p *Publisher) publishStates() {
+	p.mu.Lock()
+	due := make(map[string][]byte, len(p.dirty))
+	for s := range p.dirty {
+		due[s] = p.states[s]
+	}
+	clear(p.dirty)
+	p.mu.Unlock()
+	for _, s := range slices.Sorted(maps.Keys(due)) {
+		tok := p.client.Publish(p.topics.state(s), statusQoS, true, due[s])
+		p.tokens.add(pendingToken{tok: tok, kind: KindState, stream: s})
+	}
+}
+
+func (p *Publisher) publishDetections(open bool, deadline time.Time) {
+	for {
+		// While disconnected a detection goes to the file store only; if
+		// the store cannot write, it would live in memory alone. paho
+		// stores nothing at QoS 0, and leaves a QoS 0 token published
+		// while connecting incomplete forever.
+		var reason string
+		switch {
+		case !deadline.IsZero() && time.Now().After(deadline):
+			reason = DropShutdown
+		case open:
+		case p.o.QoS == 0:
+			reason = DropPublishError
+		case !p.store.healthy():
+			reason = DropStoreError
+		}
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		d := p.popLocked()
+		if reason != "" {
+			p.obs.Pending(len(p.queue) + p.inflight)
+			p.mu.Unlock()
+			p.dropped(d, reason)
+			continue
+		}
+		p.inflight++
+		p.mu.Unlock()
+		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
+		p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
+	}
+}
+
+// dropped counts a detection the publisher could not hand to paho, and
+// logs the first of a kind.
+func (p *Publisher) dropped(d detection, reason string) {
+	p.obs.Dropped(reason)
+	logIt, folded := p.storeFold.note("drop " + reason)
+	if !logIt {
+		return
+	}
+	switch reason {
+	case DropStoreError:
+		p.log.Error("mqtt file store cannot write and the broker is unreachable; dropping detections",
+			"store_dir", p.o.StoreDir, "stream", d.stream, "seq", d.seq, "repeats", folded)
+	case DropPublishError:
+		p.log.Warn("the broker is unreachable and QoS 0 messages are not stored; dropping detections (use qos = 1 to keep them)",
+			"stream", d.stream, "seq", d.seq, "repeats", folded)
+	}
+}
+
+// popLocked removes the oldest queued detection; p.mu must be held.
+func (p *Publisher) popLocked() detection {
+	d := p.queue[0]
+	p.queue[0] = detection{}
+	p.queue = p.queue[1:]
+	if len(p.queue) == 0 {
+		p.queue = nil // let the backing array go after a burst
+	}
+	return d
+}
+
+// shutdown flushes before Disconnect, within the flush timeout.
+func (p *Publisher) shutdown(st *loopState) {
+	deadline := time.Now().Add(p.flush)
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	p.step(st, deadline)
+
+	if p.client.IsConnectionOpen() {
+		payload := p.statusPayload(StatusStopped)
+		p.store.setLatest(p.topics.status(), payload)
+		tok := p.client.Publish(p.topics.status(), statusQoS, true, payload)
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				p.log.Warn("cannot publish the stopped status", "error", err)
+			} else {
+				p.obs.Published(KindStatus)
+			}
+		case <-timer.C:
+			p.log.Warn("the broker did not acknowledge the stopped status within the flush timeout", "flush_timeout", p.flush)
+		}
+		timer.Stop()
+	}
+
+	// Wait for detections in flight while the broker can still
+	// acknowledge them.
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		p.mu.Lock()
+		n := p.inflight
+		p.mu.Unlock()
+		if n == 0 || !p.client.IsConnectionOpen() || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-p.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// pendingToken is a paho token the watcher waits for.
+type pendingToken struct {
+	tok    mqtt.Token
+	kind   string
+	stream string
+	seq    uint64
+}
+
+// tokenList is the FIFO of tokens in the order they were handed to paho.
+type tokenList struct {
+	mu    sync.Mutex
+	list  []pendingToken
+	added chan struct{}
+}
+
+func (l *tokenList) add(t pendingToken) {
+	l.mu.Lock()
+	l.list = append(l.list, t)
+	l.mu.Unlock()
+	select {
+	case l.added <- struct{}{}:
+	default:
+	}
+}
+
+// watchTokens waits for tokens in the order they were handed to paho and
+// accounts for each. It never blocks the publisher goroutine; every wait
+// is a select that stop ends.
+func (p *Publisher) watchTokens(stop <-chan struct{}) {
+	for {
+		p.tokens.mu.Lock()
+		if len(p.tokens.list) == 0 {
+			p.tokens.mu.Unlock()
+			select {
+			case <-p.tokens.added:
+				continue
+			case <-stop:
+				return
+			}
+		}
+		head := p.tokens.list[0]
+		p.tokens.mu.Unlock()
+		select {
+		case <-head.tok.Done():
+		case <-stop:
+			return
+		}
+		p.tokens.mu.Lock()
+		p.tokens.list[0] = pendingToken{}
+		p.tokens.list = p.tokens.list[1:]
+		p.tokens.mu.Unlock()
+		p.completed(head)
+	}
+}
+
+func (p *Publisher) completed(t pendingToken) {
+	err := t.tok.Error()
+	switch t.kind {
+	case KindDetection:
+		p.mu.Lock()
+		p.inflight--
+		total := len(p.queue) + p.inflight
+		p.obs.Pending(total)
+		endBurst := p.burst > 0 && total < p.o.MaxPending
+		dropped := p.burst
+		if endBurst {
+			p.burst = 0
+		}
+		p.mu.Unlock()
+		if endBurst {
+			p.log.Info("mqtt backlog is below max_pending again", "dropped", dropped)
+		}
+		if err != nil {
+			// Not published again: paho stored it before failing the
+			// token, so a retry would make a duplicate.
+			p.obs.Dropped(DropPublishError)
+			if logIt, folded := p.errFold.note(err.Error()); logIt {
+				p.log.Warn("paho failed a detection; it is not published again", "stream", t.stream, "seq", t.seq, "error", err, "repeats", folded)
+			}
+		} else {
+			p.obs.Published(KindDetection)
+		}
+		p.signal()
+	case KindState, KindStatus:
+		if err != nil {
+			p.log.Warn("cannot publish "+t.kind, "stream", t.stream, "error", err)
+		} else {
+			p.obs.Published(t.kind)
+		}
+	case kindSubscribe:
+		p.subscribed(t.tok, err)
+	}
+}
+
+func (p *Publisher) subscribed(tok mqtt.Token, err error) {
+	if err != nil {
+		p.log.Warn("cannot subscribe to the set topics; commands are not received until the next reconnect",
+			"topic", p.topics.setFilter(), "error", err)
+		return
+	}
+	st, ok := tok.(*mqtt.SubscribeToken)
+	if !ok {
+		return
+	}
+	for topic, code := range st.Result() {
+		if code == 0x80 {
+			p.log.Warn("the broker refused the subscription to the set topics; check its ACL", "topic", topic)
+		}
+	}
+}
+
+// onConnect runs in a goroutine paho starts after each (re)connect. It
+// only signals: the publisher goroutine subscribes and publishes the
+// status and states, so no paho callback publishes or blocks.
+func (p *Publisher) onConnect(mqtt.Client) {
+	p.connGen.Add(1)
+	failed := p.failed.Swap(0)
+	p.connFold.reset()
+	resetPahoFolds()
+	p.log.Info("connected to the MQTT broker", "broker", p.broker, "failed_attempts", failed)
+	p.signal()
+}
+
+func (p *Publisher) onConnectionLost(_ mqtt.Client, err error) {
+	p.log.Warn("lost the connection to the MQTT broker; reconnecting", "broker", p.broker, "error", err)
+	p.signal()
+}
+
+// onConnectionNotification logs failed connection attempts, which paho
+// reports nowhere else but its own loggers, with what to check, folding
+// repeats. paho calls it synchronously from its connect loop.
+func (p *Publisher) onConnectionNotification(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	failed, ok := n.(mqtt.ConnectionNotificationFailed)
+	if !ok {
+		return
+	}
+	attempts := p.failed.Add(1)
+	reason := describeConnError(failed.Reason, p.o.TLS != nil || isTLSBroker(p.o.Broker))
+	logIt, folded := p.connFold.note(reason)
+	if !logIt {
+		return
+	}
+	p.log.Error("cannot connect to the MQTT broker; retrying", "broker", p.broker, "reason", reason,
+		"error", failed.Reason, "failed_attempts", attempts, "repeats", folded)
+}
+
+// storeFailed is safeStore's report of a recovered I/O panic.
+func (p *Publisher) storeFailed(op string, err error) {
+	if logIt, folded := p.storeFold.note(op); logIt {
+		p.log.Error("mqtt file store failed; messages are kept in memory only until it recovers",
+			"op", op, "store_dir", p.o.StoreDir, "error", err, "repeats", folded)
+	}
+}
+
+// onMessage handles a message on a set topic. It runs on a paho
+// goroutine, so it only parses, counts and records the command; OnSet is
+// called from Run's command goroutine.
+func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
+	stream, ok := p.topics.streamOfSet(m.Topic())
+	if !ok {
+		return
+	}
+	if m.Retained() {
+		// A retained command is stale by definition: it must not override
+		// the config after a restart.
+		p.obs.Command(CommandIgnoredRetained)
+		if logIt, _ := p.cmdFold.note("retained " + stream); logIt {
+			p.log.Info("ignoring a retained set command; commands take effect only when sent live", "stream", stream)
+		}
+		return
+	}
+	cmd, err := ParseCommand(m.Payload())
+	if err != nil {
+		p.obs.Command(CommandMalformed)
+		if logIt, folded := p.cmdFold.note("malformed " + stream); logIt {
+			p.log.Warn("ignoring a malformed set command", "stream", stream, "error", err, "repeats", folded)
+		}
+		return
+	}
+	p.mu.Lock()
+	known := p.known[stream]
+	if known {
+		p.cmds[stream] = cmd.Enabled
+	}
+	p.mu.Unlock()
+	if !known {
+		p.obs.Command(CommandUnknownStream)
+		if logIt, folded := p.cmdFold.note("unknown " + stream); logIt {
+			p.log.Warn("ignoring a set command for an unknown stream", "stream", stream, "repeats", folded)
+		}
+		return
+	}
+	p.obs.Command(CommandApplied)
+	p.log.Info("set command received", "stream", stream, "enabled", cmd.Enabled)
+	select {
+	case p.cmdWake <- struct{}{}:
+	default:
+	}
+}
+
+// applyCommands calls OnSet with the latest command per stream.
+func (p *Publisher) applyCommands(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-p.cmdWake:
+		}
+		p.mu.Lock()
+		cmds := p.cmds
+		p.cmds = make(map[string]bool)
+		p.mu.Unlock()
+		if p.o.OnSet == nil {
+			continue
+		}
+		for _, s := range slices.Sorted(maps.Keys(cmds)) {
+			p.o.OnSet(s, cmds[s])
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package publish
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// safeStore wraps paho's Store so that a failing disk cannot crash the
+// daemon. paho's FileStore panics on every I/O error (chkerr), from the
+// caller's goroutine or from paho's own network goroutines; safeStore
+// recovers those panics. A packet whose Put failed is kept in memory
+// ("spilled") so that paho's bookkeeping stays whole: its message id is
+// still resent after a reconnect and freed by the PUBACK, and only its
+// durability across a restart is lost. The publisher asks healthy()
+// before handing a detection to paho while disconnected, and drops it
+// (DropStoreError) instead of letting the spill grow.
+//
+// safeStore also keeps retained status and state messages from going
+// stale: a resent one carries the latest payload for its topic, and those
+// left by an earlier run are deleted at Open, because Run publishes fresh
+// ones on every connect and paho resends stored messages after them.
+type safeStore struct {
+	inner  mqtt.Store
+	dir    string
+	onFail func(op string, err error)
+
+	mu        sync.Mutex
+	spill     map[string]packets.ControlPacket
+	failing   bool
+	lastProbe time.Time
+	// latest maps a retained topic whose newest value supersedes older
+	// ones (status and stream states) to that value.
+	latest    map[string][]byte
+	isLatest  func(topic string) bool
+	purgeDone bool
+}
+
+// probeFile is written and removed to test whether the store can write
+// again; it lacks paho's ".msg" suffix, so paho never reads it.
+const probeFile = "write-probe.tmp"
+
+// probeEvery limits write probes while the store is failing.
+const probeEvery = time.Second
+
+func newSafeStore(inner mqtt.Store, dir string, isLatest func(string) bool, onFail func(string, error)) *safeStore {
+	return &safeStore{
+		inner: inner, dir: dir, onFail: onFail, isLatest: isLatest,
+		spill: make(map[string]packets.ControlPacket), latest: make(map[string][]byte),
+	}
+}
+
+// guard runs f, turning a panic into a reported failure; it reports
+// whether f completed.
+func (s *safeStore) guard(op string, f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err, isErr := r.(error)
+			if !isErr {
+				err = fmt.Errorf("%v", r)
+			}
+			s.onFail(op, err)
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func (s *safeStore) Open() {
+	s.guard("open", s.inner.Open)
+	s.mu.Lock()
+	purge := !s.purgeDone
+	s.purgeDone = true
+	s.mu.Unlock()
+	if purge {
+		s.purgeStale()
+	}
+}
+
+// purgeStale deletes retained status and state messages left by an
+// earlier run: the new run publishes current ones on connect, and paho
+// would resend the old ones after them.
+func (s *safeStore) purgeStale() {
+	var keys []string
+	s.guard("list", func() { keys = s.inner.All() })
+	for _, key := range keys {
+		var p packets.ControlPacket
+		s.guard("get", func() { p = s.inner.Get(key) })
+		if pub, ok := p.(*packets.PublishPacket); ok && pub.Retain && s.isLatest(pub.TopicName) {
+			s.guard("delete", func() { s.inner.Del(key) })
+		}
+	}
+}
+
+func (s *safeStore) Put(key string, m packets.ControlPacket) {
+	if s.guard("write", func() { s.inner.Put(key, m) }) {
+		s.mu.Lock()
+		s.failing = false
+		delete(s.spill, key)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Lock()
+	s.failing = true
+	s.spill[key] = m
+	s.mu.Unlock()
+}
+
+func (s *safeStore) Get(key string) packets.ControlPacket {
+	s.mu.Lock()
+	p, spilled := s.spill[key]
+	s.mu.Unlock()
+	if !spilled {
+		s.guard("read", func() { p = s.inner.Get(key) })
+	}
+	if pub, ok := p.(*packets.PublishPacket); ok && pub.Retain {
+		s.mu.Lock()
+		if v, ok := s.latest[pub.TopicName]; ok {
+			// Copy: a spilled packet is the one paho holds.
+			fresh := *pub
+			fresh.Payload = v
+			p = &fresh
+		}
+		s.mu.Unlock()
+	}
+	return p
+}
+
+func (s *safeStore) All() []string {
+	var keys []string
+	s.guard("list", func() { keys = s.inner.All() })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.spill {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (s *safeStore) Del(key string) {
+	s.mu.Lock()
+	_, spilled := s.spill[key]
+	delete(s.spill, key)
+	s.mu.Unlock()
+	if !spilled {
+		s.guard("delete", func() { s.inner.Del(key) })
+	}
+}
+
+func (s *safeStore) Close() { s.guard("close", s.inner.Close) }
+
+func (s *safeStore) Reset() {
+	s.guard("reset", s.inner.Reset)
+	s.mu.Lock()
+	clear(s.spill)
+	s.mu.Unlock()
+}
+
+// setLatest records the newest payload of a retained status or state
+// topic, just before it is handed to paho.
+func (s *safeStore) setLatest(topic string, payload []byte) {
+	s.mu.Lock()
+	s.latest[topic] = payload
+	s.mu.Unlock()
+}
+
+// healthy reports whether the store can persist messages. While it is
+// failing, it probes by writing a small file, at most once per probeEvery,
+// so that a disk with free space again is noticed without a reconnect.
+func (s *safeStore) healthy() bool {
+	s.mu.Lock()
+	if !s.failing {
+		s.mu.Unlock()
+		return true
+	}
+	if time.Since(s.lastProbe) < probeEvery {
+		s.mu.Unlock()
+		return false
+	}
+	s.lastProbe = time.Now()
+	s.mu.Unlock()
+
+	err := probeWrite(filepath.Join(s.dir, probeFile))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.failing = false
+	}
+	return err == nil
+}
+
+// spilled is the number of packets held in memory because the disk
+// refused them.
+func (s *safeStore) spilled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.spill)
+}
+
+// probeWrite writes a block the size of a typical message, syncs it and
+// removes it. A probe that fails leaves its (empty) file for the next one
+// to truncate.
+func probeWrite(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(make([]byte, 4096))
+	serr := f.Sync()
+	if err := errors.Join(werr, serr, f.Close()); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}

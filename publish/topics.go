@@ -1,0 +1,40 @@
+package publish
+
+import "strings"
+
+// topics builds the topic names of design §5 under <prefix>/<node>.
+type topics struct{ base string }
+
+func newTopics(prefix, node string) topics { return topics{base: prefix + "/" + node} }
+
+func (t topics) status() string                  { return t.base + "/status" }
+func (t topics) detections(stream string) string { return t.base + "/" + stream + "/detections" }
+func (t topics) state(stream string) string      { return t.base + "/" + stream + "/state" }
+func (t topics) setFilter() string               { return t.base + "/+/set" }
+
+// streamOfSet returns the stream named by a set topic.
+func (t topics) streamOfSet(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, t.base+"/")
+	if !ok {
+		return "", false
+	}
+	stream, ok := strings.CutSuffix(rest, "/set")
+	if !ok || stream == "" || strings.Contains(stream, "/") {
+		return "", false
+	}
+	return stream, true
+}
+
+// isLatest reports whether topic carries a retained value whose newest
+// version supersedes the older ones: the status and the stream states.
+func (t topics) isLatest(topic string) bool {
+	if topic == t.status() {
+		return true
+	}
+	rest, ok := strings.CutPrefix(topic, t.base+"/")
+	if !ok {
+		return false
+	}
+	stream, ok := strings.CutSuffix(rest, "/state")
+	return ok && stream != "" && !strings.Contains(stream, "/")
+}
