@@ -20,12 +20,13 @@ DOCDIR      ?= $(PREFIX)/share/doc/garssld
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
 # that makes test media, the MQTT broker the tests publish to, and systemd
 # for systemd-analyze, which checks the unit (container images lack it),
-# openssl for the TLS test certificates, and python3-paho-mqtt for the
-# README's Python subscriber, which a docs test runs.
+# openssl for the TLS test certificates, python3-paho-mqtt for the
+# README's Python subscriber, which a docs test runs, and jq, with which
+# `make demo` prints the detections.
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt
+	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt jq
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 
