@@ -49,7 +49,7 @@ func (d *Daemon) startAnalysis(an *analysis) {
 	d.watch.Store(an.watch)
 	d.sched.Store(an.sched)
 	hb := d.wd.Register("scheduler")
-	an.task = startTask(d.base, "scheduler", d.poke, func(ctx context.Context) error {
+	an.task = d.startTask("scheduler", d.poke, func(ctx context.Context) error {
 		defer hb.Unregister()
 		var wg sync.WaitGroup
 		wg.Add(1)

@@ -57,6 +57,8 @@ type testHooks struct {
 	wrapScheduleObserver func(schedule.Observer) schedule.Observer
 	// sinkCallLimit and stallSlack replace the stream supervisor's limits.
 	sinkCallLimit, stallSlack time.Duration
+	// onTask sees every task the daemon starts.
+	onTask func(*task)
 }
 
 // ConfigError is a problem in the configuration that the user must fix,
@@ -199,11 +201,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// only the signal to do so.
 	d.base = context.WithoutCancel(ctx)
 	d.owner = d.wd.Register("owner")
-	d.wdTask = startTask(d.base, "systemd watchdog", d.poke, d.wd.Run)
+	d.wdTask = d.startTask("systemd watchdog", d.poke, d.wd.Run)
 	srv := d.http
-	d.httpTask = startTask(d.base, "http", d.poke, srv.Run)
+	d.httpTask = d.startTask("http", d.poke, srv.Run)
 	pub := d.pub.Load()
-	d.pubTask = startTask(d.base, "mqtt", d.poke, pub.Run)
+	d.pubTask = d.startTask("mqtt", d.poke, pub.Run)
 	d.startAnalysis(d.analysis)
 	for _, s := range d.cfg.Streams {
 		d.startStream(s, streamCarry{}, s.Enabled)
@@ -295,7 +297,7 @@ func (d *Daemon) shutdown() {
 	d.owner.Unregister()
 	d.awaitTask(d.httpTask)
 	d.awaitTask(d.wdTask)
-	d.log.Info("stopped")
+	d.log.Info("garssld stopped")
 }
 
 // awaitTask stops t and waits for it, beating the owner's heartbeat
@@ -357,7 +359,7 @@ func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	if !enabled {
 		_ = sched.Pause(s.Name)
 	}
-	run := &streamRun{sup: sup, enabled: enabled, task: startTask(d.base, "stream "+s.Name, nil, sup.run)}
+	run := &streamRun{sup: sup, enabled: enabled, task: d.startTask("stream "+s.Name, nil, sup.run)}
 	d.streamsMu.Lock()
 	d.streams[s.Name] = run
 	d.streamOrder = append(d.streamOrder, s.Name)

@@ -149,6 +149,18 @@ func TestEndToEndEveryWindowAccounted(t *testing.T) {
 	initialIoU /= float64(ok)
 	finalIoU /= float64(ok)
 	t.Logf("%d ok, %d refined; mean IoU with the red square: initial %.2f, final %.2f", ok, refined, initialIoU, finalIoU)
+	m := r.scrape(t)
+	if n := m.sum("garssl_gar_gate_decisions_total", nil); n != float64(ok) {
+		t.Errorf("%v gate decisions counted for %d sources", n, ok)
+	}
+	if n := m.sum("garssl_gar_gate_decisions_total", map[string]string{"decision": "refined"}); n != float64(refined) {
+		t.Errorf("%v refinements counted, %d published", n, refined)
+	}
+	for _, stage := range []string{"locate", "audio", "analysis", "refine"} {
+		if h := histogramCount(m, "garssl_gar_stage_duration_seconds", "stage", stage); h == 0 {
+			t.Errorf("no %s latency recorded", stage)
+		}
+	}
 	if initialIoU > 0.6 {
 		t.Errorf("locate's boxes already fit the square (IoU %.2f): the test starts at the answer", initialIoU)
 	}

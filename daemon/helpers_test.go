@@ -560,3 +560,16 @@ func iou(a, b [4]float64) float64 {
 	area := func(r [4]float64) float64 { return (r[2] - r[0] + 1) * (r[3] - r[1] + 1) }
 	return inter / (area(a) + area(b) - inter)
 }
+
+// histogramCount is the sample count of family name's histogram whose
+// label is value.
+func histogramCount(m metricSet, name, label, value string) uint64 {
+	for _, s := range m[name].GetMetric() {
+		for _, l := range s.GetLabel() {
+			if l.GetName() == label && l.GetValue() == value {
+				return s.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}

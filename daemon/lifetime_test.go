@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,11 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 	s := startSim(t, 0)
 	baseline := goleak.IgnoreCurrent()
 	base := setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4}
-	r := startDaemon(t, configText(base, streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	var mu sync.Mutex
+	var tasks []*task
+	r := startDaemon(t, configText(base, streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{
+		onTask: func(tk *task) { mu.Lock(); tasks = append(tasks, tk); mu.Unlock() },
+	})
 	waitFor(t, "detections", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) >= 2 })
 	publishRaw(t, b, topic("front", "set"), false, `{"enabled": false}`)
 	waitFor(t, "paused", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
@@ -44,6 +49,18 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
+	// Every task the daemon started, replaced ones included, had ended
+	// when Run returned: its owner waited for it.
+	mu.Lock()
+	for _, tk := range tasks {
+		if ended, _ := tk.ended(); !ended {
+			t.Errorf("task %q still runs after Run returned", tk.name)
+		}
+	}
+	if len(tasks) < 8 {
+		t.Errorf("only %d tasks seen; the reload should have replaced some", len(tasks))
+	}
+	mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := goleak.Find(append([]goleak.Option{baseline}, leakOptions...)...)
@@ -83,6 +100,10 @@ func TestShutdownFinishesWindowsInFlight(t *testing.T) {
 		}
 	case <-time.After(90 * time.Second):
 		t.Fatal("Run did not return")
+	}
+	// Run returned after the publisher had flushed and disconnected.
+	if logs := r.logs.String(); strings.Index(logs, "disconnected from the MQTT broker") > strings.Index(logs, "garssld stopped") {
+		t.Errorf("Run returned before the publisher had disconnected")
 	}
 	ds := detections(t, sub.Messages(), "front")
 	sub.WaitFor(t, "the stopped status", 30*time.Second, func(m []mosquittotest.Message) bool { return seenStatus(t, m, "stopped") })

@@ -275,7 +275,7 @@ func (d *Daemon) swapPublisher(pub *publish.Publisher) {
 	old := d.pubTask
 	old.cancel()
 	log := d.log
-	d.pubTask = startTask(d.base, "mqtt", d.poke, func(ctx context.Context) error {
+	d.pubTask = d.startTask("mqtt", d.poke, func(ctx context.Context) error {
 		<-old.done // this task owns the old one now
 		if old.err != nil {
 			log.Warn("the replaced MQTT publisher ended with an error", "error", old.err)
@@ -289,7 +289,7 @@ func (d *Daemon) swapPublisher(pub *publish.Publisher) {
 func (d *Daemon) swapHTTP(srv *health.Server) {
 	old := d.httpTask
 	d.setHTTP(srv)
-	d.httpTask = startTask(d.base, "http", d.poke, srv.Run)
+	d.httpTask = d.startTask("http", d.poke, srv.Run)
 	d.awaitTask(old)
 	d.log.Info("http endpoints moved", "http", srv.Addr().String())
 }

@@ -27,10 +27,12 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	s1, s2 := startSim(t, 0), startSim(t, 0)
 	base := setup{broker: b.URL(), endpoint: s1.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4}
 	loop := []string{"loop = true"}
+	// A watchdog that counts a loop silent for 2 s as hung: stopped and
+	// replaced loops must not count.
 	r := startDaemon(t, configText(base,
 		streamSpec{name: "keep", input: clip, extra: loop},
 		streamSpec{name: "change", input: clip, extra: loop},
-		streamSpec{name: "gone", input: clip, extra: loop}), nil, testHooks{})
+		streamSpec{name: "gone", input: clip, extra: loop}), &fakeSystemd{watchdog: 4 * time.Second}, testHooks{})
 	seqs := func(stream string) map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), stream), r.RunID()))
 	}
@@ -64,6 +66,11 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 		}
 		return long >= 2 && len(seqs("added")) >= 2 && slices.Max(sortedSeqs(seqs("keep"))) > afterKeep+2
 	})
+	reloaded := time.Now()
+	waitFor(t, "three seconds after the reload", 30*time.Second, func() bool { return time.Since(reloaded) > 3*time.Second })
+	if code, l := r.liveness(t); code != 200 {
+		t.Errorf("/healthz after the reload: %d %v", code, l.Hung)
+	}
 	if got := states(sub.Messages(), "keep"); len(got) != keepStates {
 		t.Errorf("the untouched stream changed state across the reload: %v", got[keepStates:])
 	}

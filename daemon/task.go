@@ -56,3 +56,13 @@ func (t *task) ended() (bool, error) {
 		return false, nil
 	}
 }
+
+// startTask starts a task under the daemon's base context, which Run's
+// context ending does not cancel: the owner stops tasks itself, in order.
+func (d *Daemon) startTask(name string, poke chan<- struct{}, fn func(ctx context.Context) error) *task {
+	t := startTask(d.base, name, poke, fn)
+	if d.opts.test.onTask != nil {
+		d.opts.test.onTask(t)
+	}
+	return t
+}

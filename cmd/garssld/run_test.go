@@ -18,16 +18,6 @@ import (
 	"github.com/garssl/garssld/internal/testmedia"
 )
 
-// TestMain lets a test run the CLI as a child process (the real program,
-// signals and exit codes included): the test binary re-executed with
-// GARSSLD_TEST_MAIN=1 is garssld.
-func TestMain(m *testing.M) {
-	if os.Getenv("GARSSLD_TEST_MAIN") == "1" {
-		main()
-	}
-	os.Exit(m.Run())
-}
-
 // runConfig is a config for `garssld run` against broker and endpoint,
 // with one stream on input.
 func runConfig(t *testing.T, dir, broker, endpoint, input string, extra ...string) string {
@@ -88,6 +78,15 @@ func TestRunRefusals(t *testing.T) {
 	if err := os.WriteFile(taken, bytes.Replace(src, []byte("127.0.0.1:0"), []byte(ln.Addr().String()), 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	notPEM := filepath.Join(dir, "client.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg := filepath.Join(dir, "tls.hcl")
+	withTLS := bytes.Replace(src, []byte("tcp://127.0.0.1:1\""), []byte(fmt.Sprintf("ssl://127.0.0.1:1\"\n  tls {\n    cert_file = %q\n    key_file = %q\n  }", notPEM, notPEM)), 1)
+	if err := os.WriteFile(tlsCfg, withTLS, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -99,6 +98,7 @@ func TestRunRefusals(t *testing.T) {
 		{"invalid config", []string{"run", "--config", bad}, 2, bad + ":3:10: stream.front.loop = true works only for file inputs"},
 		{"bad log level", []string{"run", "--config", good, "--log-level", "loud"}, 2, `--log-level "loud" is not one of`},
 		{"port in use", []string{"run", "--config", taken}, 1, "another process"},
+		{"TLS files that do not parse", []string{"run", "--config", tlsCfg}, 2, "cert_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, tc.args...)
@@ -109,14 +109,14 @@ func TestRunRefusals(t *testing.T) {
 	}
 }
 
-// child is `garssld run` in a process of its own.
-type child struct {
+// daemonProc is `garssld run` in a process of its own.
+type daemonProc struct {
 	cmd    *exec.Cmd
 	stderr string // file
 	done   chan struct{}
 }
 
-func startChild(t *testing.T, dir string, args ...string) *child {
+func startChild(t *testing.T, dir string, args ...string) *daemonProc {
 	t.Helper()
 	stderr := filepath.Join(dir, fmt.Sprintf("garssld-%d.log", time.Now().UnixNano()))
 	f, err := os.Create(stderr)
@@ -124,13 +124,15 @@ func startChild(t *testing.T, dir string, args ...string) *child {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// The test binary re-executed with GARSSLD_TEST_MAIN=1 is garssld
+	// (TestMain).
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "GARSSLD_TEST_MAIN=1", "NOTIFY_SOCKET=", "WATCHDOG_USEC=")
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, stderr: stderr, done: make(chan struct{})}
+	c := &daemonProc{cmd: cmd, stderr: stderr, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -144,7 +146,7 @@ func startChild(t *testing.T, dir string, args ...string) *child {
 }
 
 // logLines decodes the child's JSON log lines whose message contains msg.
-func (c *child) logLines(t *testing.T, msg string) []map[string]any {
+func (c *daemonProc) logLines(t *testing.T, msg string) []map[string]any {
 	t.Helper()
 	f, err := os.Open(c.stderr)
 	if err != nil {
@@ -164,13 +166,13 @@ func (c *child) logLines(t *testing.T, msg string) []map[string]any {
 }
 
 // httpAddr waits for the child to say where it serves /metrics.
-func (c *child) httpAddr(t *testing.T) string {
+func (c *daemonProc) httpAddr(t *testing.T) string {
 	t.Helper()
 	waitUntil(t, "garssld to run", 60*time.Second, func() bool { return len(c.logLines(t, "garssld is running")) > 0 })
 	return fmt.Sprint(c.logLines(t, "garssld is running")[0]["http"])
 }
 
-func (c *child) exitCode(t *testing.T, within time.Duration) int {
+func (c *daemonProc) exitCode(t *testing.T, within time.Duration) int {
 	t.Helper()
 	select {
 	case <-c.done:
