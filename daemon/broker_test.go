@@ -1,13 +1,10 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,19 +161,4 @@ func msgFiles(from, to int) []string {
 		out = append(out, fmt.Sprintf("o.%d.tmp", id))
 	}
 	return out
-}
-
-// publishRaw publishes one message with mosquitto_pub, which waits for
-// the broker's acknowledgement.
-func publishRaw(t testing.TB, b *mosquittotest.Broker, topic string, retained bool, payload string) {
-	t.Helper()
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.Port()), "-t", topic, "-q", "1", "-m", payload}
-	if retained {
-		args = append(args, "-r")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "mosquitto_pub", args...).CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub: %v: %s", err, out)
-	}
 }

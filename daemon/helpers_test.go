@@ -421,23 +421,14 @@ func (r *running) scrape(t testing.TB) metricSet {
 // sum adds the samples of family name whose labels include want.
 func (m metricSet) sum(name string, want map[string]string) float64 {
 	total := 0.0
-	for _, s := range m[name].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range s.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		if match {
-			total += s.GetCounter().GetValue() + s.GetGauge().GetValue() + s.GetUntyped().GetValue()
-		}
+	for _, v := range m.byLabel(name, "", want) {
+		total += v
 	}
 	return total
 }
 
-// byLabel sums family name's samples matching want, per value of label.
+// byLabel sums family name's samples whose labels include want, per value
+// of label.
 func (m metricSet) byLabel(name, label string, want map[string]string) map[string]float64 {
 	out := map[string]float64{}
 	for _, s := range m[name].GetMetric() {
@@ -450,7 +441,7 @@ func (m metricSet) byLabel(name, label string, want map[string]string) map[strin
 			match = match && labels[k] == v
 		}
 		if match {
-			out[labels[label]] += s.GetCounter().GetValue() + s.GetGauge().GetValue()
+			out[labels[label]] += s.GetCounter().GetValue() + s.GetGauge().GetValue() + s.GetUntyped().GetValue()
 		}
 	}
 	return out

@@ -35,10 +35,10 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 		onTask: func(tk *task) { mu.Lock(); tasks = append(tasks, tk); mu.Unlock() },
 	})
 	waitFor(t, "detections", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) >= 2 })
-	publishRaw(t, b, topic("front", "set"), false, `{"enabled": false}`)
+	b.Publish(t, topic("front", "set"), false, `{"enabled": false}`)
 	waitFor(t, "paused", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
 	n := len(states(sub.Messages(), "front"))
-	publishRaw(t, b, topic("front", "set"), false, `{"enabled": true}`)
+	b.Publish(t, topic("front", "set"), false, `{"enabled": true}`)
 	waitFor(t, "running", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", "running", n) })
 	next := base
 	next.maxInFlight = 2

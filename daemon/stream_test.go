@@ -122,7 +122,7 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b, "pause")
 	// A stale command, retained on the broker from some earlier session.
-	publishRaw(t, b, topic("front", "set"), true, `{"enabled": false}`)
+	b.Publish(t, topic("front", "set"), true, `{"enabled": false}`)
 	s := startSim(t, 0)
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
@@ -134,7 +134,7 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 	})
 	waitFor(t, "detections despite the retained pause", 30*time.Second, func() bool { return len(seqs()) >= 2 })
 
-	publishRaw(t, b, topic("front", "set"), false, `{"enabled": false}`)
+	b.Publish(t, topic("front", "set"), false, `{"enabled": false}`)
 	waitFor(t, "the paused state", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
 	run := r.runningStreams()[0]
 	waitFor(t, "the capture to stop", 30*time.Second, func() bool {
@@ -152,7 +152,7 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 	cutAtPause := r.cutWindows(t, "front")
 
 	pausedAt := len(states(sub.Messages(), "front"))
-	publishRaw(t, b, topic("front", "set"), false, `{"enabled": true}`)
+	b.Publish(t, topic("front", "set"), false, `{"enabled": true}`)
 	waitFor(t, "running again", 30*time.Second, func() bool {
 		return seenState(sub.Messages(), "front", string(capture.StateRunning), pausedAt)
 	})
