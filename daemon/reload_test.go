@@ -74,9 +74,11 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	if got := states(sub.Messages(), "keep"); len(got) != keepStates {
 		t.Errorf("the untouched stream changed state across the reload: %v", got[keepStates:])
 	}
-	for _, want := range []string{"stopped", "connecting", "running"} {
+	// The publisher coalesces a stream's states to the latest, so a short
+	// "connecting" may not be published at all.
+	for _, want := range []string{"stopped", "running"} {
 		if !seenState(sub.Messages(), "change", want, changeStates) {
-			t.Errorf("the changed stream's states after the reload: %v, want stopped, connecting and running", states(sub.Messages(), "change")[changeStates:])
+			t.Errorf("the changed stream's states after the reload: %v, want stopped and running", states(sub.Messages(), "change")[changeStates:])
 		}
 	}
 	if st := retainedState(t, b, "change"); st != "running" {

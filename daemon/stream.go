@@ -90,7 +90,11 @@ func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled 
 	if env.stallSlack == 0 {
 		env.stallSlack = stallSlack
 	}
-	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry}
+	state := string(capture.StateConnecting)
+	if !enabled {
+		state = statePaused
+	}
+	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state}
 }
 
 // setEnabled asks the supervisor to capture (true) or to pause (false). It
@@ -115,6 +119,8 @@ func (s *supervisor) setEnabled(on bool) {
 // stopped until it is paused and resumed, or restarted by a reload.
 func (s *supervisor) run(ctx context.Context) error {
 	defer s.env.heartbeat.Unregister()
+	state, _ := s.status()
+	s.env.onState(s.cfg.Name, state, "")
 	tick := time.NewTicker(s.env.beatEvery)
 	defer tick.Stop()
 	enabled := s.enabled
