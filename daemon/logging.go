@@ -14,14 +14,21 @@ import (
 // through named sub-loggers ("garssld.stream.front") that carry the
 // stream key, and they share the root's level, which a reload can change.
 func NewLogger(l config.Log, out io.Writer) hclog.Logger {
-	jsonFormat := l.Format == config.LogFormatJSON || l.Format == config.LogFormatAuto && !isTerminal(out)
+	color := hclog.ColorOff
+	if isTerminal(out) && !jsonFormat(l, out) {
+		color = hclog.AutoColor
+	}
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "garssld",
 		Level:      hclog.LevelFromString(l.Level),
 		Output:     out,
-		JSONFormat: jsonFormat,
-		Color:      hclog.AutoColor,
+		JSONFormat: jsonFormat(l, out),
+		Color:      color,
 	})
+}
+
+func jsonFormat(l config.Log, out io.Writer) bool {
+	return l.Format == config.LogFormatJSON || l.Format == config.LogFormatAuto && !isTerminal(out)
 }
 
 // isTerminal reports whether out is a character device, as a terminal is.
