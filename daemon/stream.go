@@ -213,17 +213,6 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
-// captureConfig maps a stream block onto capture. Live inputs retry
-// whatever they meet (service mode); files are read at the media's rate
-// unless realtime = false.
-func captureConfig(c config.Stream, modelSize int) capture.Config {
-	return capture.Config{
-		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
-		SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
-		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
-	}
-}
-
 // stop ends a session and waits for it.
 func (s *supervisor) stop(sess *session) {
 	if sess == nil {
@@ -310,18 +299,6 @@ func (s *supervisor) carried() streamCarry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.carry
-}
-
-func sessionSnapshot(sess *session) metrics.StreamSnapshot {
-	cs, ws := sess.src.Stats(), sess.sink.Stats()
-	snap := metrics.StreamSnapshot{
-		Packets: cs.Packets, DecodeErrors: cs.DecodeErrors, Reconnects: cs.Reconnects, Stalls: cs.Stalls,
-		Windows: ws.Emitted, Dropped: ws.Dropped, SilenceFilledSamples: ws.SilenceFilled,
-	}
-	for _, n := range cs.Discontinuities {
-		snap.Discontinuities += n
-	}
-	return snap
 }
 
 func addSnapshot(a, b metrics.StreamSnapshot) metrics.StreamSnapshot {
