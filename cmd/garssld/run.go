@@ -59,7 +59,6 @@ func runRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 
 	log := daemon.NewLogger(cfg.Log, stderr)
-	capture.RouteFFmpegLogs(log)
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
@@ -74,6 +73,7 @@ func runRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		var ce daemon.ConfigError
 		return printedError{err: err, usage: errors.As(err, &ce)}
 	}
+	capture.RouteFFmpegLogs(log)
 	if err := d.Run(ctx); err != nil {
 		// The owner loop logged it.
 		return printedError{err: err}
