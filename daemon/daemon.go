@@ -286,7 +286,7 @@ func (d *Daemon) shutdown() {
 	for _, name := range slices.Clone(d.streamOrder) {
 		d.stopStream(name)
 	}
-	d.log.Info("finishing windows at the model", "shutdown_timeout", d.cfg.ShutdownTimeout)
+	d.log.Info("finishing windows at the model", "shutdown_timeout", d.cfg.ShutdownTimeout.String())
 	d.stopAnalysis(d.analysis)
 	for _, an := range d.retired {
 		d.stopAnalysis(an)

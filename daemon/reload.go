@@ -211,7 +211,7 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 		// shutdown_timeout, and publishes them; the owner reaps it.
 		old.task.cancel()
 		d.retired = append(d.retired, old)
-		d.log.Info("model client and scheduler replaced; the previous one finishes its windows", "shutdown_timeout", d.cfg.ShutdownTimeout)
+		d.log.Info("model client and scheduler replaced; the previous one finishes its windows", "shutdown_timeout", d.cfg.ShutdownTimeout.String())
 	}
 	for _, name := range ch.toggled {
 		if err := d.setEnabled(name, byName[name].Enabled); err != nil {
