@@ -72,9 +72,15 @@ type supervisor struct {
 	cur     *session // nil between sessions
 }
 
+// source is what a supervisor reads of a running capture.Source.
+type source interface {
+	Stats() capture.Stats
+	Status() capture.Status
+}
+
 // session is one capture run.
 type session struct {
-	src     *capture.Source
+	src     source
 	sink    *watchedSink
 	done    chan struct{}
 	err     error // Run's result, once done is closed
