@@ -456,10 +456,13 @@ func (r *runner) process(ctx context.Context, l loaded) (finished, bool) {
 			WAV: m.wav, FrameWidth: m.frameWidth, FrameHeight: m.frameHeight,
 		})
 		cancel()
+		if ctx.Err() != nil {
+			// Ctrl-C or an abort, not the model's doing. Whatever the status:
+			// a stage cut short (a refine, a trial) still leaves an "ok"
+			// window, and recording it would make a resumed run differ.
+			return finished{}, false
+		}
 		if res.Status != gar.StatusOK {
-			if ctx.Err() != nil {
-				return finished{}, false // Ctrl-C or an abort, not the model's doing
-			}
 			msg := string(res.Status)
 			if res.Err != nil {
 				msg = res.Err.Error()

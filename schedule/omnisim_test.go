@@ -145,9 +145,12 @@ func TestFloodingStreamDoesNotStarveAnother(t *testing.T) {
 // shorter, the window is published as mllm_unavailable, fresh.
 func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
 	s := startSim(t, 3) // a window takes ≈ 5 s
-	loc, _ := newGAR(t, s, 4)
 
+	// Each case has its own client: the first one's deadline-cut attempts
+	// count as timeouts and open its breaker, which would answer the second
+	// case's window at once.
 	t.Run("stale deadline", func(t *testing.T) {
+		loc, _ := newGAR(t, s, 4)
 		const staleAfter = time.Second
 		r := startRig(t, schedule.Config{MaxWindows: 4, WindowDeadline: 30 * time.Second}, loc, streamCfg("a", 4, staleAfter))
 		for seq := uint64(1); seq <= 3; seq++ {
@@ -169,6 +172,7 @@ func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
 	})
 
 	t.Run("window_deadline shorter", func(t *testing.T) {
+		loc, _ := newGAR(t, s, 4)
 		const staleAfter = 10 * time.Second
 		r := startRig(t, schedule.Config{MaxWindows: 4, WindowDeadline: 300 * time.Millisecond}, loc, streamCfg("b", 4, staleAfter))
 		r.submit(t, window(t, "b", 1, time.Now(), false, true))
