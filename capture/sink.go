@@ -27,11 +27,11 @@ const PictureTolerance = 500 * time.Millisecond
 // own against the Source. Positions are on the stream timeline, which never
 // goes backwards (see the package doc).
 type Sink interface {
-	// Anchor gives the time of timeline position 0: its wall-clock reading
-	// (from RTCP sender reports when the input has them) and a monotonic
-	// reading, so that position p happened at wall.Add(p) and its age is
+	// Anchor gives the time of timeline position 0 with a monotonic reading,
+	// so that position p happened at wall.Add(p) and its age is
 	// time.Since(wall.Add(p)) whatever the system clock does. It is called
-	// once, before any media.
+	// before any media with the arrival of the first media, and again when
+	// the sender says when it captured it (RTCP sender reports).
 	Anchor(wall time.Time)
 	// Audio delivers 16 kHz mono samples whose first sample sits at pos.
 	// The slice is reused after the call returns.

@@ -316,27 +316,24 @@ func (c *clock) at(t time.Time, first func(zero time.Time)) time.Duration {
 	return t.Sub(c.zero)
 }
 
-// maxSenderLag bounds how far before the first packet's arrival its
-// sender may say it was captured (start_time_realtime). A sender clock
-// further off than that is not synchronised, and its time is not used.
-const maxSenderLag = 30 * time.Second
+// Bounds on how far before its arrival here the sender may say position 0
+// was captured (RTCP sender reports). A sender clock further off than that
+// is not synchronised, and its time is not used.
+const (
+	maxSenderLag  = 30 * time.Second
+	maxSenderLead = time.Second
+)
 
-// anchor tells the sink the time of position 0: zero, the arrival of the
-// first media, unless the input's sender said when it captured it (RTCP).
-func (s *Source) anchor(zero time.Time, in *input) {
-	wall := zero
-	if sent, ok, err := startTimeRealtime(in.fc); err != nil {
-		s.log.Error("cannot read the input's start_time_realtime", "error", err)
-	} else if ok {
-		// The start time is media time: the first packet's own position
-		// may lie a little after it.
-		if lag := zero.Sub(sent); lag >= 0 && lag <= maxSenderLag {
-			wall = zero.Add(-lag)
-		} else {
-			s.log.Warn("the sender's clock disagrees with this machine's; anchoring at arrival", "input", in.spec.String(), "off_by", lag.Round(time.Millisecond))
-		}
+// senderAnchor moves the wall-clock time of position 0 to when the sender
+// says it captured it: sent is the sender's wall-clock time of position 0.
+// The monotonic reading moves with it, so ages stay monotonic.
+func (s *Source) senderAnchor(sent time.Time, input string) {
+	lag := s.clock.zero.Sub(sent) // wall clocks: the sender's against ours
+	if lag < -maxSenderLead || lag > maxSenderLag {
+		s.log.Warn("the sender's clock disagrees with this machine's; windows keep the arrival time", "input", input, "off_by", lag.Round(time.Millisecond))
+		return
 	}
-	s.sinkCall(func(k Sink) { k.Anchor(wall) })
+	s.sinkCall(func(k Sink) { k.Anchor(s.clock.zero.Add(-lag)) })
 }
 
 // lockedSink serialises input index's calls into the Source's sink and

@@ -31,6 +31,9 @@ type feed struct {
 	opened bool // the input was opened at least once
 	media  bool // the current session delivered media
 	drift  atomicFloat
+	// anchoring: this input's first session fixed position 0, and may
+	// still learn when its sender captured it (start_time_realtime).
+	anchoring bool
 }
 
 func newFeed(s *Source, index int, in string, r role, opts map[string]string) (*feed, error) {
@@ -129,12 +132,20 @@ func (f *feed) session(ctx context.Context) error {
 	r := &reader{
 		sink: lockedSink{f.src, f.index}, tl: f.tl, opened: time.Now(),
 		now: func(t time.Time) time.Duration {
-			return f.src.clock.at(t, func(zero time.Time) { f.src.anchor(zero, in) })
+			return f.src.clock.at(t, func(zero time.Time) {
+				f.anchoring = rtcpDemuxers[in.fc.InputFormat().Name()]
+				f.src.sinkCall(func(k Sink) { k.Anchor(zero) })
+			})
 		},
 		loop: cfg.Loop && !f.spec.live, realtime: cfg.Realtime && !f.spec.live,
-		done: ctx.Done(), watch: w, placed: f.placed,
+		done: ctx.Done(), watch: w,
+		placed: func(p placement) {
+			f.placed(p)
+			f.senderClock(in)
+		},
 	}
 	err = in.read(r)
+	f.anchoring = false
 	f.src.packets.Add(r.stats.packets)
 	f.src.decodeErrors.Add(r.stats.decodeErrors)
 	if r.stats.decodeErrors > 0 {
@@ -183,6 +194,27 @@ func (f *feed) placed(p placement) {
 		f.media = true
 		f.policy.Reset()
 		f.src.setState(f.spec.raw, StateRunning, "")
+	}
+}
+
+// rtcpDemuxers are those that learn the sender's clock from RTCP.
+var rtcpDemuxers = map[string]bool{"rtsp": true, "sdp": true, "rtp": true}
+
+// senderClock anchors the stream at its sender's clock once FFmpeg has it
+// (start_time_realtime, from the first RTCP sender report, seconds after
+// the first packet): the sender's wall-clock time of media time 0.
+func (f *feed) senderClock(in *input) {
+	if !f.anchoring {
+		return
+	}
+	sent, ok, err := startTimeRealtime(in.fc)
+	switch {
+	case err != nil:
+		f.log.Error("cannot read the sender's clock", "error", err)
+		f.anchoring = false
+	case ok:
+		f.anchoring = false
+		f.src.senderAnchor(sent.Add(f.tl.mediaAt(0)), f.spec.String())
 	}
 }
 

@@ -167,6 +167,12 @@ func (t *timeline) startsAt(ticks int64, tb rational) {
 	}
 }
 
+// mediaAt is the media time that position pos stands for.
+func (t *timeline) mediaAt(pos time.Duration) time.Duration {
+	d := pos - t.base.pos
+	return t.base.media + time.Duration(float64(d)/t.base.rate)
+}
+
 // reached is the furthest position the input's media reached.
 func (t *timeline) reached() time.Duration { return t.end }
 
