@@ -30,7 +30,21 @@ type collector struct {
 	cutter  *windowing.Cutter
 	source  *capture.Source
 	states  []capture.State
-	errors  []string // the LastError of each state change
+	errors  []string   // the LastError of each state change
+	gaps    [][2]time.Duration // the gaps the source reported
+}
+
+// gapRecorder is the collector's sink: its cutter, with the gaps noted.
+type gapRecorder struct {
+	*windowing.Cutter
+	c *collector
+}
+
+func (g gapRecorder) Gap(from, to time.Duration) {
+	g.c.mu.Lock()
+	g.c.gaps = append(g.c.gaps, [2]time.Duration{from, to})
+	g.c.mu.Unlock()
+	g.Cutter.Gap(from, to)
 }
 
 func newCollector(t *testing.T, cfg capture.Config, length, hop time.Duration) *collector {
@@ -58,7 +72,7 @@ func newCollector(t *testing.T, cfg capture.Config, length, hop time.Duration) *
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 	capture.RouteFFmpegLogs(log)
 	t.Cleanup(func() { capture.RouteFFmpegLogs(hclog.NewNullLogger()) })
-	c.source, err = capture.New(cfg, c.cutter, log, func(s capture.Status) {
+	c.source, err = capture.New(cfg, gapRecorder{c.cutter, c}, log, func(s capture.Status) {
 		c.mu.Lock()
 		c.states = append(c.states, s.State)
 		c.errors = append(c.errors, s.LastError)
