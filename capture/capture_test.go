@@ -30,7 +30,7 @@ type collector struct {
 	cutter  *windowing.Cutter
 	source  *capture.Source
 	states  []capture.State
-	errors  []string   // the LastError of each state change
+	errors  []string           // the LastError of each state change
 	gaps    [][2]time.Duration // the gaps the source reported
 }
 

@@ -198,7 +198,7 @@ func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 // arrival and keeps its sound; nothing is lost silently.
 func TestLiveUDPSenderRestartsFromZero(t *testing.T) {
 	dir := t.TempDir()
-	late := liveClip(t, dir, "late.ts", 6, 30, true, true) // timestamps from 31.4 s
+	late := liveClip(t, dir, "late.ts", 6, 30, true, true)  // timestamps from 31.4 s
 	early := liveClip(t, dir, "early.ts", 6, 0, true, true) // from 1.4 s
 	port := freeUDPPort(t)
 	c := newCollector(t, capture.Config{Name: "udp", Input: fmt.Sprintf("udp://127.0.0.1:%d", port), StallTimeout: 10 * time.Second},
