@@ -176,9 +176,9 @@ func (t *timeline) mediaAt(pos time.Duration) time.Duration {
 // reached is the furthest position the input's media reached.
 func (t *timeline) reached() time.Duration { return t.end }
 
-// driftPPM is the measured rate of the input's clock against the monotonic
+// driftPPM is how much faster the input's clock runs than the monotonic
 // clock, in parts per million; 0 until measured, and for files.
-func (t *timeline) driftPPM() float64 { return (t.base.rate - 1) * 1e6 }
+func (t *timeline) driftPPM() float64 { return (1/t.base.rate - 1) * 1e6 }
 
 // place maps one packet. ok is false for a packet without timestamps,
 // which is passed on unchanged.

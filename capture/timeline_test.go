@@ -302,7 +302,7 @@ func TestTimelineDrift(t *testing.T) {
 				p, _ := tl.place(stamp{stream: 1, dts: ts90k.fromNanos(media), pts: ts90k.fromNanos(media), dur: 1800, tb: ts90k, wrapBits: 33, arrival: arrival})
 				lastErr = p.at - time.Duration(float64(media)*tc.rate)
 			}
-			wantPPM := (tc.rate - 1) * 1e6
+			wantPPM := (1/tc.rate - 1) * 1e6
 			if got := tl.driftPPM(); math.Abs(got-wantPPM) > 300 {
 				t.Errorf("drift %.0f ppm, want %.0f ± 300", got, wantPPM)
 			}
