@@ -14,11 +14,12 @@ LDFLAGS     := -X main.version=$(VERSION)
 BIN         := bin
 
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
-# that makes test media, and the MQTT broker the tests publish to.
+# that makes test media, the MQTT broker the tests publish to, and faketime
+# (a test's RTP sender with its clock set off).
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients time
+	ffmpeg mosquitto mosquitto-clients time faketime
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 

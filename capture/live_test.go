@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -451,4 +453,66 @@ func rss(t *testing.T) int64 {
 	}
 	t.Fatal("no VmRSS in /proc/self/status")
 	return 0
+}
+
+// freeUDPPorts returns the first of n consecutive free UDP ports, even, as
+// RTP wants (RTCP goes to the port after each).
+func freeUDPPorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		base := 20000 + 2*rand.IntN(10000)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			_ = c.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free UDP ports")
+	return 0
+}
+
+// TestRTCPSenderClockAnchorsWallTimes: an RTP camera whose clock is 5 s
+// behind this machine's (faketime) says in its RTCP sender reports when it
+// captured its media. Once FFmpeg has read one (start_time_realtime),
+// windows carry the sender's capture time, 5 s before they arrived.
+func TestRTCPSenderClockAnchorsWallTimes(t *testing.T) {
+	dir := t.TempDir()
+	base := freeUDPPorts(t, 4)
+	sdp := filepath.Join(dir, "cam.sdp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "faketime", "-f", "-5s", "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=30", "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=30",
+		"-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-f", "rtp", fmt.Sprintf("rtp://127.0.0.1:%d", base),
+		"-map", "1:a", "-c:a", "aac", "-f", "rtp", fmt.Sprintf("rtp://127.0.0.1:%d", base+2), "-sdp_file", sdp)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	waitFor(t, "the session description", 20*time.Second, func() bool { _, err := os.Stat(sdp); return err == nil })
+	c := newCollector(t, capture.Config{Name: "rtp", Input: sdp, InputOptions: map[string]string{"protocol_whitelist": "file,udp,rtp"}},
+		2*time.Second, 2*time.Second)
+	runLive(t, c)
+	waitFor(t, "ten windows", time.Minute, func() bool { return len(c.snapshot()) >= 10 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The first sender report comes with the first packet or 5 s later;
+	// by the ninth window the anchor is the sender's.
+	for i := 8; i < 10; i++ {
+		w := c.windows[i]
+		if late := c.cutAt[i].Sub(w.WallEnd); late < 4*time.Second || late > 8*time.Second {
+			t.Errorf("window %d was cut %v after its wall-clock end; the sender's clock says about 5 s", w.Seq, late.Round(time.Millisecond))
+		}
+		if !strings.Contains(w.WallEnd.String(), "m=") {
+			t.Errorf("window %d's wall-clock end %v lost its monotonic reading", w.Seq, w.WallEnd)
+		}
+	}
 }
