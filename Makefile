@@ -1,7 +1,7 @@
 # garssld — build, test and run on Debian 12 (bookworm), as root.
 #   make demo   install what is missing, build, run the pipeline on the bundled sample
 #   make test   install what is missing, gofmt/vet, go test -race ./...
-#   make bench  the benchmarks quoted in the closing notes
+#   make bench  the benchmarks quoted in the closing notes, then a one-hour live soak
 #   make install DESTDIR=/tmp/pkg PREFIX=/usr
 
 SHELL       := /bin/bash
@@ -51,6 +51,7 @@ test: deps fmt-check vet
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
 	./scripts/bench-dump.sh
+	./scripts/soak-udp.sh
 
 demo: build
 	./scripts/demo.sh

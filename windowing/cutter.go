@@ -132,7 +132,7 @@ func (c *Cutter) PictureTarget() time.Duration {
 // Picture implements capture.Sink.
 func (c *Cutter) Picture(p capture.Picture) {
 	if p.Target != c.PictureTarget() {
-		return // chosen for a grid a discontinuity has replaced
+		return // chosen for a grid a gap has replaced
 	}
 	c.pics[c.picSlot] = p
 	c.picSlot++

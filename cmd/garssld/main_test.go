@@ -61,6 +61,9 @@ func TestDump(t *testing.T) {
 		{"no audio", []string{"--input", silent}, 2, 0, "no audio stream"},
 		{"not media", []string{"--input", notMedia}, 2, 0, "Invalid data found"},
 		{"refused live source", []string{"--input", "rtsp://127.0.0.1:1/cam"}, 1, 0, "Connection refused"},
+		// FFmpeg logs the rejected value: 1,600 characters used to smash
+		// go-astiav's 1 KiB log buffer and kill the process.
+		{"long option value", []string{"--input", good, "--option", "probesize=" + strings.Repeat("9", 1600)}, 2, 0, "probesize"},
 		{"good", []string{"--input", good}, 0, 2, ""},
 		{"max windows", []string{"--input", good, "--max-windows", "1"}, 0, 1, ""},
 		{"overlapping", []string{"--input", good, "--hop", "1s", "--model-size", "448x252"}, 0, 5, ""},
