@@ -75,35 +75,18 @@ func (d *audioDecoder) freeGraph() {
 // decode sends one packet (nil flushes), converts what comes out and hands
 // the samples to the sink. Decode errors are counted, not fatal.
 func (d *audioDecoder) decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error) {
-	if err := d.cc.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEagain) && !errors.Is(err, astiav.ErrEof) {
-		decodeErrors++
-	}
-	for {
-		if err := d.cc.ReceiveFrame(d.frame); err != nil {
-			if errors.Is(err, astiav.ErrEagain) {
-				return decodeErrors, nil
-			}
-			if errors.Is(err, astiav.ErrEof) {
-				return decodeErrors, d.drain(sink, true)
-			}
-			return decodeErrors + 1, nil
-		}
+	decodeErrors, eof, err := receiveFrames(d.cc, d.frame, pkt, func() (bool, error) {
 		if d.frame.Pts() == astiav.NoPtsValue {
 			// Without a timestamp the samples cannot be placed; a gap of
 			// silence is better than misplaced sound.
-			d.frame.Unref()
-			decodeErrors++
-			continue
+			return true, nil
 		}
-		if frameDamaged(d.frame) {
-			decodeErrors++
-		}
-		err := d.filter(d.frame, sink)
-		d.frame.Unref()
-		if err != nil {
-			return decodeErrors, err
-		}
+		return false, d.filter(d.frame, sink)
+	})
+	if eof && err == nil {
+		err = d.drain(sink, true)
 	}
+	return decodeErrors, err
 }
 
 // filter feeds one decoded frame to the resampler. Within AudioJitter of
