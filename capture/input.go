@@ -47,7 +47,8 @@ type decoder interface {
 type input struct {
 	spec        inputSpec
 	fc          *astiav.FormatContext
-	opened      bool // avformat_open_input succeeded; on failure it freed fc itself
+	opened      bool      // avformat_open_input succeeded; on failure it freed fc itself
+	openedAt    time.Time // when it returned: a live input's media began to arrive by then
 	interrupter astiav.IOInterrupter
 	pkt         *astiav.Packet
 	video       *videoDecoder
@@ -107,7 +108,7 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 	if err := in.fc.OpenInput(spec.url, format, dict); err != nil {
 		return in, fmt.Errorf("open %s: %w", spec, interrupted(err))
 	}
-	in.opened = true
+	in.opened, in.openedAt = true, time.Now()
 	if left := dictKeys(dict); len(left) > 0 {
 		return in, fmt.Errorf("open %s: the %s demuxer does not know option(s) %v", spec, in.fc.InputFormat().Name(), left)
 	}
@@ -225,9 +226,11 @@ type reader struct {
 	// now is the position of an instant on the stream timeline; nil when
 	// there is no clock (a still is not a stream).
 	now func(time.Time) time.Duration
-	// opened is when the open ended. The session's first packet is taken
-	// to have arrived then: FFmpeg read it while probing, and delivers it
-	// only afterwards.
+	// opened is when avformat_open_input returned. The session's first
+	// packet is taken to have arrived then: FFmpeg read it while probing
+	// the stream (for up to its analyzeduration), and delivers it only
+	// afterwards. (Opening itself waits for the first bytes of a network
+	// stream, to recognise its format.)
 	opened   time.Time
 	loop     bool
 	realtime bool
@@ -235,7 +238,7 @@ type reader struct {
 	watch    *watch          // fed with each packet; nil for stills
 	placed   func(placement) // nil for stills
 	stats    readStats
-	first    bool // the session's first packet was placed
+	started  bool // the session's first packet was placed
 }
 
 // maxConsecutiveReadErrors bounds how long a file's demuxer may keep failing
@@ -304,12 +307,12 @@ func (in *input) read(r *reader) error {
 func (r *reader) place(pkt *astiav.Packet, st streamInfo, arrived time.Time) {
 	s := stamp{stream: pkt.StreamIndex(), dts: pkt.Dts(), pts: pkt.Pts(), dur: pkt.Duration(), tb: st.tb, wrapBits: st.wrapBits}
 	if r.now != nil {
-		if !r.first && r.opened.Before(arrived) {
+		if !r.started && r.opened.Before(arrived) {
 			arrived = r.opened
 		}
 		s.arrival = r.now(arrived)
 	}
-	r.first = true
+	r.started = true
 	p, ok := r.tl.place(s)
 	if !ok {
 		return

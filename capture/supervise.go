@@ -130,7 +130,7 @@ func (f *feed) session(ctx context.Context) error {
 	f.opened, f.media = true, false
 	f.tl.startsAt(in.startTime())
 	r := &reader{
-		sink: lockedSink{f.src, f.index}, tl: f.tl, opened: time.Now(),
+		sink: lockedSink{f.src, f.index}, tl: f.tl, opened: in.openedAt,
 		now: func(t time.Time) time.Duration {
 			return f.src.clock.at(t, func(zero time.Time) {
 				f.anchoring = rtcpDemuxers[in.fc.InputFormat().Name()]
