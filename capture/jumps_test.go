@@ -188,50 +188,36 @@ func TestLoopSeamLosesNothing(t *testing.T) {
 	}
 }
 
-// TestRealtimeReadsAtTheMediaRate: with Realtime a file is read as
-// `ffmpeg -re` does, so a window is not cut before its media's time has
-// passed; a window's wall-clock end then matches when it was cut.
-func TestRealtimeReadsAtTheMediaRate(t *testing.T) {
+// TestFileWindowsInTime: a file read as fast as it decodes stamps its
+// windows when they are cut, never in the future (not at the anchor plus
+// their position: minutes ahead for a long file). With Realtime it is read
+// as `ffmpeg -re` does, so no window is cut before its media's time has
+// passed.
+func TestFileWindowsInTime(t *testing.T) {
 	dir := t.TempDir()
-	path := testmedia.File(t, dir, "rt.mp4", testmedia.Args(testmedia.TestPattern(320, 240, 25, 4.2),
-		testmedia.Sine(0.5, 440, 48000, 2, 4.2),
-		[]string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"})...)
-	c := newCollector(t, capture.Config{Name: "rt", Input: path, Realtime: true}, time.Second, time.Second)
-	start := time.Now()
-	if err := c.run(t, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.windows) != 4 {
-		t.Fatalf("%d windows", len(c.windows))
-	}
-	for i, w := range c.windows {
-		if cut := c.cutAt[i].Sub(start); cut < w.PTSEnd-100*time.Millisecond {
-			t.Errorf("window %d (media to %v) was cut %v after the start: faster than real time", w.Seq, w.PTSEnd, cut)
-		}
-	}
-}
-
-// TestFileWindowsAreNotStampedInTheFuture: read as fast as it decodes, a
-// file's windows end when they were cut, not at the anchor plus their
-// position (minutes ahead for a long file).
-func TestFileWindowsAreNotStampedInTheFuture(t *testing.T) {
-	dir := t.TempDir()
-	path := tsClip(t, dir, "fast.ts", 13, 0)
-	c := newCollector(t, capture.Config{Name: "fast", Input: path}, 3*time.Second, 3*time.Second)
-	if err := c.run(t, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.windows) != 4 {
-		t.Fatalf("%d windows", len(c.windows))
-	}
-	for i, w := range c.windows {
-		if w.WallEnd.After(c.cutAt[i]) {
-			t.Errorf("window %d ends at %v, after it was cut at %v", w.Seq, w.WallEnd, c.cutAt[i])
-		}
+	path := tsClip(t, dir, "clip.ts", 4.2, 0)
+	for _, realtime := range []bool{false, true} {
+		t.Run("realtime="+strconv.FormatBool(realtime), func(t *testing.T) {
+			c := newCollector(t, capture.Config{Name: "file", Input: path, Realtime: realtime}, time.Second, time.Second)
+			start := time.Now()
+			if err := c.run(t, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if len(c.windows) != 4 {
+				t.Fatalf("%d windows", len(c.windows))
+			}
+			for i, w := range c.windows {
+				cut := c.cutAt[i]
+				if w.WallEnd.After(cut) {
+					t.Errorf("window %d ends at %v, after it was cut at %v", w.Seq, w.WallEnd, cut)
+				}
+				if realtime && cut.Sub(start) < w.PTSEnd-100*time.Millisecond {
+					t.Errorf("window %d (media to %v) was cut %v after the start: faster than real time", w.Seq, w.PTSEnd, cut.Sub(start))
+				}
+			}
+		})
 	}
 }
 
