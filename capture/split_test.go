@@ -73,10 +73,12 @@ func TestSeparateLiveInputsRecover(t *testing.T) {
 			back := sendTS(t, pausePort, after)
 			<-back.done
 			<-steady.done
+			// The input reconnects, and ffmpeg starts up, within a window.
+			settled := back.started.Add(3 * time.Second)
 			waitFor(t, "windows after the return", 20*time.Second, func() bool {
-				return len(r.windowsWithin(back.started.Add(time.Second), back.ended)) >= 2
+				return len(r.windowsWithin(settled, back.ended)) >= 2
 			})
-			for _, w := range r.windowsWithin(back.started.Add(time.Second), back.ended) {
+			for _, w := range r.windowsWithin(settled, back.ended) {
 				checkWindow(t, w, 3*time.Second, time.Second/25, 320, 240)
 				if math.Abs(w.RMSDBFS-sineDBFS) > 1.5 {
 					t.Errorf("window %d after the %s came back: %.1f dBFS, %d samples filled; want the sine's %.1f", w.Seq, pausing, w.RMSDBFS, w.SilenceFilled, sineDBFS)
