@@ -4,11 +4,13 @@
 # Every minute it records garssld's resident memory (VmRSS, and its anonymous
 # part), its Go heap (from GODEBUG=gctrace) and the windows written; at the
 # end it prints RSS at 10 and 60 minutes. Extra environment (for example
-# MALLOC_ARENA_MAX=2) is passed to garssld, to see where the memory goes.
+# MALLOC_ARENA_MAX=2) is passed to garssld, to see where the memory goes;
+# GARSSLD names another build to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${SOAK_SECONDS:-3600}
 LABEL=${SOAK_LABEL:-default}
+GARSSLD=${GARSSLD:-bin/garssld}
 cache=${BENCH_CACHE:-/var/tmp/garssld-bench}
 mkdir -p "$cache"
 clip="$cache/720p25-60s.ts"
@@ -33,7 +35,7 @@ ffmpeg -nostdin -hide_banner -loglevel error -re -stream_loop -1 -i "$clip" -c c
   -f mpegts "udp://127.0.0.1:$port?pkt_size=1316" &
 send_pid=$!
 mkdir -p "$work/w"
-GODEBUG=gctrace=1 bin/garssld dump --input "udp://127.0.0.1:$port" --out "$work/w" \
+GODEBUG=gctrace=1 "$GARSSLD" dump --input "udp://127.0.0.1:$port" --out "$work/w" \
   --skip-frame noref >"$work/stdout" 2>"$work/stderr" &
 dump_pid=$!
 
