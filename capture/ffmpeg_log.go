@@ -48,12 +48,24 @@ var (
 )
 
 // RouteFFmpegLogs sends FFmpeg's warnings and errors to log (sub-logger
-// "ffmpeg"). Call it at start-up; later calls replace the logger.
+// "ffmpeg"). Call it at start-up; later calls replace the logger, after
+// writing out what the old one was still owed.
 func RouteFFmpegLogs(log hclog.Logger) {
+	FlushFFmpegLogs()
 	ffmpegLogger.mu.Lock()
 	ffmpegLogger.log = log.Named("ffmpeg")
 	ffmpegLogger.mu.Unlock()
 	installLog.Do(installFFmpegLogCallback)
+}
+
+// FlushFFmpegLogs writes out what FFmpeg's log holds back (a message
+// without its end, the count of suppressed messages) and stops the timers
+// that would write it later. Call it before the logger's output goes away.
+func FlushFFmpegLogs() {
+	ffmpegLogger.flushPending(time.Now())
+	ffmpegLogger.mu.Lock()
+	defer ffmpegLogger.mu.Unlock()
+	ffmpegLogger.summarize()
 }
 
 // benignFFmpegMessages are warnings garssld causes on purpose: the JPEG
@@ -118,7 +130,10 @@ func (f *ffmpegLog) flushPending(now time.Time) {
 	f.mu.Lock()
 	pending := f.pending
 	f.pending = map[uintptr]*pendingMessage{}
-	f.flush = nil
+	if f.flush != nil {
+		f.flush.Stop()
+		f.flush = nil
+	}
 	f.mu.Unlock()
 	for _, p := range pending {
 		f.write(p.level, p.message(), now)

@@ -104,6 +104,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
 	capture.RouteFFmpegLogs(log)
+	defer capture.FlushFFmpegLogs()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
