@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sync/atomic"
 	"time"
 )
 
@@ -45,14 +44,14 @@ func decodeFile(path string, r role, modelW, modelH int, sink Sink) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInput(spec, inputOptions{role: r, modelW: modelW, modelH: modelH, decoder: map[string]string{"threads": "1"}})
+	pick := newPicker(modelW, modelH)
+	defer pick.free()
+	in, err := openInput(spec, inputOptions{role: r, pick: pick, decoder: map[string]string{"threads": "1"}})
 	if err != nil {
 		return err
 	}
 	defer in.close()
-	var lastPacket atomic.Int64
-	var stats readStats
-	if err := in.run(sink, &lastPacket, &stats, func() {}); err != nil && !errors.Is(err, io.EOF) {
+	if err := in.read(&reader{sink: sink, tl: newTimeline(DefaultWindow, false)}); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
@@ -82,5 +81,5 @@ func (s *stillSink) Picture(p Picture) {
 		s.picture = &p
 	}
 }
-func (s *stillSink) VideoAt(time.Duration)       {}
-func (s *stillSink) Discontinuity(time.Duration) {}
+func (s *stillSink) VideoAt(time.Duration)  {}
+func (s *stillSink) Gap(_, _ time.Duration) {}
