@@ -19,7 +19,8 @@ type Still struct {
 
 // LoadStill decodes the first frame of image (any format FFmpeg reads: JPEG,
 // PNG, a video) scaled to modelW×modelH, and all of audio (any format, rate
-// and layout) converted to 16 kHz mono s16.
+// and layout) converted to 16 kHz mono s16. Samples may be short or even
+// empty: callers judge the length, and say it.
 func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
 	var st Still
 	sink := &stillSink{}
@@ -31,9 +32,6 @@ func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
 	}
 	if err := decodeFile(audio, role{audio: true}, modelW, modelH, sink); err != nil {
 		return st, fmt.Errorf("audio: %w", err)
-	}
-	if len(sink.samples) == 0 {
-		return st, fmt.Errorf("audio %s: no samples could be decoded", audio)
 	}
 	return Still{Picture: *sink.picture, Samples: sink.samples}, nil
 }
