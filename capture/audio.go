@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -13,9 +14,20 @@ import (
 // Qwen2.5-Omni's audio encoder takes.
 const SampleRate = 16000
 
+// resamplerMaxStretch is the largest rate correction the resampler applies:
+// above the drift the timeline adopts (driftMax), so it can also catch up
+// on what accumulated before the drift was measured.
+const resamplerMaxStretch = 2 * driftMax
+
+// AudioJitter is how far an audio frame's timestamp may stray from where
+// the previous samples ended and still count as contiguous. Beyond it the
+// audio has a gap or an overlap, which the windowing fills or trims.
+const AudioJitter = 40 * time.Millisecond
+
 // audioDecoder decodes one audio stream and converts it to 16 kHz mono s16
 // through an abuffer → aresample → aformat → abuffersink graph. The graph is
-// rebuilt when the decoded rate, format or layout changes mid-stream.
+// rebuilt when the decoded rate, format or layout changes mid-stream, and
+// after a gap.
 type audioDecoder struct {
 	stream   *astiav.Stream
 	cc       *astiav.CodecContext
@@ -29,7 +41,12 @@ type audioDecoder struct {
 	outTB    astiav.Rational
 
 	samples []int16
-	lastEnd time.Duration // timeline position just after the last sample delivered
+	// rate is how many timeline seconds one second of the input's samples
+	// takes: 1 + the input clock's measured drift.
+	rate float64
+	// next is where, on the stream timeline, the samples fed so far end
+	// (ns); valid while the graph is.
+	next float64
 }
 
 func newAudioDecoder(s *astiav.Stream, opts map[string]string) (*audioDecoder, error) {
@@ -37,7 +54,7 @@ func newAudioDecoder(s *astiav.Stream, opts map[string]string) (*audioDecoder, e
 	if err != nil {
 		return nil, err
 	}
-	return &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame()}, nil
+	return &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame(), rate: 1}, nil
 }
 
 func (d *audioDecoder) free() {
@@ -57,51 +74,56 @@ func (d *audioDecoder) freeGraph() {
 
 // decode sends one packet (nil flushes), converts what comes out and hands
 // the samples to the sink. Decode errors are counted, not fatal.
-func (d *audioDecoder) decode(pkt *astiav.Packet, toPos func(pts int64, tb astiav.Rational) time.Duration, sink Sink) (decodeErrors int, err error) {
-	if err := d.cc.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEagain) && !errors.Is(err, astiav.ErrEof) {
-		decodeErrors++
-	}
-	for {
-		if err := d.cc.ReceiveFrame(d.frame); err != nil {
-			if errors.Is(err, astiav.ErrEagain) {
-				return decodeErrors, nil
-			}
-			if errors.Is(err, astiav.ErrEof) {
-				return decodeErrors, d.drain(toPos, sink, true)
-			}
-			return decodeErrors + 1, nil
-		}
+func (d *audioDecoder) decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error) {
+	decodeErrors, eof, err := receiveFrames(d.cc, d.frame, pkt, func() (bool, error) {
 		if d.frame.Pts() == astiav.NoPtsValue {
 			// Without a timestamp the samples cannot be placed; a gap of
 			// silence is better than misplaced sound.
-			d.frame.Unref()
-			decodeErrors++
-			continue
+			return true, nil
 		}
-		if frameDamaged(d.frame) {
-			decodeErrors++
-		}
-		err := d.filter(d.frame, toPos, sink)
-		d.frame.Unref()
-		if err != nil {
-			return decodeErrors, err
-		}
+		return false, d.filter(d.frame, sink)
+	})
+	if eof && err == nil {
+		err = d.drain(sink, true)
 	}
+	return decodeErrors, err
 }
 
-func (d *audioDecoder) filter(f *astiav.Frame, toPos func(int64, astiav.Rational) time.Duration, sink Sink) error {
+// filter feeds one decoded frame to the resampler. Within AudioJitter of
+// where the samples so far end, the frame is taken to follow on: the
+// resampler sees a timestamp that advances with the samples at the input
+// clock's rate and stretches or squeezes them to match (its soft
+// compensation), so a drifting clock is followed smoothly and jittery
+// timestamps are not. Beyond AudioJitter the frame starts a new graph: the
+// resampler never fills a gap (the windowing does, and counts it) and never
+// stretches across one.
+func (d *audioDecoder) filter(f *astiav.Frame, sink Sink) error {
+	tb := d.stream.TimeBase()
+	at := float64(astiav.RescaleQ(f.Pts(), tb, nanos))
+	if d.graph != nil {
+		if dev := time.Duration(at - d.next); dev > AudioJitter || dev < -AudioJitter {
+			if err := d.drain(sink, true); err != nil {
+				return err
+			}
+			d.freeGraph()
+		} else {
+			at = d.next
+			f.SetPts(astiav.RescaleQ(int64(math.Round(at)), nanos, tb))
+		}
+	}
 	if err := d.ensureGraph(f); err != nil {
 		return err
 	}
+	d.next = at + float64(f.NbSamples())*float64(time.Second)/float64(f.SampleRate())*d.rate
 	if err := d.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
 		return fmt.Errorf("feed audio resampler: %w", err)
 	}
-	return d.drain(toPos, sink, false)
+	return d.drain(sink, false)
 }
 
 // drain pulls converted frames out of the graph; at end of stream it first
 // flushes the resampler's delay line.
-func (d *audioDecoder) drain(toPos func(int64, astiav.Rational) time.Duration, sink Sink, eof bool) error {
+func (d *audioDecoder) drain(sink Sink, eof bool) error {
 	if d.graph == nil {
 		return nil
 	}
@@ -119,9 +141,7 @@ func (d *audioDecoder) drain(toPos func(int64, astiav.Rational) time.Duration, s
 		}
 		if d.filtered.Pts() != astiav.NoPtsValue {
 			d.samples = copyMonoS16(d.filtered, d.samples)
-			pos := toPos(d.filtered.Pts(), d.outTB)
-			sink.Audio(pos, d.samples)
-			d.lastEnd = pos + time.Duration(len(d.samples))*time.Second/SampleRate
+			sink.Audio(time.Duration(astiav.RescaleQ(d.filtered.Pts(), d.outTB, nanos)), d.samples)
 		}
 		d.filtered.Unref()
 	}
@@ -183,10 +203,11 @@ func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
 	inputs.SetFilterContext(sinkCtx)
 	inputs.SetPadIdx(0)
 	inputs.SetNext(nil)
-	// async=1 lets the resampler stretch or pad by up to a sample per
-	// second to follow the timestamps, so small clock drift does not show up
-	// as gaps; larger jumps are left to the windowing's gap filling.
-	spec := fmt.Sprintf("aresample=%d:async=1,aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate, SampleRate)
+	// Soft compensation only (see filter): stretch or squeeze by up to
+	// resamplerMaxStretch to follow the timestamps once they are more than
+	// a millisecond off; never pad or trim (min_hard_comp out of reach).
+	spec := fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g,"+
+		"aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate, resamplerMaxStretch, SampleRate)
 	if err := g.Parse(spec, inputs, outputs); err != nil {
 		return fail("parse "+spec, err)
 	}

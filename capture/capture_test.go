@@ -22,11 +22,29 @@ import (
 type collector struct {
 	mu      sync.Mutex
 	windows []windowing.Window
-	count   int  // windows seen
-	discard bool // count windows without keeping them, for memory tests
+	cutAt   []time.Time // when each kept window was emitted
+	count   int         // windows seen
+	discard bool        // count windows without keeping them, for memory tests
+	stopAt  int         // cancel stop once this many windows came
+	stop    context.CancelFunc
 	cutter  *windowing.Cutter
 	source  *capture.Source
 	states  []capture.State
+	errors  []string           // the LastError of each state change
+	gaps    [][2]time.Duration // the gaps the source reported
+}
+
+// gapRecorder is the collector's sink: its cutter, with the gaps noted.
+type gapRecorder struct {
+	*windowing.Cutter
+	c *collector
+}
+
+func (g gapRecorder) Gap(from, to time.Duration) {
+	g.c.mu.Lock()
+	g.c.gaps = append(g.c.gaps, [2]time.Duration{from, to})
+	g.c.mu.Unlock()
+	g.Cutter.Gap(from, to)
 }
 
 func newCollector(t *testing.T, cfg capture.Config, length, hop time.Duration) *collector {
@@ -38,6 +56,10 @@ func newCollector(t *testing.T, cfg capture.Config, length, hop time.Duration) *
 		c.count++
 		if !c.discard {
 			c.windows = append(c.windows, w)
+			c.cutAt = append(c.cutAt, time.Now())
+		}
+		if c.stopAt > 0 && c.count >= c.stopAt {
+			c.stop()
 		}
 		c.mu.Unlock()
 	})
@@ -50,9 +72,10 @@ func newCollector(t *testing.T, cfg capture.Config, length, hop time.Duration) *
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 	capture.RouteFFmpegLogs(log)
 	t.Cleanup(func() { capture.RouteFFmpegLogs(hclog.NewNullLogger()) })
-	c.source, err = capture.New(cfg, c.cutter, log, func(s capture.Status) {
+	c.source, err = capture.New(cfg, gapRecorder{c.cutter, c}, log, func(s capture.Status) {
 		c.mu.Lock()
 		c.states = append(c.states, s.State)
+		c.errors = append(c.errors, s.LastError)
 		c.mu.Unlock()
 	})
 	if err != nil {
@@ -76,6 +99,16 @@ func (c *collector) run(t *testing.T, timeout time.Duration) error {
 	err := c.source.Run(ctx)
 	c.cutter.Flush()
 	return err
+}
+
+// stopAfterWindows returns a context that ends once n windows came.
+func stopAfterWindows(t *testing.T, c *collector, n int) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	c.mu.Lock()
+	c.stopAt, c.stop = n, cancel
+	c.mu.Unlock()
+	return ctx
 }
 
 func (c *collector) snapshot() []windowing.Window {

@@ -7,43 +7,94 @@
 // # Inputs
 //
 // An input is a path or URL FFmpeg can open (files, rtsp://, udp:// and srt://
-// MPEG-TS, http(s)://) or a device written as "<demuxer>:<device>":
-// "v4l2:/dev/video0", "alsa:hw:1,0", "pulse:default". Local files are finite:
-// they end at EOF, or start again when Loop is set. Everything else is live:
-// an error, EOF or a stall (no packet for StallTimeout) closes the input and
-// reopens it after a capped, jittered exponential backoff (1 s doubling to
-// 30 s, reset once the input delivers media again).
+// MPEG-TS, http(s)://, an .sdp file describing RTP streams) or a device
+// written as "<demuxer>:<device>": "v4l2:/dev/video0", "alsa:hw:1,0",
+// "pulse:default". Local files are finite: they end at EOF, or start again
+// when Loop is set (read as fast as they decode, or at the media's own rate
+// with Realtime, as `ffmpeg -re` does). Everything else is live: an error,
+// EOF or a stall closes the input and reopens it after a capped, jittered
+// exponential backoff (1 s doubling to 30 s, reset once the input delivers
+// media again). Opening and probing are bounded by OpenTimeout (FFmpeg alone
+// may probe for 5 s); once media flows, StallTimeout bounds the wait for the
+// next packet. The errors say which bound broke, name the input (without
+// secrets), and whether media never came or stopped.
+//
+// ErrNoVideo, ErrNoAudio and ErrUnsupported end a one-shot command. With
+// Config.Service (the daemon) a live input that reports them is retried
+// like any other failure, the reason in its state: a camera still booting
+// may serve no audio track yet, and a reconnect may miss the SPS.
 //
 // # One timeline
 //
-// Each Source has a timeline that starts at 0 with its first media. The
-// position of a decoded frame is its PTS minus the input's origin (the
-// smallest start time of the streams in use) plus the input's offset. Both
-// streams of one input keep their relative offsets, so audio that starts late
-// is late on the timeline too and the gap becomes silence in the window.
+// Each Source has one stream timeline that starts at 0 with its first media
+// and never goes backwards, whatever its inputs' timestamps do. The rule is
+// kept in one place, timeline.go, which takes each packet's timestamps and
+// arrival and returns its position and the gap decisions:
 //
-// A separate audio input (camera on V4L2, microphone on ALSA) has its own
-// origin; its offset is the difference between the arrival times of the two
-// inputs' first packets (0 for files, which both start at the beginning).
-// After a live input reopens, its offset is the wall time elapsed since the
-// timeline's anchor, so positions keep following the wall clock across an
-// outage, and the Sink is told about the discontinuity. The anchor — the wall
-// time of position 0 — is the arrival time of the first packet: go-astiav
-// v0.16.0 does not expose AVFormatContext.start_time_realtime (RTCP sender
-// reports), so the design's preferred anchor is not available.
+//   - Positions are the input's media time (its timestamps, unwrapped) mapped
+//     by an offset per input: the streams of one input keep their relative
+//     offsets, so audio that starts late is late on the timeline too.
+//   - Timestamps that wrap (33-bit MPEG-TS every 26.5 h, 32-bit RTP) are
+//     unwrapped by garssld: of the values a raw timestamp can stand for,
+//     the one nearest the input's latest is taken. FFmpeg's own correction
+//     works only relative to the first timestamp it saw, and turns a 900 s
+//     step back into 26.5 h ahead; both cases come out right.
+//   - A discontinuity is a step back of a stream by more than 0.5 s, or a
+//     step forward beyond the input's furthest position by more than one
+//     window (Config.Window) for a file, or by more than the wall-clock time
+//     that passed plus one window for a live input; a wrap; or a reopen
+//     (after a reconnect, or a looped file starting over). Each is counted
+//     by kind in Stats.Discontinuities.
+//   - At a discontinuity the input is re-anchored. A file continues where it
+//     left off (its furthest position). A live input continues at the
+//     arrival of its media, measured on the monotonic clock: after a
+//     reconnect, the arrival of the first packet (the end of the open, when
+//     FFmpeg read it while probing), never before its furthest position. A
+//     stream that did not jump along (only the audio encoder restarted)
+//     keeps its own mapping.
+//   - A gap of up to one window is missing audio, filled with silence by the
+//     windowing and counted there. A longer gap in the camera input is
+//     reported to the Sink (Gap) and skipped: its windows are one "gap"
+//     drop, and their seq numbers are skipped, so a gap in seq shows what
+//     was lost. A separate microphone's gap only leaves windows silent.
+//     Nothing fills a gap of hours: memory stays bounded whatever the jump.
+//   - Position 0 is the arrival of the first media; the Sink's anchor maps
+//     it to wall-clock time with a monotonic reading, so ages are measured
+//     on the monotonic clock and a system clock step moves no window. Where
+//     the sender says when it captured its media (RTCP sender reports:
+//     start_time_realtime, read through a guarded cast of go-astiav's
+//     FormatContext), the anchor follows the sender's clock once known.
+//   - A live input's clock drifts against this machine's (50 ppm is 4 s a
+//     day). The drift is measured, against the monotonic clock, from the
+//     earliest arrival in each second of media over the last ten minutes,
+//     and adopted once it stands clear of the noise: positions then advance
+//     at the input's true rate, and its audio is stretched to match by the
+//     resampler's soft compensation. A separate microphone thus stays with
+//     its camera (Stats.DriftPPM), and windows stay on the wall clock.
 //
 // # Saving CPU and memory
 //
 // The H.264/HEVC deblocking filter is skipped on frames no other frame is
 // predicted from (skip_loop_filter=noref): it cannot drift, and at the
-// model's 224 px the difference does not show. It brings a default decode
-// below the CPU of FFmpeg's own full decode (make bench).
+// model's 224 px the difference does not show. It saves little (1–3 % with
+// B-frames, nothing on a camera-like stream where every frame is a
+// reference); skip_frame=noref saves a third with B-frames. A decode costs
+// 2–7 % more CPU than the ffmpeg CLI's with the same options (make bench).
 //
 // Audio goes through one aresample/aformat filter graph to 16 kHz mono s16
-// from any rate, layout and sample format. Video is decoded (optionally with
-// skip_frame=noref or nokey) but only the one frame nearest each picture
-// target is kept — as a reference, not a copy — and only that frame is scaled
-// (swscale) and encoded as JPEG. Every packet, frame, context and graph is
-// freed by the goroutine that made it before the input is reopened; nothing
-// relies on Go finalizers.
+// from any rate, layout and sample format. The resampler never pads or
+// trims: a timestamp step beyond AudioJitter starts a new graph, and the
+// windowing fills the gap, so every filled sample is counted. Video is
+// decoded (optionally with skip_frame=noref or nokey) but only the one frame
+// nearest each picture target is kept — as a reference, not a copy, across
+// a reconnect or a loop's seam too — and only that frame is scaled
+// (swscale), turned upright as its display matrix says (as the ffmpeg CLI
+// does; the reported size is the displayed one) and encoded as JPEG. Every
+// packet, frame, context and graph is freed by the goroutine that made it
+// before the input is reopened; nothing relies on Go finalizers.
+//
+// FFmpeg's log goes through garssld's own callback (ffmpeg_log_cgo.go),
+// which formats into a bounded buffer: go-astiav's overflows on a line
+// longer than 1 KiB. A message written in pieces becomes one record, and
+// the count of messages folded away is logged when their second is over.
 package capture

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -22,8 +21,9 @@ var (
 	// ErrBadInput: a file input could not be opened as media (missing,
 	// unreadable, not media). Waiting does not fix it; the user must.
 	ErrBadInput = errors.New("unusable input")
-	// errStalled: the watchdog interrupted a read because no packet came.
-	errStalled = errors.New("stalled")
+	// errInterrupted: a blocking FFmpeg call was interrupted (the watchdog,
+	// or the end of the Source's context).
+	errInterrupted = errors.New("interrupted")
 )
 
 var registerDevices sync.Once
@@ -35,29 +35,40 @@ var nanos = astiav.NewRational(1, int(time.Second))
 // role says which media an input contributes to its Source.
 type role struct{ video, audio bool }
 
+// decoder is a video or audio decoder of one stream: it takes packets on
+// the stream timeline (nil flushes) and hands what comes out to a Sink.
+type decoder interface {
+	decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error)
+	free()
+}
+
 // input is one opened FFmpeg input and its decoders. It is used by one
 // goroutine and freed by close before its input is reopened.
 type input struct {
 	spec        inputSpec
 	fc          *astiav.FormatContext
-	opened      bool // avformat_open_input succeeded; on failure it freed fc itself
+	opened      bool      // avformat_open_input succeeded; on failure it freed fc itself
+	openedAt    time.Time // when it returned: a live input's media began to arrive by then
 	interrupter astiav.IOInterrupter
 	pkt         *astiav.Packet
 	video       *videoDecoder
 	audio       *audioDecoder
+	streams     map[int]streamInfo // the streams decoded, by index
+}
 
-	origin    int64         // ns on the input's own clock that maps to offset
-	originSet bool          //
-	offset    time.Duration // timeline position of origin
-	end       time.Duration // furthest timeline position delivered so far
+// streamInfo is what the timeline needs of a stream.
+type streamInfo struct {
+	dec      decoder
+	tb       rational
+	wrapBits int
 }
 
 // inputOptions are what openInput needs besides the spec.
 type inputOptions struct {
-	demuxer        map[string]string // passed to avformat_open_input
-	decoder        map[string]string // passed to every decoder
-	role           role
-	modelW, modelH int
+	demuxer map[string]string // passed to avformat_open_input
+	decoder map[string]string // passed to every decoder
+	role    role
+	pick    *picker // chooses the pictures, for role.video
 	// onInterrupter receives the interrupter before the (possibly blocking)
 	// open, so a watchdog can break it.
 	onInterrupter func(astiav.IOInterrupter)
@@ -66,7 +77,7 @@ type inputOptions struct {
 // openInput opens spec and its decoders. On error everything allocated is
 // freed already.
 func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
-	in = &input{spec: spec, fc: astiav.AllocFormatContext()}
+	in = &input{spec: spec, fc: astiav.AllocFormatContext(), streams: map[int]streamInfo{}}
 	if in.fc == nil {
 		return nil, fmt.Errorf("open %s: allocate format context: out of memory", spec)
 	}
@@ -95,14 +106,14 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 		}
 	}
 	if err := in.fc.OpenInput(spec.url, format, dict); err != nil {
-		return in, fmt.Errorf("open %s: %w", spec, err)
+		return in, fmt.Errorf("open %s: %w", spec, interrupted(err))
 	}
-	in.opened = true
+	in.opened, in.openedAt = true, time.Now()
 	if left := dictKeys(dict); len(left) > 0 {
 		return in, fmt.Errorf("open %s: the %s demuxer does not know option(s) %v", spec, in.fc.InputFormat().Name(), left)
 	}
 	if err := in.fc.FindStreamInfo(nil); err != nil {
-		return in, fmt.Errorf("open %s: read stream info: %w", spec, err)
+		return in, fmt.Errorf("open %s: read stream info: %w", spec, interrupted(err))
 	}
 	var videoStream, audioStream *astiav.Stream
 	for _, s := range in.fc.Streams() {
@@ -122,8 +133,11 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 		if videoStream == nil {
 			return in, fmt.Errorf("open %s: %w: garssld needs a camera picture; give an input with video", spec, ErrNoVideo)
 		}
-		if in.video, err = newVideoDecoder(videoStream, o.decoder, o.modelW, o.modelH); err != nil {
+		if in.video, err = newVideoDecoder(videoStream, o.decoder, o.pick); err != nil {
 			return in, fmt.Errorf("open %s: %w", spec, err)
+		}
+		if err := in.track(videoStream, in.video); err != nil {
+			return in, err
 		}
 	}
 	if o.role.audio {
@@ -133,12 +147,31 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 		if in.audio, err = newAudioDecoder(audioStream, audioOnly(o.decoder)); err != nil {
 			return in, fmt.Errorf("open %s: %w", spec, err)
 		}
-	}
-	if st := in.fc.StartTime(); st != astiav.NoPtsValue {
-		in.origin, in.originSet = astiav.RescaleQ(st, astiav.NewRational(1, astiav.TimeBase), nanos), true
+		if err := in.track(audioStream, in.audio); err != nil {
+			return in, err
+		}
 	}
 	in.pkt = astiav.AllocPacket()
 	return in, nil
+}
+
+// track registers a decoded stream with what the timeline needs of it.
+func (in *input) track(s *astiav.Stream, d decoder) error {
+	bits, err := wrapBits(in.fc, s.Index())
+	if err != nil {
+		return err
+	}
+	tb := s.TimeBase()
+	in.streams[s.Index()] = streamInfo{dec: d, tb: rational{int64(tb.Num()), int64(tb.Den())}, wrapBits: bits}
+	return nil
+}
+
+// interrupted turns FFmpeg's "immediate exit requested" into errInterrupted.
+func interrupted(err error) error {
+	if errors.Is(err, astiav.ErrExit) {
+		return errInterrupted
+	}
+	return err
 }
 
 // audioOnly drops the video-specific decoder options (skip_frame,
@@ -174,30 +207,49 @@ func (in *input) close() {
 	}
 }
 
-// pos maps a timestamp of this input to the timeline.
-func (in *input) pos(pts int64, tb astiav.Rational) time.Duration {
-	ns := astiav.RescaleQ(pts, tb, nanos)
-	if !in.originSet {
-		in.origin, in.originSet = ns, true
-	}
-	return time.Duration(ns-in.origin) + in.offset
+// startTime is the input's start time (the smallest first timestamp of its
+// streams), in FFmpeg's AV_TIME_BASE.
+func (in *input) startTime() (int64, rational) {
+	return in.fc.StartTime(), rational{1, int64(astiav.TimeBase)}
 }
 
 // readStats are what one read loop saw.
 type readStats struct {
 	packets      uint64
 	decodeErrors uint64
-	// stopping, when set, is raised before the input is interrupted
-	// because its owner stopped it.
-	stopping *atomic.Bool
 }
 
-// addDecodeErrors counts decode errors, except those after the input was
+// reader is what one read loop places its packets with and reports to.
+type reader struct {
+	sink Sink
+	tl   *timeline
+	// now is the position of an instant on the stream timeline; nil when
+	// there is no clock (a still is not a stream).
+	now func(time.Time) time.Duration
+	// opened is when avformat_open_input returned. The session's first
+	// packet is taken to have arrived then: FFmpeg read it while probing
+	// the stream (for up to its analyzeduration), and delivers it only
+	// afterwards. (Opening itself waits for the first bytes of a network
+	// stream, to recognise its format.)
+	opened   time.Time
+	loop     bool
+	realtime bool
+	done     <-chan struct{} // ends a realtime wait
+	watch    *watch          // fed with each packet; nil for stills
+	placed   func(placement) // nil for stills
+	stats    readStats
+	started  bool // the session's first packet was placed
+}
+
+// countDecodeErrors counts n decode errors, unless the input is being
 // stopped on purpose: the interrupt cuts the packet being read short, and
-// that is not the stream's fault.
-func (s *readStats) addDecodeErrors(n uint64) {
-	if s.stopping == nil || !s.stopping.Load() {
-		s.decodeErrors += n
+// that is not the stream's fault. (A still's reader has no done channel.)
+func (r *reader) countDecodeErrors(n int) {
+	select {
+	case <-r.done:
+		return
+	default:
+		r.stats.decodeErrors += uint64(n)
 	}
 }
 
@@ -205,85 +257,110 @@ func (s *readStats) addDecodeErrors(n uint64) {
 // to resync before the file counts as unreadable.
 const maxConsecutiveReadErrors = 64
 
-// run reads and decodes until EOF (returned as io.EOF after the decoders are
-// flushed), an interrupt or a read error. lastPacket is stored with the
-// arrival time of each packet for the watchdog; onMedia is called once, when
-// the first frame was delivered.
-func (in *input) run(sink Sink, lastPacket *atomic.Int64, stats *readStats, onMedia func()) error {
-	mediaSeen := false
+// read reads, places and decodes until EOF (returned as io.EOF after the
+// decoders are flushed), an interrupt or a read error. A looped input starts
+// again at EOF instead.
+func (in *input) read(r *reader) error {
 	readErrors := 0
 	for {
 		err := in.fc.ReadFrame(in.pkt)
+		arrived := time.Now()
 		if err != nil {
-			if errors.Is(err, astiav.ErrEof) {
-				in.flush(sink, stats)
+			switch {
+			case errors.Is(err, astiav.ErrEof) && r.loop:
+				if err := in.fc.SeekFrame(-1, max(0, in.fc.StartTime()), astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
+					return fmt.Errorf("loop %s: seek to its start: %w", in.spec, err)
+				}
+				r.tl.reopen()
+				continue
+			case errors.Is(err, astiav.ErrEof):
+				in.flush(r)
 				return io.EOF
-			}
-			if errors.Is(err, astiav.ErrExit) {
-				return errStalled
-			}
-			if errors.Is(err, astiav.ErrEagain) {
+			case errors.Is(err, astiav.ErrExit):
+				return errInterrupted
+			case errors.Is(err, astiav.ErrEagain):
 				// Device demuxers (v4l2, alsa) say "try again" between frames.
 				time.Sleep(2 * time.Millisecond)
 				continue
 			}
 			readErrors++
 			if !in.spec.live && errors.Is(err, astiav.ErrInvaliddata) && readErrors < maxConsecutiveReadErrors {
-				stats.addDecodeErrors(1)
+				r.countDecodeErrors(1)
 				continue
 			}
 			return fmt.Errorf("read %s: %w", in.spec, err)
 		}
 		readErrors = 0
-		lastPacket.Store(time.Now().UnixNano())
-		stats.packets++
+		r.watch.packet(arrived)
+		r.stats.packets++
 		if in.pkt.Flags().Has(astiav.PacketFlagCorrupt) {
-			stats.addDecodeErrors(1)
+			r.countDecodeErrors(1)
 		}
-		var decodeErrors int
-		switch {
-		case in.video != nil && in.pkt.StreamIndex() == in.video.stream.Index():
-			decodeErrors, err = in.video.decode(in.pkt, in.pos, sink)
-		case in.audio != nil && in.pkt.StreamIndex() == in.audio.stream.Index():
-			decodeErrors, err = in.audio.decode(in.pkt, in.pos, sink)
+		st, ok := in.streams[in.pkt.StreamIndex()]
+		if !ok {
+			in.pkt.Unref()
+			continue
 		}
+		r.place(in.pkt, st, arrived)
+		if in.audio != nil {
+			in.audio.rate = r.tl.base.rate
+		}
+		decodeErrors, err := st.dec.decode(in.pkt, r.sink)
 		in.pkt.Unref()
-		stats.addDecodeErrors(uint64(decodeErrors))
+		r.countDecodeErrors(decodeErrors)
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", in.spec, err)
 		}
-		if !mediaSeen && in.originSet {
-			mediaSeen = true
-			onMedia()
+	}
+}
+
+// place puts a packet on the stream timeline, rewriting its timestamps, and
+// holds it back until its time when reading in real time.
+func (r *reader) place(pkt *astiav.Packet, st streamInfo, arrived time.Time) {
+	s := stamp{stream: pkt.StreamIndex(), dts: pkt.Dts(), pts: pkt.Pts(), dur: pkt.Duration(), tb: st.tb, wrapBits: st.wrapBits}
+	if r.now != nil {
+		if !r.started && r.opened.Before(arrived) {
+			arrived = r.opened
 		}
-		in.trackEnd()
+		s.arrival = r.now(arrived)
+	}
+	r.started = true
+	p, ok := r.tl.place(s)
+	if !ok {
+		return
+	}
+	pkt.SetDts(p.dts)
+	pkt.SetPts(p.pts)
+	if r.placed != nil {
+		r.placed(p)
+	}
+	if r.realtime && r.now != nil {
+		if wait := p.at - r.now(time.Now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.done:
+				t.Stop()
+			}
+		}
 	}
 }
 
 // flush drains the decoders at end of stream so the last frames and the
-// resampler's tail are not lost.
-func (in *input) flush(sink Sink, stats *readStats) {
+// resampler's tail are not lost. At the end of a file the held frame is the
+// nearest there will be; a live input's next session may bring a nearer one.
+func (in *input) flush(r *reader) {
 	if in.video != nil {
-		n, _ := in.video.decode(nil, in.pos, sink)
-		stats.addDecodeErrors(uint64(n))
-		if err := in.video.finish(sink); err != nil {
-			stats.addDecodeErrors(1)
+		n, _ := in.video.decode(nil, r.sink)
+		r.countDecodeErrors(n)
+		if !in.spec.live {
+			if err := in.video.pick.finish(r.sink); err != nil {
+				r.countDecodeErrors(1)
+			}
 		}
 	}
 	if in.audio != nil {
-		n, _ := in.audio.decode(nil, in.pos, sink)
-		stats.addDecodeErrors(uint64(n))
-	}
-	in.trackEnd()
-}
-
-// trackEnd remembers how far the timeline got, for a looping file to resume
-// after it.
-func (in *input) trackEnd() {
-	if in.audio != nil && in.audio.lastEnd > in.end {
-		in.end = in.audio.lastEnd
-	}
-	if in.video != nil && in.video.lastEnd > in.end {
-		in.end = in.video.lastEnd
+		n, _ := in.audio.decode(nil, r.sink)
+		r.countDecodeErrors(n)
 	}
 }

@@ -55,7 +55,8 @@ func parseInput(s string) (inputSpec, error) {
 			return inputSpec{raw: s, url: s, live: liveSchemes[scheme], network: true}, nil
 		}
 	}
-	return inputSpec{raw: s, url: s}, nil
+	// A session description names RTP streams: live, whatever its path.
+	return inputSpec{raw: s, url: s, live: strings.HasSuffix(strings.ToLower(s), ".sdp")}, nil
 }
 
 // String is the input as it may appear in logs and errors: credentials in

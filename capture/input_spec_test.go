@@ -24,6 +24,7 @@ func TestParseInput(t *testing.T) {
 		{in: "v4l2:/dev/video0", format: "v4l2", url: "/dev/video0", live: true, shown: "v4l2:/dev/video0"},
 		{in: "alsa:hw:1,0", format: "alsa", url: "hw:1,0", live: true, shown: "alsa:hw:1,0"},
 		{in: "pulse:default", format: "pulse", url: "default", live: true, shown: "pulse:default"},
+		{in: "/run/cam/front.sdp", url: "/run/cam/front.sdp", live: true, shown: "/run/cam/front.sdp"},
 		{in: "alsa:", err: true},
 		{in: "  ", err: true},
 		{in: "rtsp://[::1", err: true},

@@ -64,12 +64,12 @@ func TestFFmpegLogLinesAreRedacted(t *testing.T) {
 // nullSink ignores media; the sources below never deliver any.
 type nullSink struct{}
 
-func (nullSink) Anchor(time.Time)             {}
-func (nullSink) Audio(time.Duration, []int16) {}
-func (nullSink) PictureTarget() time.Duration { return math.MaxInt64 }
-func (nullSink) Picture(Picture)              {}
-func (nullSink) VideoAt(time.Duration)        {}
-func (nullSink) Discontinuity(time.Duration)  {}
+func (nullSink) Anchor(time.Time)                 {}
+func (nullSink) Audio(time.Duration, []int16)     {}
+func (nullSink) PictureTarget() time.Duration     { return math.MaxInt64 }
+func (nullSink) Picture(Picture)                  {}
+func (nullSink) VideoAt(time.Duration)            {}
+func (nullSink) Gap(time.Duration, time.Duration) {}
 
 // TestSecretsStayOutOfStatesErrorsAndFFmpegLogs runs real sources whose
 // inputs carry secrets against a closed port: FFmpeg logs the failed
@@ -129,7 +129,7 @@ func TestSecretsStayOutOfStatesErrorsAndFFmpegLogs(t *testing.T) {
 					shown = append(shown, runErr.Error())
 				}
 				st := src.Status()
-				shown = append(shown, st.LastError, src.main.String())
+				shown = append(shown, st.LastError, src.feeds[0].spec.String())
 			}
 			mu.Lock()
 			shown = append(shown, states...)

@@ -24,10 +24,14 @@ const PictureTolerance = 500 * time.Millisecond
 
 // Sink receives a Source's media. All calls come from one goroutine at a
 // time (the Source serialises its inputs), so a Sink needs no locking of its
-// own against the Source.
+// own against the Source. Positions are on the stream timeline, which never
+// goes backwards (see the package doc).
 type Sink interface {
-	// Anchor gives the wall-clock time of timeline position 0. It is called
-	// once, before any media.
+	// Anchor gives the time of timeline position 0 with a monotonic reading,
+	// so that position p happened at wall.Add(p) and its age is
+	// time.Since(wall.Add(p)) whatever the system clock does. It is called
+	// before any media with the arrival of the first media, and again when
+	// the sender says when it captured it (RTCP sender reports).
 	Anchor(wall time.Time)
 	// Audio delivers 16 kHz mono samples whose first sample sits at pos.
 	// The slice is reused after the call returns.
@@ -39,7 +43,9 @@ type Sink interface {
 	// VideoAt reports that video decoding has reached pos, so windows whose
 	// audio lags behind can be closed.
 	VideoAt(pos time.Duration)
-	// Discontinuity reports that an input was reopened and media resumes at
-	// pos; windows open across the gap cannot be completed.
-	Discontinuity(pos time.Duration)
+	// Gap reports that the stream has no media in [from, to), a stretch
+	// longer than one window (Config.Window): an outage, or a live input
+	// that paused. Media resumes at to. Shorter gaps are not reported;
+	// their audio is missing and is to be filled with silence.
+	Gap(from, to time.Duration)
 }

@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/garssl/garssld/internal/backoff"
 )
 
 // Config describes one Source: a camera input, optionally a separate
@@ -33,21 +29,40 @@ type Config struct {
 	SkipFrame string
 	// Loop restarts a file input at its end instead of stopping.
 	Loop bool
-	// StallTimeout reopens an input that delivered no packet for this long.
+	// Realtime reads a file input at the media's own rate, as `ffmpeg -re`
+	// does, instead of as fast as it decodes. Live inputs come at their own
+	// rate anyway.
+	Realtime bool
+	// Window is the length of the stream's windows: the longest gap filled
+	// with silence, and the largest timestamp step that is not a jump.
+	Window time.Duration
+	// OpenTimeout bounds opening and probing a live input, until its first
+	// packet; FFmpeg alone may probe for 5 s (analyzeduration).
+	OpenTimeout time.Duration
+	// StallTimeout reopens a live input that delivered no packet for this
+	// long after its media began to flow.
 	StallTimeout time.Duration
 	// ModelWidth and ModelHeight are the picture size delivered to the Sink.
 	ModelWidth, ModelHeight int
 	// BackoffMin and BackoffMax bound the delay before reopening a live input.
 	BackoffMin, BackoffMax time.Duration
-	// FailFast returns the first open error instead of retrying, for one-shot
-	// commands; the daemon retries live inputs forever.
+	// FailFast returns the first open error of a live input instead of
+	// retrying, for one-shot commands (dump).
 	FailFast bool
+	// Service keeps live inputs going whatever they report: a camera still
+	// booting that serves no audio track yet, or a reconnect that missed
+	// the SPS, gives ErrNoAudio, ErrNoVideo or ErrUnsupported, which end a
+	// one-shot command but are retried with backoff here, the reason in the
+	// state. The daemon sets it.
+	Service bool
 	// DecoderThreads is FFmpeg's "threads" decoder option; "" means auto.
 	DecoderThreads string
 }
 
 // Defaults for unset Config fields.
 const (
+	DefaultWindow       = 3 * time.Second
+	DefaultOpenTimeout  = 20 * time.Second
 	DefaultStallTimeout = 5 * time.Second
 	DefaultBackoffMin   = time.Second
 	DefaultBackoffMax   = 30 * time.Second
@@ -77,49 +92,45 @@ type Stats struct {
 	DecodeErrors uint64
 	Reconnects   uint64
 	Stalls       uint64
+	// Discontinuities counts the inputs' timestamp jumps by kind:
+	// JumpBackward, JumpForward, JumpWrap, JumpReopen.
+	Discontinuities map[string]uint64
+	// DriftPPM is how much faster the separate audio input's clock runs
+	// than the camera's, in parts per million, as measured and corrected;
+	// 0 with one input or until measured.
+	DriftPPM float64
 }
+
+// jumpKinds indexes Source.jumps.
+var jumpKinds = [...]string{JumpBackward, JumpForward, JumpWrap, JumpReopen}
 
 // Source captures one stream and feeds a Sink. Create it with New and call
 // Run once.
 type Source struct {
 	cfg   Config
-	main  inputSpec
-	audio *inputSpec
 	log   hclog.Logger
+	feeds []*feed // the camera input, then a separate microphone
 
 	sinkMu sync.Mutex // serialises the inputs' calls into sink
 	sink   Sink
-
-	anchorOnce sync.Once
-	anchorWall time.Time // wall time of timeline position 0
+	clock  clock
 
 	statusMu      sync.Mutex
 	inputStates   map[string]State
 	status        Status
+	reportedErr   string // the LastError last reported
 	onStateChange func(Status)
 
 	pace *pacer
 
 	packets, decodeErrors, reconnects, stalls atomic.Uint64
+	jumps                                     [len(jumpKinds)]atomic.Uint64
 }
 
 // New validates cfg and returns a Source that will feed sink. onStateChange,
-// if not nil, is called (from the Source's goroutines) on every state change.
+// if not nil, is called (from the Source's goroutines) on every state
+// change; it must not block.
 func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*Source, error) {
-	main, err := parseInput(cfg.Input)
-	if err != nil {
-		return nil, fmt.Errorf("stream %q: %w", cfg.Name, err)
-	}
-	s := &Source{cfg: cfg, main: main, sink: sink, log: log, onStateChange: onStateChange,
-		inputStates: map[string]State{}, status: Status{State: StateConnecting, Since: time.Now()}}
-	if cfg.Audio != "" {
-		a, err := parseInput(cfg.Audio)
-		if err != nil {
-			return nil, fmt.Errorf("stream %q audio: %w", cfg.Name, err)
-		}
-		s.audio = &a
-	}
-	s.pace = newPacer(s.audio != nil && !s.main.live && !s.audio.live)
 	switch cfg.SkipFrame {
 	case "", "noref", "nokey":
 	default:
@@ -128,16 +139,37 @@ func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*
 	if cfg.ModelWidth <= 0 || cfg.ModelHeight <= 0 {
 		return nil, fmt.Errorf("stream %q: model size %dx%d must be positive", cfg.Name, cfg.ModelWidth, cfg.ModelHeight)
 	}
-	if s.cfg.StallTimeout <= 0 {
-		s.cfg.StallTimeout = DefaultStallTimeout
+	setDefault(&cfg.Window, DefaultWindow)
+	setDefault(&cfg.OpenTimeout, DefaultOpenTimeout)
+	setDefault(&cfg.StallTimeout, DefaultStallTimeout)
+	setDefault(&cfg.BackoffMin, DefaultBackoffMin)
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(DefaultBackoffMax, cfg.BackoffMin)
 	}
-	if s.cfg.BackoffMin <= 0 {
-		s.cfg.BackoffMin = DefaultBackoffMin
+	s := &Source{cfg: cfg, sink: sink, log: log, onStateChange: onStateChange,
+		inputStates: map[string]State{}, status: Status{State: StateConnecting, Since: time.Now()}}
+	main, err := newFeed(s, 0, cfg.Input, role{video: true, audio: cfg.Audio == ""}, cfg.InputOptions)
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", cfg.Name, err)
 	}
-	if s.cfg.BackoffMax < s.cfg.BackoffMin {
-		s.cfg.BackoffMax = max(DefaultBackoffMax, s.cfg.BackoffMin)
+	s.feeds = []*feed{main}
+	if cfg.Audio != "" {
+		mic, err := newFeed(s, 1, cfg.Audio, role{audio: true}, cfg.AudioOptions)
+		if err != nil {
+			return nil, fmt.Errorf("stream %q audio: %w", cfg.Name, err)
+		}
+		s.feeds = append(s.feeds, mic)
 	}
+	// Two files are read as fast as they decode, each in its own goroutine;
+	// in real time or live, the clock paces them.
+	s.pace = newPacer(len(s.feeds) == 2 && !main.spec.live && !s.feeds[1].spec.live && !cfg.Realtime)
 	return s, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
 }
 
 // Status returns the current state and last error.
@@ -149,31 +181,49 @@ func (s *Source) Status() Status {
 
 // Stats returns the counters.
 func (s *Source) Stats() Stats {
-	return Stats{Packets: s.packets.Load(), DecodeErrors: s.decodeErrors.Load(),
-		Reconnects: s.reconnects.Load(), Stalls: s.stalls.Load()}
+	st := Stats{Packets: s.packets.Load(), DecodeErrors: s.decodeErrors.Load(),
+		Reconnects: s.reconnects.Load(), Stalls: s.stalls.Load(), Discontinuities: map[string]uint64{}}
+	for i, kind := range jumpKinds {
+		if n := s.jumps[i].Load(); n > 0 {
+			st.Discontinuities[kind] = n
+		}
+	}
+	if len(s.feeds) == 2 {
+		st.DriftPPM = s.feeds[1].driftPPM() - s.feeds[0].driftPPM()
+	}
+	return st
+}
+
+func (s *Source) countJump(kind string) {
+	for i, k := range jumpKinds {
+		if k == kind {
+			s.jumps[i].Add(1)
+		}
+	}
 }
 
 // Run captures until ctx is cancelled, the main input (a file) ends, or an
-// error no reconnect can fix. A file that ends returns nil.
+// error no reconnect can fix. A file that ends, and a cancelled ctx, return
+// nil.
 func (s *Source) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var err error
-	if s.audio == nil {
-		err = s.supervise(ctx, 0, s.main, role{video: true, audio: true}, s.cfg.InputOptions)
+	if len(s.feeds) == 1 {
+		err = s.feeds[0].run(ctx)
 	} else {
 		var wg sync.WaitGroup
 		var audioErr error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			audioErr = s.supervise(ctx, 1, *s.audio, role{audio: true}, s.cfg.AudioOptions)
+			audioErr = s.feeds[1].run(ctx)
 			if audioErr != nil {
 				cancel() // a broken microphone config stops the stream as a whole
 			}
 		}()
-		err = s.supervise(ctx, 0, s.main, role{video: true}, s.cfg.InputOptions)
-		if err != nil || s.audio.live {
+		err = s.feeds[0].run(ctx)
+		if err != nil || s.feeds[1].spec.live {
 			// The camera ended: a live microphone has nothing left to pair
 			// with. A microphone file is read to its end, so the last
 			// windows get their sound.
@@ -187,213 +237,59 @@ func (s *Source) Run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
-	last := ""
-	if err != nil {
-		last = err.Error()
-	}
-	s.setState("", StateStopped, last)
+	s.stopped(err)
 	return err
 }
 
-// supervise opens one input and reopens it after failures, the way a robot
-// wants its camera back: forever, with growing pauses, until ctx ends.
-func (s *Source) supervise(ctx context.Context, index int, spec inputSpec, r role, demuxerOpts map[string]string) error {
-	defer s.pace.finish(index)
-	log := s.log.With("input", spec.String())
-	policy := backoff.Policy{Min: s.cfg.BackoffMin, Max: s.cfg.BackoffMax}
-	var offset time.Duration
-	opened := false
-	for {
-		s.setState(spec.raw, StateConnecting, "")
-		first := !opened
-		end, err := s.runOnce(ctx, index, spec, r, demuxerOpts, offset, first, func() {
-			policy.Reset()
-			s.setState(spec.raw, StateRunning, "")
-		}, &opened)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch {
-		case errors.Is(err, ErrNoVideo), errors.Is(err, ErrNoAudio), errors.Is(err, ErrUnsupported):
-			return err
-		case errors.Is(err, io.EOF) && !spec.live:
-			if !s.cfg.Loop {
-				return nil
-			}
-			offset = end
-			log.Debug("file ended, starting again", "at", end)
-			continue
-		case err != nil && !spec.live && !opened:
-			// A file that cannot be opened does not heal by waiting.
-			return fmt.Errorf("%w: %w", ErrBadInput, err)
-		case err != nil && !spec.live:
-			return err
-		case err != nil && first && !opened && s.cfg.FailFast:
-			return err
-		}
-		if errors.Is(err, errStalled) {
-			s.stalls.Add(1)
-			err = fmt.Errorf("no packet for %v from %s", s.cfg.StallTimeout, spec)
-		}
-		if errors.Is(err, io.EOF) {
-			err = fmt.Errorf("%s ended", spec)
-		}
-		delay := policy.Next()
-		s.setState(spec.raw, StateReconnecting, err.Error())
-		log.Warn("input lost, reconnecting", "error", err, "retry_in", delay.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		s.reconnects.Add(1)
-		// A live input resumes where the wall clock is: the gap stays a gap.
-		offset = time.Since(s.anchor())
-		if opened {
-			s.sinkCall(func(sink Sink) { sink.Discontinuity(offset) })
-		}
-	}
-}
-
-// runOnce opens the input, reads it to its end and closes it, freeing every
-// FFmpeg object before it returns. It returns the timeline position reached.
-func (s *Source) runOnce(ctx context.Context, index int, spec inputSpec, r role, demuxerOpts map[string]string, offset time.Duration, first bool, onMedia func(), opened *bool) (time.Duration, error) {
-	var lastPacket atomic.Int64
-	lastPacket.Store(time.Now().UnixNano())
-	var interrupter atomic.Pointer[astiav.IOInterrupter]
-	var stalled, stopping atomic.Bool
-
-	// The watchdog is owned by this call: it is stopped and waited for before
-	// the input is freed, so it never interrupts a context that is gone.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.watchdog(ctx, stop, spec.live, &lastPacket, &interrupter, &stalled, &stopping)
-	}()
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-
-	// See the package doc for skip_loop_filter.
-	decoderOpts := map[string]string{"threads": "auto", "skip_loop_filter": "noref"}
-	if s.cfg.DecoderThreads != "" {
-		decoderOpts["threads"] = s.cfg.DecoderThreads
-	}
-	if s.cfg.SkipFrame != "" {
-		decoderOpts["skip_frame"] = s.cfg.SkipFrame
-	}
-	in, err := openInput(spec, inputOptions{
-		demuxer: maps.Clone(demuxerOpts), decoder: decoderOpts, role: r,
-		modelW: s.cfg.ModelWidth, modelH: s.cfg.ModelHeight,
-		onInterrupter: func(i astiav.IOInterrupter) { interrupter.Store(&i) },
-	})
-	if err != nil {
-		if stalled.Load() {
-			return offset, errStalled
-		}
-		return offset, err
-	}
-	defer in.close()
-	*opened = true
-
-	if first {
-		if spec.live {
-			// The microphone's first packet may come later than the
-			// camera's: that difference is its place on the timeline.
-			in.offset = time.Since(s.anchor())
-		}
-	} else {
-		in.offset = offset
-	}
-	in.end = in.offset
-	stats := readStats{stopping: &stopping}
-	err = in.run(lockedSink{s, index}, &lastPacket, &stats, onMedia)
-	s.packets.Add(stats.packets)
-	s.decodeErrors.Add(stats.decodeErrors)
-	if stats.decodeErrors > 0 {
-		s.log.Warn("decode errors", "input", spec.String(), "count", stats.decodeErrors)
-	}
-	if stalled.Load() && errors.Is(err, errStalled) {
-		return in.end, errStalled
-	}
-	if errors.Is(err, errStalled) && ctx.Err() != nil {
-		return in.end, ctx.Err()
-	}
-	return in.end, err
-}
-
-// anchor returns the wall time of timeline position 0, fixing it on first
-// use: the arrival of the first input's first moments.
-func (s *Source) anchor() time.Time {
-	s.anchorOnce.Do(func() {
-		s.anchorWall = time.Now()
-		s.sinkCall(func(sink Sink) { sink.Anchor(s.anchorWall) })
-	})
-	return s.anchorWall
-}
-
-// watchdog interrupts a blocked open or read when ctx ends or, for a live
-// input, no packet has arrived for StallTimeout. A local file does not stall;
-// a file input waiting for its partner (pacer) must not be mistaken for one.
-func (s *Source) watchdog(ctx context.Context, stop <-chan struct{}, live bool, lastPacket *atomic.Int64, interrupter *atomic.Pointer[astiav.IOInterrupter], stalled, stopping *atomic.Bool) {
-	tick := time.NewTicker(min(s.cfg.StallTimeout/4, 250*time.Millisecond))
-	defer tick.Stop()
-	interrupt := func() {
-		if i := interrupter.Load(); i != nil {
-			(*i).Interrupt()
-		}
-	}
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			stopping.Store(true)
-			interrupt()
-			return
-		case <-tick.C:
-			if live && time.Since(time.Unix(0, lastPacket.Load())) > s.cfg.StallTimeout && !stalled.Load() {
-				stalled.Store(true)
-				interrupt()
-			}
-		}
-	}
-}
-
-// setState records an input's state and derives the Source's: stopped when
-// Run ended, else the worst state among its inputs.
+// setState records an input's state and derives the Source's: the worst
+// state among its inputs.
 func (s *Source) setState(input string, st State, lastErr string) {
 	s.statusMu.Lock()
-	if input != "" {
-		s.inputStates[input] = st
-	}
-	overall := st
-	if st != StateStopped {
-		overall = StateRunning
-		for _, is := range s.inputStates {
-			if is == StateReconnecting || (is == StateConnecting && overall == StateRunning) {
-				overall = is
-			}
+	s.inputStates[input] = st
+	overall := StateRunning
+	for _, is := range s.inputStates {
+		if is == StateReconnecting || (is == StateConnecting && overall == StateRunning) {
+			overall = is
 		}
 	}
-	changed := overall != s.status.State || (lastErr != "" && lastErr != s.status.LastError)
+	if lastErr != "" || overall == StateRunning {
+		s.status.LastError = lastErr
+	}
+	s.publish(overall)
+}
+
+// stopped records the end of Run: the error it returned, and none after a
+// clean end or cancel, whatever an input met before.
+func (s *Source) stopped(err error) {
+	s.statusMu.Lock()
+	s.status.LastError = ""
+	if err != nil {
+		s.status.LastError = err.Error()
+	}
+	s.publish(StateStopped)
+}
+
+// publish sets the overall state, releases statusMu, and logs and reports
+// a change.
+func (s *Source) publish(overall State) {
+	changed := overall != s.status.State || s.status.LastError != s.reportedErr
 	if overall != s.status.State {
 		s.status.Since = time.Now()
 	}
 	s.status.State = overall
-	if lastErr != "" || overall == StateRunning {
-		s.status.LastError = lastErr
-	}
+	s.reportedErr = s.status.LastError
 	status := s.status
 	s.statusMu.Unlock()
-	if changed {
+	if !changed {
+		return
+	}
+	if status.LastError != "" {
 		s.log.Info("stream state", "state", status.State, "error", status.LastError)
-		if s.onStateChange != nil {
-			s.onStateChange(status)
-		}
+	} else {
+		s.log.Info("stream state", "state", status.State)
+	}
+	if s.onStateChange != nil {
+		s.onStateChange(status)
 	}
 }
 
@@ -403,8 +299,45 @@ func (s *Source) sinkCall(f func(Sink)) {
 	f(s.sink)
 }
 
-// lockedSink serialises input index's calls into the Source's sink, fixes
-// the anchor before the first media, and paces two file inputs.
+// clock is a Source's stream timeline against the monotonic clock: position
+// 0 is the arrival of the first media.
+type clock struct {
+	once sync.Once
+	zero time.Time
+}
+
+// at returns the timeline position of instant t. The first call makes t
+// position 0 and calls first, before any other call returns.
+func (c *clock) at(t time.Time, first func(zero time.Time)) time.Duration {
+	c.once.Do(func() {
+		c.zero = t
+		first(t)
+	})
+	return t.Sub(c.zero)
+}
+
+// Bounds on how far before its arrival here the sender may say position 0
+// was captured (RTCP sender reports). A sender clock further off than that
+// is not synchronised, and its time is not used.
+const (
+	maxSenderLag  = 30 * time.Second
+	maxSenderLead = time.Second
+)
+
+// senderAnchor moves the wall-clock time of position 0 to when the sender
+// says it captured it: sent is the sender's wall-clock time of position 0.
+// The monotonic reading moves with it, so ages stay monotonic.
+func (s *Source) senderAnchor(sent time.Time, input string) {
+	lag := s.clock.zero.Sub(sent) // wall clocks: the sender's against ours
+	if lag < -maxSenderLead || lag > maxSenderLag {
+		s.log.Warn("the sender's clock disagrees with this machine's; windows keep the arrival time", "input", input, "off_by", lag.Round(time.Millisecond))
+		return
+	}
+	s.sinkCall(func(k Sink) { k.Anchor(s.clock.zero.Add(-lag)) })
+}
+
+// lockedSink serialises input index's calls into the Source's sink and
+// paces two file inputs.
 type lockedSink struct {
 	s     *Source
 	index int
@@ -413,7 +346,6 @@ type lockedSink struct {
 func (l lockedSink) Anchor(time.Time) {}
 func (l lockedSink) Audio(pos time.Duration, samples []int16) {
 	l.s.pace.advance(l.index, pos)
-	l.s.anchor()
 	l.s.sinkCall(func(k Sink) { k.Audio(pos, samples) })
 }
 func (l lockedSink) PictureTarget() (t time.Duration) {
@@ -421,13 +353,18 @@ func (l lockedSink) PictureTarget() (t time.Duration) {
 	return t
 }
 func (l lockedSink) Picture(p Picture) {
-	l.s.anchor()
 	l.s.sinkCall(func(k Sink) { k.Picture(p) })
 }
 func (l lockedSink) VideoAt(pos time.Duration) {
 	l.s.pace.advance(l.index, pos)
 	l.s.sinkCall(func(k Sink) { k.VideoAt(pos) })
 }
-func (l lockedSink) Discontinuity(pos time.Duration) {
-	l.s.sinkCall(func(k Sink) { k.Discontinuity(pos) })
+func (l lockedSink) Gap(from, to time.Duration) {
+	l.s.sinkCall(func(k Sink) { k.Gap(from, to) })
 }
+
+// float64 bits, so a drift can be read from Stats while its input runs.
+type atomicFloat struct{ bits atomic.Uint64 }
+
+func (f *atomicFloat) store(v float64) { f.bits.Store(math.Float64bits(v)) }
+func (f *atomicFloat) load() float64   { return math.Float64frombits(f.bits.Load()) }

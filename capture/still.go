@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +19,8 @@ type Still struct {
 
 // LoadStill decodes the first frame of image (any format FFmpeg reads: JPEG,
 // PNG, a video) scaled to modelW×modelH, and all of audio (any format, rate
-// and layout) converted to 16 kHz mono s16.
+// and layout) converted to 16 kHz mono s16. Samples may be short or even
+// empty: callers judge the length, and say it.
 func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
 	var st Still
 	sink := &stillSink{}
@@ -33,9 +33,6 @@ func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
 	if err := decodeFile(audio, role{audio: true}, modelW, modelH, sink); err != nil {
 		return st, fmt.Errorf("audio: %w", err)
 	}
-	if len(sink.samples) == 0 {
-		return st, fmt.Errorf("audio %s: no samples could be decoded", audio)
-	}
 	return Still{Picture: *sink.picture, Samples: sink.samples}, nil
 }
 
@@ -45,14 +42,14 @@ func decodeFile(path string, r role, modelW, modelH int, sink Sink) error {
 	if err != nil {
 		return err
 	}
-	in, err := openInput(spec, inputOptions{role: r, modelW: modelW, modelH: modelH, decoder: map[string]string{"threads": "1"}})
+	pick := newPicker(modelW, modelH)
+	defer pick.free()
+	in, err := openInput(spec, inputOptions{role: r, pick: pick, decoder: map[string]string{"threads": "1"}})
 	if err != nil {
 		return err
 	}
 	defer in.close()
-	var lastPacket atomic.Int64
-	var stats readStats
-	if err := in.run(sink, &lastPacket, &stats, func() {}); err != nil && !errors.Is(err, io.EOF) {
+	if err := in.read(&reader{sink: sink, tl: newTimeline(DefaultWindow, false)}); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
@@ -82,5 +79,5 @@ func (s *stillSink) Picture(p Picture) {
 		s.picture = &p
 	}
 }
-func (s *stillSink) VideoAt(time.Duration)       {}
-func (s *stillSink) Discontinuity(time.Duration) {}
+func (s *stillSink) VideoAt(time.Duration)  {}
+func (s *stillSink) Gap(_, _ time.Duration) {}

@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
 # CPU cost of `garssld dump` per minute of 1080p30 H.264 + AAC media, against
-# a full decode by `ffmpeg -i FILE -f null -` measured in the same run, and
-# garssld's peak RSS. Each command runs RUNS times; the median is reported.
+# the ffmpeg CLI decoding the same file in the same run, and garssld's peak
+# RSS. Two clips: x264's defaults (B-frames, as files and phones have) and a
+# camera-like stream without B-frames (-bf 0, as most IP cameras send).
+# Rows change one factor at a time:
+#   ffmpeg-null         ffmpeg -i F -f null -        (a full decode)
+#   ffmpeg-lf-noref     + -skip_loop_filter noref    (what garssld does by default)
+#   ffmpeg-lf+sf-noref  + -skip_frame noref          (what --skip-frame noref adds)
+#   dump-default        garssld dump                 (skip_loop_filter=noref)
+#   dump-noref          garssld dump --skip-frame noref
+# Each command runs RUNS times; the median is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 cache=${BENCH_CACHE:-/var/tmp/garssld-bench}
 mkdir -p "$cache"
-clip="$cache/1080p30-60s.mp4"
-if [ ! -s "$clip" ]; then
-  echo "making $clip (once)…"
-  ffmpeg -nostdin -hide_banner -loglevel error -y \
-    -f lavfi -i "testsrc2=s=1920x1080:r=30:d=60" -f lavfi -i "sine=f=440:sample_rate=48000:d=60" \
-    -c:v libx264 -preset veryfast -b:v 6M -c:a aac -b:a 128k -ac 2 "$clip.tmp.mp4"
-  mv "$clip.tmp.mp4" "$clip"
-fi
+
+# clip NAME X264-ARGS…: makes $cache/NAME once.
+clip() {
+  local path="$cache/$1"; shift
+  if [ ! -s "$path" ]; then
+    echo "making $path (once)…" >&2
+    ffmpeg -nostdin -hide_banner -loglevel error -y \
+      -f lavfi -i "testsrc2=s=1920x1080:r=30:d=60" -f lavfi -i "sine=f=440:sample_rate=48000:d=60" \
+      -c:v libx264 -preset veryfast -b:v 6M "$@" -c:a aac -b:a 128k -ac 2 "$path.tmp.mp4"
+    mv "$path.tmp.mp4" "$path"
+  fi
+  echo "$path"
+}
+bframes=$(clip 1080p30-60s.mp4)
+camera=$(clip 1080p30-60s-bf0.mp4 -bf 0 -g 60)
+
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# measure NAME CMD…: prints "user+sys seconds, peak RSS KiB" of the median run.
+# measure NAME CMD…: prints "NAME user+sys-seconds peak-RSS-KiB" of the median run.
 measure() {
   local name=$1; shift
   local results=()
@@ -30,15 +46,21 @@ measure() {
   printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (RUNS+1)/2 ))p" | { read -r cpu rss; echo "$name $cpu $rss"; }
 }
 
-base=$(measure ffmpeg-null ffmpeg -nostdin -hide_banner -loglevel error -i "$clip" -f null -)
-dflt=$(measure dump-default bin/garssld dump --input "$clip" --out "$out/w")
-skip=$(measure dump-noref bin/garssld dump --input "$clip" --out "$out/w" --skip-frame noref)
-
-echo
-echo "60 s of 1920x1080@30 H.264 + AAC, median of $RUNS runs (CPU = user+sys seconds per minute of media)"
-printf '%-14s %8s %8s %12s\n' command cpu_s ratio peak_rss_MB
-for row in "$base" "$dflt" "$skip"; do
-  read -r name cpu rss <<<"$row"
-  read -r _ bcpu _ <<<"$base"
-  printf '%-14s %8.2f %8.2f %12.1f\n' "$name" "$cpu" "$(awk -v a="$cpu" -v b="$bcpu" 'BEGIN{print a/b}')" "$(awk -v r="$rss" 'BEGIN{print r/1024}')"
+ff="ffmpeg -nostdin -hide_banner -loglevel error"
+for c in "$bframes" "$camera"; do
+  rows=(
+    "$(measure ffmpeg-null $ff -i "$c" -f null -)"
+    "$(measure ffmpeg-lf-noref $ff -skip_loop_filter noref -i "$c" -f null -)"
+    "$(measure ffmpeg-lf+sf-noref $ff -skip_loop_filter noref -skip_frame noref -i "$c" -f null -)"
+    "$(measure dump-default bin/garssld dump --input "$c" --out "$out/w")"
+    "$(measure dump-noref bin/garssld dump --input "$c" --out "$out/w" --skip-frame noref)"
+  )
+  echo
+  echo "$(basename "$c"): 60 s of 1920x1080@30 H.264 + AAC, median of $RUNS runs (CPU = user+sys seconds per minute of media; ratio against ffmpeg-null)"
+  printf '%-20s %8s %8s %12s\n' command cpu_s ratio peak_rss_MB
+  read -r _ bcpu _ <<<"${rows[0]}"
+  for row in "${rows[@]}"; do
+    read -r name cpu rss <<<"$row"
+    printf '%-20s %8.2f %8.2f %12.1f\n' "$name" "$cpu" "$(awk -v a="$cpu" -v b="$bcpu" 'BEGIN{print a/b}')" "$(awk -v r="$rss" 'BEGIN{print r/1024}')"
+  done
 done

@@ -9,14 +9,14 @@ import (
 
 // Defaults for a Config.
 const (
-	DefaultLength = 3 * time.Second
+	DefaultLength = capture.DefaultWindow
 	DefaultHop    = 3 * time.Second
 	// LagAllowance is how far one medium may run ahead of the other before
 	// a window is closed without waiting any longer.
 	LagAllowance = 2 * time.Second
 	// AudioJitter is the timestamp slack within which audio counts as
 	// contiguous.
-	AudioJitter = 40 * time.Millisecond
+	AudioJitter = capture.AudioJitter
 )
 
 // Config sets up a Cutter.
@@ -39,8 +39,11 @@ func (c Config) Validate() error {
 
 // Drop reasons, as counted in Stats and exported as metric labels.
 const (
-	DropNoFrame       = "no_frame"
-	DropDiscontinuity = "discontinuity"
+	// DropNoFrame counts windows without a picture near their centre.
+	DropNoFrame = "no_frame"
+	// DropGap counts gaps longer than a window (an outage): one per gap,
+	// however many windows it swallowed; their seq numbers are skipped.
+	DropGap = "gap"
 )
 
 // Stats are a Cutter's counters.
@@ -70,9 +73,9 @@ type Cutter struct {
 	gaps                        []span // silence-filled sample ranges not yet passed
 	videoAt                     time.Duration
 	stats                       Stats
-	lastSlotSeq                 uint64
 	lengthDur, hopDur, halfDur  time.Duration
 	maxLagSamples, jitterSample int64
+	now                         func() time.Time // the clock windows are cut by
 }
 
 type span struct{ from, to int64 }
@@ -89,6 +92,7 @@ func NewCutter(cfg Config, emit func(Window)) (*Cutter, error) {
 		maxLagSamples: samplesAt(LagAllowance), jitterSample: samplesAt(AudioJitter),
 		pics:  map[int64]capture.Picture{},
 		stats: Stats{Dropped: map[string]uint64{}},
+		now:   time.Now,
 	}
 	return c, nil
 }
@@ -128,7 +132,7 @@ func (c *Cutter) PictureTarget() time.Duration {
 // Picture implements capture.Sink.
 func (c *Cutter) Picture(p capture.Picture) {
 	if p.Target != c.PictureTarget() {
-		return // chosen for a grid a discontinuity has replaced
+		return // chosen for a grid a gap has replaced
 	}
 	c.pics[c.picSlot] = p
 	c.picSlot++
@@ -153,6 +157,10 @@ func (c *Cutter) Audio(pos time.Duration, samples []int16) {
 		c.bufStart, c.buf = written, c.buf[:0]
 	}
 	switch {
+	case at > written+c.lengthSamples+c.maxLagSamples:
+		// Capture reports outages as gaps; a hole this long is not filled
+		// whatever its cause, so memory stays bounded.
+		c.Gap(durationOf(written), pos)
 	case at > written+c.jitterSample:
 		c.fillSilence(written, at)
 	case at < written-c.jitterSample:
@@ -180,29 +188,34 @@ func (c *Cutter) fillSilence(from, to int64) {
 	c.stats.SilenceFilled += uint64(to - from)
 }
 
-// Discontinuity implements capture.Sink: the windows open across the gap are
-// lost; a new grid starts at pos.
-func (c *Cutter) Discontinuity(pos time.Duration) {
-	for k := c.next; c.slotStarted(k); k++ {
-		c.drop(k, DropDiscontinuity)
+// Gap implements capture.Sink: the stream has no media in [from, to). The
+// windows it touches are lost, counted as one DropGap, and their seq numbers
+// are skipped; a new grid starts at to, where media resumes.
+func (c *Cutter) Gap(from, to time.Duration) {
+	c.closeReady(false)
+	resume := samplesAt(to)
+	var lost int64
+	if start := c.slotStart(c.next); resume > start {
+		lost = (resume - start + c.hopSamples - 1) / c.hopSamples
 	}
-	c.seqBase = c.seqOf(c.next) - 1
-	if c.lastSlotSeq > c.seqBase {
-		c.seqBase = c.lastSlotSeq
+	if lost > 0 {
+		c.stats.Dropped[DropGap]++
 	}
-	c.gridStart = samplesAt(pos)
+	c.seqBase = c.seqOf(c.next+lost) - 1
+	c.gridStart = resume
 	c.next, c.picSlot = 0, 0
 	clear(c.pics)
-	c.buf, c.bufStart = c.buf[:0], c.gridStart
+	// Audio of a separate microphone may already have arrived past the gap.
+	if written := c.bufStart + int64(len(c.buf)); written > resume && resume >= c.bufStart {
+		n := copy(c.buf, c.buf[resume-c.bufStart:])
+		c.buf = c.buf[:n]
+	} else {
+		c.buf = c.buf[:0]
+		c.audioSeen = false
+	}
+	c.bufStart = resume
 	c.gaps = c.gaps[:0]
-	c.audioSeen = false
-	c.videoAt = pos
-}
-
-// slotStarted reports whether any media reached slot k.
-func (c *Cutter) slotStarted(k int64) bool {
-	start := c.slotStart(k)
-	return c.bufStart+int64(len(c.buf)) > start || samplesAt(c.videoAt) > start
+	c.videoAt = max(c.videoAt, to)
 }
 
 // Flush closes what the end of the media allows; call it when the Source's
@@ -238,7 +251,10 @@ func (c *Cutter) closeReady(final bool) {
 }
 
 // close emits slot k with its picture, or drops it when no frame was near
-// enough to its centre.
+// enough to its centre. The wall-clock times are taken from the clock now:
+// they follow the system clock and carry a monotonic reading, so the age of
+// a window is time.Since(w.WallEnd) whatever the system clock does; a window
+// of a file read faster than real time ends now, never in the future.
 func (c *Cutter) close(k int64, pic capture.Picture) {
 	if pic.JPEG == nil {
 		c.drop(k, DropNoFrame)
@@ -260,7 +276,10 @@ func (c *Cutter) close(k int64, pic capture.Picture) {
 		RMSDBFS:       RMSDBFS(samples),
 	}
 	if !c.anchor.IsZero() {
-		w.WallStart, w.WallEnd = c.anchor.Add(w.PTSStart), c.anchor.Add(w.PTSEnd)
+		now := c.now()
+		age := max(0, now.Sub(c.anchor.Add(w.PTSEnd)))
+		w.WallEnd = now.Add(-age)
+		w.WallStart = w.WallEnd.Add(-(w.PTSEnd - w.PTSStart))
 	}
 	c.advance(k)
 	c.stats.Emitted++
@@ -274,7 +293,6 @@ func (c *Cutter) drop(k int64, reason string) {
 
 // advance retires slot k and releases what no later slot needs.
 func (c *Cutter) advance(k int64) {
-	c.lastSlotSeq = c.seqOf(k)
 	delete(c.pics, k)
 	c.next = k + 1
 	if c.picSlot < c.next {

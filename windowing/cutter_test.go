@@ -2,6 +2,7 @@ package windowing
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,14 +145,39 @@ func TestCutterWindows(t *testing.T) {
 			wantStarts: []time.Duration{0, 2 * s, 4 * s}, wantSeqs: []uint64{1, 2, 3}, wantSilence: []int{0, 32000, 32000},
 		},
 		{
-			name: "discontinuity drops open windows and restarts the grid", length: 2 * s, hop: 2 * s,
+			name: "a gap longer than a window is one drop, and its seqs are skipped", length: 2 * s, hop: 2 * s,
 			drive: func(f *feed) {
 				f.both(0, 3*s)
-				f.c.Discontinuity(10500 * time.Millisecond)
+				f.c.Gap(3*s, 10500*time.Millisecond)
 				f.both(10500*time.Millisecond, 13*s)
 			},
-			wantStarts: []time.Duration{0, 10500 * time.Millisecond}, wantSeqs: []uint64{1, 3}, wantSilence: []int{0, 0},
-			wantDropped: map[string]uint64{DropDiscontinuity: 1},
+			// Slots 2 s–4 s, 4–6, 6–8, 8–10 and 10–12 (seq 2–6) touch the
+			// gap; the new grid's first window is seq 7.
+			wantStarts: []time.Duration{0, 10500 * time.Millisecond}, wantSeqs: []uint64{1, 7}, wantSilence: []int{0, 0},
+			wantDropped: map[string]uint64{DropGap: 1},
+		},
+		{
+			name: "a gap with overlapping windows skips every slot it touches", length: 3 * s, hop: s,
+			drive: func(f *feed) {
+				f.both(0, 5*s)
+				f.c.Gap(5*s, 20*s)
+				f.both(20*s, 24*s)
+			},
+			// Slots starting at 0, 1, 2 close before the gap (seq 1–3);
+			// those starting at 3 … 19 s (seq 4–20) are lost.
+			wantStarts: []time.Duration{0, s, 2 * s, 20 * s, 21 * s}, wantSeqs: []uint64{1, 2, 3, 21, 22}, wantSilence: []int{0, 0, 0, 0, 0},
+			wantDropped: map[string]uint64{DropGap: 1},
+		},
+		{
+			name: "an audio hole longer than a window and the lag is not filled", length: 2 * s, hop: 2 * s,
+			drive: func(f *feed) {
+				f.both(0, 2*s)
+				f.audio(2*s, 3*s)
+				f.c.Audio(time.Hour, tone(320, 0.5)) // no Gap call: the cutter bounds it itself
+				f.both(time.Hour+20*time.Millisecond, time.Hour+5*s)
+			},
+			wantStarts: []time.Duration{0, time.Hour, time.Hour + 2*s}, wantSeqs: []uint64{1, 1801, 1802}, wantSilence: []int{0, 0, 0},
+			wantDropped: map[string]uint64{DropGap: 1},
 		},
 		{
 			name: "a partial window at the end is not emitted", length: 3 * s, hop: 3 * s,
@@ -180,8 +206,10 @@ func TestCutterWindows(t *testing.T) {
 				if d := w.FramePTS - (w.PTSStart + tc.length/2); d < -20*time.Millisecond || d > 20*time.Millisecond {
 					t.Errorf("window %d: frame at %v is not the one nearest the centre", i, w.FramePTS)
 				}
-				if !w.WallStart.Equal(time.Unix(1000, 0).Add(w.PTSStart)) {
-					t.Errorf("window %d: wall start %v", i, w.WallStart)
+				// The feed's anchor lies far in the past: every window's wall
+				// time is the anchor plus its position.
+				if !w.WallStart.Equal(time.Unix(1000, 0).Add(w.PTSStart)) || !w.WallEnd.Equal(time.Unix(1000, 0).Add(w.PTSEnd)) {
+					t.Errorf("window %d: wall %v–%v", i, w.WallStart, w.WallEnd)
 				}
 			}
 			got := f.c.Stats().Dropped
@@ -254,5 +282,61 @@ func BenchmarkCutterWindow(b *testing.B) {
 				c.VideoAt(pos)
 			}
 		}
+	}
+}
+
+// TestDeadMicrophoneClosesWindowsWhileVideoRuns: live, a microphone that
+// died must not hold the windows back: each closes with silence once the
+// video is LagAllowance past its end, long before the stream ends (Flush).
+func TestDeadMicrophoneClosesWindowsWhileVideoRuns(t *testing.T) {
+	s := time.Second
+	f := newFeed(t, 2*s, 2*s)
+	f.both(0, 2*s)
+	f.video(2*s, 9*s, 25) // the microphone is gone from 2 s on
+	// Without Flush: windows 2–4 and 4–6 s have video 2 s past their end.
+	if len(f.windows) != 3 {
+		t.Fatalf("%d windows before the end of the media, want 3 (stats %+v)", len(f.windows), f.c.Stats())
+	}
+	for i, w := range f.windows[1:] {
+		if w.SilenceFilled != 32000 || w.RMSDBFS != MinDBFS {
+			t.Errorf("window %d: %d samples filled at %.1f dBFS, want all 32000 silent", i+2, w.SilenceFilled, w.RMSDBFS)
+		}
+	}
+	if got := f.c.Stats().SilenceFilled; got != 64000 {
+		t.Errorf("stats count %d filled samples, want 64000", got)
+	}
+}
+
+// TestWallTimes: a window's wall-clock times carry a monotonic reading, so
+// that its age is immune to system clock steps; windows of media read
+// faster than real time end when they are cut, never in the future.
+func TestWallTimes(t *testing.T) {
+	s := time.Second
+	f := newFeed(t, 3*s, 3*s)
+	start := time.Now()
+	f.c.Anchor(start) // a file read as fast as it decodes: 9 s in no time
+	f.both(0, 10*s)
+	cut := time.Now()
+	if len(f.windows) != 3 {
+		t.Fatalf("%d windows", len(f.windows))
+	}
+	for _, w := range f.windows {
+		if !strings.Contains(w.WallEnd.String(), "m=") || !strings.Contains(w.WallStart.String(), "m=") {
+			t.Errorf("window %d: wall times %v / %v carry no monotonic reading", w.Seq, w.WallStart, w.WallEnd)
+		}
+		if w.WallEnd.After(cut) || w.WallEnd.Before(start) {
+			t.Errorf("window %d ends at %v, outside the %v–%v it was cut in", w.Seq, w.WallEnd, start, cut)
+		}
+		if w.WallEnd.Sub(w.WallStart) != 3*s {
+			t.Errorf("window %d spans %v of wall time", w.Seq, w.WallEnd.Sub(w.WallStart))
+		}
+	}
+	// Live: the anchor lies in the past, and a window's age is how long
+	// ago its end was.
+	f = newFeed(t, 3*s, 3*s)
+	f.c.Anchor(time.Now().Add(-time.Minute))
+	f.both(0, 4*s)
+	if age := time.Since(f.windows[0].WallEnd); age < time.Minute-3*s-time.Second || age > time.Minute {
+		t.Errorf("age of a window that ended 57 s ago: %v", age)
 	}
 }

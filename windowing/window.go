@@ -14,14 +14,16 @@
 //     died), the window closes with silence; when audio is that far ahead
 //     and no picture came (a camera that froze), it is dropped as no_frame.
 //   - Audio timestamps within ±AudioJitter of where the previous samples
-//     ended are treated as contiguous; a jump forward fills silence, a jump
-//     back drops the overlap.
+//     ended are treated as contiguous; a jump forward fills silence (at
+//     most a window and LagAllowance: a longer hole is a gap), a jump back
+//     drops the overlap.
 //   - At the end of a file, windows that would reach past the end of the
 //     media are not emitted; a partial window is not a window.
-//   - After a discontinuity (an input was reopened) open windows are
-//     dropped (reason "discontinuity") and a new grid starts where media
-//     resumes. Seq numbers keep counting grid slots, so a gap in seq shows
-//     what was lost.
+//   - A gap longer than a window (capture reports outages through Gap) is
+//     skipped: the windows it touches count as one drop (reason "gap"), a
+//     new grid starts where media resumes, and seq numbers keep counting
+//     grid slots, so a gap in seq shows what was lost.
+//   - Wall-clock times are taken when a window is cut (see Window).
 //   - The level of digital silence is reported as MinDBFS, because JSON has
 //     no −∞.
 package windowing
@@ -42,7 +44,13 @@ type Window struct {
 	PTSStart, PTSEnd time.Duration
 	// FramePTS is the timeline position of the chosen frame.
 	FramePTS time.Duration
-	// WallStart and WallEnd map the bounds to wall-clock time.
+	// WallStart and WallEnd map the bounds to wall-clock time. They follow
+	// the system clock (for payloads) and carry Go's monotonic clock
+	// reading, taken when the window was cut, so time.Since(w.WallEnd) is
+	// the window's age whatever the system clock does (chrony stepping a
+	// board without a real-time clock). Do not strip the reading (Round(0),
+	// a round trip through text) before measuring an age. A window of a file
+	// read faster than real time ends when it was cut, never in the future.
 	WallStart, WallEnd time.Time
 	// JPEG is the chosen frame at ModelWidth×ModelHeight.
 	JPEG []byte

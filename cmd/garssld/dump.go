@@ -156,6 +156,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
 	capture.RouteFFmpegLogs(log)
+	defer capture.FlushFFmpegLogs()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -186,7 +187,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	src, err := capture.New(capture.Config{
 		Name: "dump", Input: *input, InputOptions: inputOpts, Audio: *audio, AudioOptions: audioOpts,
-		SkipFrame: *skipFrame, Loop: *loop, StallTimeout: *stall, ModelWidth: mw, ModelHeight: mh, FailFast: true,
+		SkipFrame: *skipFrame, Loop: *loop, Window: *window, StallTimeout: *stall, ModelWidth: mw, ModelHeight: mh, FailFast: true,
 		DecoderThreads: *threads,
 	}, cutter, log.Named("capture"), nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,9 +22,28 @@ import (
 // run calls the CLI in-process and returns its exit code and output.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncBuffer
 	code := mainCode(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
+}
+
+// syncBuffer is an output several goroutines may write, as they may
+// os.Stderr: FFmpeg's log can report from a timer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestVersion(t *testing.T) {
@@ -61,6 +81,9 @@ func TestDump(t *testing.T) {
 		{"no audio", []string{"--input", silent}, 2, 0, "no audio stream"},
 		{"not media", []string{"--input", notMedia}, 2, 0, "Invalid data found"},
 		{"refused live source", []string{"--input", "rtsp://127.0.0.1:1/cam"}, 1, 0, "Connection refused"},
+		// FFmpeg logs the rejected value: 1,600 characters used to smash
+		// go-astiav's 1 KiB log buffer and kill the process.
+		{"long option value", []string{"--input", good, "--option", "probesize=" + strings.Repeat("9", 1600)}, 2, 0, "probesize"},
 		{"good", []string{"--input", good}, 0, 2, ""},
 		{"max windows", []string{"--input", good, "--max-windows", "1"}, 0, 1, ""},
 		{"overlapping", []string{"--input", good, "--hop", "1s", "--model-size", "448x252"}, 0, 5, ""},
