@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,18 +11,9 @@ import (
 
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/publish"
 )
-
-func freeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 // udpSender is a live camera: ffmpeg sending an MPEG-TS clip in a loop,
 // at its own rate, to a UDP port.
@@ -57,7 +47,7 @@ func TestCameraOutageLeavesTheOtherStreamAlone(t *testing.T) {
 	dir := t.TempDir()
 	clip := makeClip(t, dir, "clip.mp4", 4)
 	ts := mpegTS(t, dir, "cam.ts", 4)
-	port := freeUDPPort(t)
+	port := testmedia.FreeUDPPort(t)
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b, "cam")
 	s := startSim(t, 0)
