@@ -20,13 +20,14 @@ DOCDIR      ?= $(PREFIX)/share/doc/garssld
 # Debian packages: FFmpeg 5.1 headers for go-astiav v0.16.0, the ffmpeg CLI
 # that makes test media, the MQTT broker the tests publish to, and systemd
 # for systemd-analyze, which checks the unit (container images lack it),
-# openssl for the TLS test certificates, and python3-paho-mqtt for the
-# README's Python subscriber, which a docs test runs, and faketime (a test's
-# RTP sender with its clock set off).
+# openssl for the TLS test certificates, python3-paho-mqtt for the
+# README's Python subscriber, which a docs test runs, faketime (a test's
+# RTP sender with its clock set off), and jq, with which `make demo`
+# prints the detections.
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt faketime
+	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt faketime jq
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 

@@ -414,3 +414,33 @@ func writeFile(t *testing.T, p string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// A looped file read in real time never ends by itself; cancelling its
+// Run stops it at once, without reading ahead. FFmpeg checks its
+// interrupt only when it refills its I/O buffer, and a small file (a
+// still scene compresses to a few kilobytes) is read from the buffer
+// again and again after each seek to its start: the reader must check.
+func TestCancelStopsALoopedRealtimeFile(t *testing.T) {
+	dir := t.TempDir()
+	path := testmedia.File(t, dir, "loop.mp4", "-f", "lavfi", "-i", "color=c=0x303030:s=320x240:r=25:d=2",
+		"-f", "lavfi", "-i", "sine=f=880:sample_rate=48000:d=2", "-c:v", "libx264", "-preset", "ultrafast",
+		"-c:a", "aac", "-ac", "1", "-shortest")
+	c := newCollector(t, capture.Config{Name: "loop", Input: path, Loop: true, Realtime: true}, time.Second, time.Second)
+	ctx := stopAfterWindows(t, c, 3) // past the first loop seam
+	done := make(chan error, 1)
+	go func() { done <- c.source.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel = %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("Run of a looped file did not return after its context ended (%d windows so far)", len(c.snapshot()))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The window that stopped it, and at most one more the decoders held.
+	if c.count > 4 {
+		t.Errorf("%d windows after cancelling at the third: the file was read ahead", c.count)
+	}
+}

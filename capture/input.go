@@ -263,6 +263,14 @@ const maxConsecutiveReadErrors = 64
 func (in *input) read(r *reader) error {
 	readErrors := 0
 	for {
+		// Reads of a local file do not heed FFmpeg's interrupt: a looped
+		// file never ends, and a file read in real time would be read to
+		// its end at full speed once the realtime waits stop.
+		select {
+		case <-r.done:
+			return errInterrupted
+		default:
+		}
 		err := in.fc.ReadFrame(in.pkt)
 		arrived := time.Now()
 		if err != nil {

@@ -24,17 +24,6 @@ import (
 	"github.com/garssl/garssld/windowing"
 )
 
-// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // sender is an ffmpeg process pushing MPEG-TS to a UDP port in real time.
 type sender struct {
 	done           chan struct{}
@@ -127,7 +116,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 	dir := t.TempDir()
 	clip := liveClip(t, dir, "a.ts", 6.5, 0, true, true)
-	port := freeUDPPort(t)
+	port := testmedia.FreeUDPPort(t)
 	c := newCollector(t, capture.Config{
 		Name: "udp", Input: fmt.Sprintf("udp://127.0.0.1:%d", port),
 		StallTimeout: 1500 * time.Millisecond, BackoffMin: 100 * time.Millisecond, BackoffMax: 400 * time.Millisecond,
@@ -204,7 +193,7 @@ func TestLiveUDPSenderRestartsFromZero(t *testing.T) {
 	dir := t.TempDir()
 	late := liveClip(t, dir, "late.ts", 6, 30, true, true)  // timestamps from 31.4 s
 	early := liveClip(t, dir, "early.ts", 6, 0, true, true) // from 1.4 s
-	port := freeUDPPort(t)
+	port := testmedia.FreeUDPPort(t)
 	c := newCollector(t, capture.Config{Name: "udp", Input: fmt.Sprintf("udp://127.0.0.1:%d", port), StallTimeout: 10 * time.Second},
 		2*time.Second, 2*time.Second)
 	runLive(t, c)
@@ -251,7 +240,7 @@ func TestLiveUDPOpenIsNotAStall(t *testing.T) {
 	dir := t.TempDir()
 	clip := testmedia.File(t, dir, "mute.ts", testmedia.Args(testmedia.TestPattern(320, 240, 25, 40),
 		testmedia.Sine(0.5, 440, 48000, 2, 1), []string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "mpegts"})...)
-	port := freeUDPPort(t)
+	port := testmedia.FreeUDPPort(t)
 	s := sendTS(t, port, clip)
 	c := newCollector(t, capture.Config{Name: "mute", Input: fmt.Sprintf("udp://127.0.0.1:%d", port), StallTimeout: 2 * time.Second},
 		2*time.Second, 2*time.Second)
@@ -277,7 +266,7 @@ func TestLiveUDPOpenIsNotAStall(t *testing.T) {
 // TestLiveStallMessages: the errors name the input and the bound, and say
 // whether media never came or stopped; a one-shot command fails with it.
 func TestLiveStallMessages(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testmedia.FreeUDPPort(t)
 	input := fmt.Sprintf("udp://127.0.0.1:%d", port)
 	c := newCollector(t, capture.Config{Name: "none", Input: input, OpenTimeout: time.Second, FailFast: true}, time.Second, time.Second)
 	err := c.run(t, time.Minute)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -20,7 +21,7 @@ type splitRun struct {
 }
 
 func newSplitRun(t *testing.T) *splitRun {
-	r := &splitRun{camPort: freeUDPPort(t), micPort: freeUDPPort(t)}
+	r := &splitRun{camPort: testmedia.FreeUDPPort(t), micPort: testmedia.FreeUDPPort(t)}
 	r.c = newCollector(t, capture.Config{
 		Name: "split", Input: fmt.Sprintf("udp://127.0.0.1:%d", r.camPort), Audio: fmt.Sprintf("udp://127.0.0.1:%d", r.micPort),
 		StallTimeout: 1500 * time.Millisecond, BackoffMin: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
@@ -100,7 +101,7 @@ func TestSeparateInputsDriftIsCorrected(t *testing.T) {
 	t.Parallel()
 	const seconds = 50
 	dir := t.TempDir()
-	r := &splitRun{camPort: freeUDPPort(t), micPort: freeUDPPort(t)}
+	r := &splitRun{camPort: testmedia.FreeUDPPort(t), micPort: testmedia.FreeUDPPort(t)}
 	camClip := liveClip(t, dir, "cam.ts", seconds, 0, true, false)
 	r.c = newCollector(t, capture.Config{
 		Name: "drift", Input: fmt.Sprintf("udp://127.0.0.1:%d", r.camPort), Audio: fmt.Sprintf("udp://127.0.0.1:%d", r.micPort),

@@ -13,6 +13,12 @@ type Config struct {
 	// Log configures the daemon's own logging.
 	Log Log
 
+	// ShutdownTimeout is how long `run`, once told to stop, lets windows
+	// already at the model finish and be published before it cancels
+	// them. The MQTT flush comes after it, so keep it well below systemd's
+	// TimeoutStopSec (30s in the shipped unit).
+	ShutdownTimeout time.Duration
+
 	// MLLM configures the OpenAI-compatible model server(s) and how requests
 	// are scheduled on them.
 	MLLM MLLM
@@ -266,6 +272,15 @@ type Stream struct {
 
 	// Loop restarts a file input at its end. Only file inputs may loop.
 	Loop bool
+
+	// Realtime reads a file input at the media's own rate, as `ffmpeg -re`
+	// does, so that it behaves like a camera. Live inputs arrive at their
+	// own rate whatever it says, so false is refused for them.
+	Realtime bool
+
+	// Enabled false starts the stream paused: configured, listed in the
+	// status, but not captured until a set command enables it.
+	Enabled bool
 
 	// StallTimeout declares a source dead when no packet arrived for this
 	// long, and triggers a reconnect.

@@ -116,7 +116,7 @@ func (d *decoder) labelsOK(spec *blockSpec, blk *hclsyntax.Block) bool {
 // decodeRoot decodes the whole file into c, which holds the defaults.
 func (d *decoder) decodeRoot(b *hclsyntax.Body, c *Config) {
 	d.body("", "at top level", b,
-		[]attrSpec{stringAttr("node_id", &c.NodeID)},
+		[]attrSpec{stringAttr("node_id", &c.NodeID), durationAttr("shutdown_timeout", &c.ShutdownTimeout)},
 		[]blockSpec{
 			{name: "log", decode: plainBlock(logSpec(&c.Log), nil)},
 			{name: "mllm", decode: plainBlock(mllmSpec(&c.MLLM), []blockSpec{
@@ -251,6 +251,8 @@ func streamSpec(s *Stream) []attrSpec {
 		intAttr("max_queue", &s.MaxQueue),
 		durationAttr("stale_after", &s.StaleAfter),
 		boolAttr("loop", &s.Loop),
+		boolAttr("realtime", &s.Realtime),
+		boolAttr("enabled", &s.Enabled),
 		durationAttr("stall_timeout", &s.StallTimeout),
 		stringAttr("skip_frame", &s.SkipFrame),
 	}

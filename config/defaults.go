@@ -19,6 +19,9 @@ func Default() Config {
 	return Config{
 		NodeID: nodeID,
 		Log:    Log{Level: "info", Format: LogFormatAuto},
+		// Windows at the model finish within it; a GAR loop on a busy
+		// server takes a few seconds.
+		ShutdownTimeout: 10 * time.Second,
 		MLLM: MLLM{
 			Endpoints:        []string{"http://127.0.0.1:8000/v1"},
 			Model:            "Qwen/Qwen2.5-Omni-7B",
@@ -63,6 +66,8 @@ func DefaultStream() Stream {
 		MaxQueue:     2,
 		StaleAfter:   10 * time.Second,
 		StallTimeout: 5 * time.Second,
+		Realtime:     true,
+		Enabled:      true,
 	}
 }
 

@@ -24,6 +24,8 @@ func TestDefaultMatchesDesign(t *testing.T) {
 	want := Config{
 		NodeID: got.NodeID,
 		Log:    Log{Level: "info", Format: "auto"},
+		// The shutdown_timeout.
+		ShutdownTimeout: 10 * time.Second,
 		MLLM: MLLM{
 			Endpoints:        []string{"http://127.0.0.1:8000/v1"},
 			Model:            "Qwen/Qwen2.5-Omni-7B",
@@ -58,7 +60,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 
 	s := DefaultStream()
 	wantStream := Stream{Window: 3 * time.Second, Hop: 3 * time.Second, MaxQueue: 2,
-		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second}
+		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second, Realtime: true, Enabled: true}
 	if !reflect.DeepEqual(s, wantStream) {
 		t.Errorf("DefaultStream() = %+v, want %+v", s, wantStream)
 	}

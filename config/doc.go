@@ -38,6 +38,13 @@
 //     gar.temperature is in [0, 2] and gar.top_p in (0, 1], as the
 //     OpenAI API accepts.
 //   - camera.hfov_deg is in (0, 180): bearings use a pinhole model.
+//   - shutdown_timeout is 0s to 5m (default 10s): the grace `run` gives
+//     windows at the model when told to stop; past minutes, systemd would
+//     take a stopping daemon for a hung one.
+//   - stream.realtime (default true) reads a file at the media's rate, as
+//     a camera delivers it; false (as fast as it decodes) is refused for
+//     live inputs, which arrive at their own rate. stream.enabled (default
+//     true) false starts a stream paused, to be enabled over MQTT.
 //   - Stream names and node_id are single MQTT topic levels
 //     ([A-Za-z0-9_-]+); node_id defaults to the host name's first label
 //     with other characters replaced by "_". mqtt.client_id defaults to

@@ -65,8 +65,8 @@ func TestDemoExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}
-	if len(cfg.Streams) != 1 || cfg.Streams[0].Loop || !isFileInput(cfg.Streams[0].Input) {
-		t.Errorf("demo.hcl should have one file stream with loop = false, got %+v", cfg.Streams)
+	if len(cfg.Streams) != 1 || !cfg.Streams[0].Loop || !cfg.Streams[0].Realtime || !isFileInput(cfg.Streams[0].Input) {
+		t.Errorf("demo.hcl should have one file stream looped at its own rate, got %+v", cfg.Streams)
 	}
 	if !slices.Equal(cfg.MLLM.Endpoints, []string{"http://127.0.0.1:8000/v1"}) {
 		t.Errorf("demo endpoints = %q", cfg.MLLM.Endpoints)

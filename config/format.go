@@ -17,6 +17,7 @@ import (
 func (c Config) String() string {
 	w := &hclWriter{}
 	w.attr("node_id", quote(c.NodeID))
+	w.attr("shutdown_timeout", duration(c.ShutdownTimeout))
 
 	w.open("log")
 	w.attr("level", quote(c.Log.Level))
@@ -89,6 +90,8 @@ func (c Config) String() string {
 		w.attr("max_queue", strconv.Itoa(s.MaxQueue))
 		w.attr("stale_after", duration(s.StaleAfter))
 		w.attr("loop", strconv.FormatBool(s.Loop))
+		w.attr("realtime", strconv.FormatBool(s.Realtime))
+		w.attr("enabled", strconv.FormatBool(s.Enabled))
 		w.attr("stall_timeout", duration(s.StallTimeout))
 		w.attr("skip_frame", quote(string(s.SkipFrame)))
 		if s.Camera != nil {

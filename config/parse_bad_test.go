@@ -47,7 +47,7 @@ func TestParseBadConfigs(t *testing.T) {
   input = "a.mp4"
   windw = "3s"
 }`,
-			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, stall_timeout, skip_frame; did you mean "window"?`},
+			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, realtime, enabled, stall_timeout, skip_frame; did you mean "window"?`},
 		},
 		{
 			name: "model size not a multiple of 28",
@@ -362,6 +362,37 @@ stream "c" {
 			src:     "stream \"front\" {\n  input = \"rtsp://admin:hunter2@cam/1\"\n  loop = true\n}",
 			want:    []string{`garssl.hcl:3:10: stream.front.loop = true works only for file inputs; "rtsp://xxxxx@cam/1" is a network or device source`},
 			secrets: []string{"hunter2"},
+		},
+		{
+			name:    "realtime off for a camera",
+			src:     "stream \"front\" {\n  input = \"rtsp://admin:hunter2@cam/1\"\n  realtime = false\n}",
+			want:    []string{`garssl.hcl:3:14: stream.front.realtime = false works only for file inputs; "rtsp://xxxxx@cam/1" is a network or device source, which arrives at its own rate`},
+			secrets: []string{"hunter2"},
+		},
+		{
+			name: "enabled not a bool",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  enabled = \"no\"\n}",
+			want: []string{`garssl.hcl:3:13: stream.front.enabled must be true or false, not a string`},
+		},
+		{
+			name: "negative shutdown timeout",
+			src:  "shutdown_timeout = \"-1s\"",
+			want: []string{`garssl.hcl:1:20: shutdown_timeout = -1s is out of range; use 0s to 5m`},
+		},
+		{
+			name: "shutdown timeout too long",
+			src:  "shutdown_timeout = \"1h\"",
+			want: []string{`garssl.hcl:1:20: shutdown_timeout = 1h0m0s is out of range; use 0s to 5m`},
+		},
+		{
+			name: "shutdown timeout without unit",
+			src:  "shutdown_timeout = 10",
+			want: []string{`garssl.hcl:1:20: shutdown_timeout = "10" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},
+		},
+		{
+			name: "misspelt top-level attribute",
+			src:  "shutdown_timout = \"5s\"",
+			want: []string{`garssl.hcl:1:1: unknown attribute "shutdown_timout" at top level; valid: node_id, shutdown_timeout; did you mean "shutdown_timeout"?`},
 		},
 		{
 			name: "unknown skip_frame",

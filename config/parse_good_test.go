@@ -44,6 +44,7 @@ func TestParseGoodConfigs(t *testing.T) {
 		{
 			name: "every field set",
 			src: `node_id = "robot-7"
+shutdown_timeout = "20s"
 log {
   level = "debug"
   format = "json"
@@ -103,6 +104,8 @@ stream "front" {
   max_queue = 4
   stale_after = "6s"
   loop = false
+  realtime = true
+  enabled = false
   stall_timeout = "8s"
   skip_frame = "nokey"
   camera {
@@ -112,6 +115,7 @@ stream "front" {
 `,
 			want: func(c *Config) {
 				c.NodeID = "robot-7"
+				c.ShutdownTimeout = 20 * time.Second
 				c.Log = Log{Level: "debug", Format: LogFormatJSON}
 				c.MLLM = MLLM{
 					Endpoints:        []string{"http://gpu-1:8000/v1", "https://gpu-2/v1"},
@@ -141,7 +145,16 @@ stream "front" {
 					Window:       2 * time.Second, Hop: time.Second, MaxQueue: 4,
 					StaleAfter: 6 * time.Second, StallTimeout: 8 * time.Second,
 					SkipFrame: SkipFrameNonKey, Camera: &Camera{HFOVDeg: 87.5},
+					Realtime: true, Enabled: false,
 				}}
+			},
+		},
+		{
+			name: "a file read as fast as it decodes, starting paused, and no shutdown grace",
+			src:  "shutdown_timeout = \"0s\"\nstream \"a\" {\n  input = \"$DIR/cat.mkv\"\n  realtime = false\n  enabled = false\n}",
+			want: func(c *Config) {
+				c.ShutdownTimeout = 0
+				c.Streams = []Stream{stream("a", dir+"/cat.mkv", func(s *Stream) { s.Realtime, s.Enabled = false, false })}
 			},
 		},
 		{

@@ -30,6 +30,10 @@ const (
 	maxReconnectInterval = 10 * time.Minute
 )
 
+// maxShutdownTimeout bounds shutdown_timeout: past a few minutes a
+// stopping daemon only looks hung to systemd.
+const maxShutdownTimeout = 5 * time.Minute
+
 var (
 	logLevels    = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats   = []LogFormat{LogFormatAuto, LogFormatJSON, LogFormatText}
@@ -90,6 +94,9 @@ func isFlag(s string) bool { return strings.HasPrefix(s, "-") }
 func (c *Config) validate(requireStreams bool) Diagnostics {
 	v := &validator{meta: c.meta}
 	v.topicLevel("node_id", "node_id", c.NodeID)
+	if d := c.ShutdownTimeout; d < 0 || d > maxShutdownTimeout {
+		v.errorf("shutdown_timeout", "shutdown_timeout = %s is out of range; use 0s to 5m", d)
+	}
 	v.log(c.Log)
 	v.mllm(c.MLLM)
 	v.gar(c.GAR)
@@ -268,6 +275,9 @@ func (v *validator) stream(s Stream) {
 	v.positiveDuration(p+".stale_after", s.StaleAfter)
 	if s.Loop && s.Input != "" && !isFileInput(s.Input) {
 		v.errorf(p+".loop", "%s.loop = true works only for file inputs; %q is a network or device source", p, redactURL(s.Input))
+	}
+	if !s.Realtime && s.Input != "" && !isFileInput(s.Input) {
+		v.errorf(p+".realtime", "%s.realtime = false works only for file inputs; %q is a network or device source, which arrives at its own rate", p, redactURL(s.Input))
 	}
 	v.report(p+".stall_timeout", CheckStallTimeout(v.name(p+".stall_timeout"), s.StallTimeout))
 	v.report(p+".skip_frame", CheckSkipFrame(v.name(p+".skip_frame"), s.SkipFrame))

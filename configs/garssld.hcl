@@ -12,6 +12,12 @@
 # Default: the host name up to its first dot.
 node_id = "robot-7"
 
+# Once told to stop (SIGTERM, systemctl stop), how long windows already at
+# the model may take to finish and be published before they are
+# cancelled; then the MQTT backlog is flushed (up to 5s). Keep the sum
+# below the unit's TimeoutStopSec (30s). 0s to 5m.
+shutdown_timeout = "10s"
+
 log {
   # trace, debug, info, warn or error.
   level = "info"
@@ -185,6 +191,16 @@ stream "front" {
 
   # Restart at the end; file inputs only.
   loop = false
+
+  # Read a file input at the media's own rate, like `ffmpeg -re`, so that
+  # it plays like a camera. Live inputs arrive at their own rate: false is
+  # refused for them.
+  realtime = true
+
+  # false starts the stream paused: listed in the status and its state
+  # topic says "paused", but nothing is captured until a set command
+  # {"enabled": true} arrives on garssl/<node>/<stream>/set.
+  enabled = true
 
   # Reconnect when no packet arrived for this long.
   stall_timeout = "5s"

@@ -158,7 +158,8 @@ func NewModelWatch(next mllm.Observer) *ModelWatch {
 // Request implements mllm.Observer. A 4xx answer counts towards refusing;
 // an answer the server accepted (ok, or a 200 with a malformed body) ends
 // the run; transport failures, timeouts and 5xx are the breaker's business
-// and leave the count alone.
+// and, like 429 (throttled: a busy server, not a refusing one), leave the
+// count alone.
 func (w *ModelWatch) Request(endpoint, stage, result string, d time.Duration) {
 	w.next.Request(endpoint, stage, result, d)
 	if endpoint == "" {

@@ -98,6 +98,7 @@ func TestModelWatch(t *testing.T) {
 		{gpu1, mllm.ResultHTTP4xx, [2]int{2, 0}},
 		{gpu1, mllm.ResultTimeout, [2]int{2, 0}}, // not an answer: the run goes on
 		{gpu1, mllm.ResultHTTP5xx, [2]int{2, 0}},
+		{gpu1, mllm.ResultThrottled, [2]int{2, 0}}, // busy, not refusing: the run goes on
 		{gpu1, mllm.ResultHTTP4xx, [2]int{3, 0}},
 		{gpu2, mllm.ResultHTTP4xx, [2]int{3, 1}}, // per endpoint
 		{"", mllm.ResultBreakerOpen, [2]int{3, 1}},
@@ -119,7 +120,7 @@ func TestModelWatch(t *testing.T) {
 		t.Errorf("breakers = %s %s, want closed open", eps[0].Breaker, eps[1].Breaker)
 	}
 	// Everything reached the next observer too.
-	if len(rec.requests) != len(steps) || rec.requests[6] != (recorded{"", "locate", mllm.ResultBreakerOpen}) {
+	if len(rec.requests) != len(steps) || rec.requests[7] != (recorded{"", "locate", mllm.ResultBreakerOpen}) {
 		t.Errorf("forwarded requests = %v", rec.requests)
 	}
 	if want := []string{gpu1 + "=closed", gpu2 + "=closed", gpu2 + "=open"}; !reflect.DeepEqual(rec.states, want) {
@@ -141,5 +142,19 @@ func TestModelWatchWithoutNext(t *testing.T) {
 	rep := Decide(Readiness{MQTTConnected: true, Streams: map[string]string{"front": "running"}, Endpoints: w.Endpoints()})
 	if rep.Ready || !rep.Endpoints[0].Refusing {
 		t.Errorf("after %d 4xx answers: %+v, want not ready with the endpoint refusing", RefusalThreshold, rep)
+	}
+}
+
+// A server that answers 429 to everything is busy, not refusing garssld:
+// however many throttled answers come, the endpoint stays usable.
+func TestThrottlingIsNotRefusal(t *testing.T) {
+	w := NewModelWatch(nil)
+	w.BreakerState(gpu1, mllm.BreakerClosed)
+	for range 10 * RefusalThreshold {
+		w.Request(gpu1, "locate", mllm.ResultThrottled, 0)
+	}
+	rep := Decide(Readiness{MQTTConnected: true, Streams: map[string]string{"front": "running"}, Endpoints: w.Endpoints()})
+	if !rep.Ready || rep.Endpoints[0].Refusing || rep.Endpoints[0].Consecutive4xx != 0 {
+		t.Errorf("after %d throttled answers: %+v, want ready", 10*RefusalThreshold, rep)
 	}
 }

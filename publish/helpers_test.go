@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -331,13 +329,5 @@ func sessionBroker(t *testing.T, clientID string, cfg mosquittotest.Config) (*mo
 // for the broker's acknowledgement.
 func publishRaw(t *testing.T, b *mosquittotest.Broker, topic string, retained bool, payload string) {
 	t.Helper()
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.Port()), "-t", topic, "-q", "1", "-m", payload}
-	if retained {
-		args = append(args, "-r")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "mosquitto_pub", args...).CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub %v: %v\n%s", args, err, out)
-	}
+	b.Publish(t, topic, retained, payload)
 }

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -109,8 +110,26 @@ func (s *safeStore) Put(key string, m packets.ControlPacket) {
 	}
 	s.mu.Lock()
 	s.failing = true
-	s.spill[key] = m
+	s.spill[key] = detach(m)
 	s.mu.Unlock()
+}
+
+// detach returns a copy of m that shares nothing paho may write: paho
+// keeps the packet it stored and sets its header fields each time it
+// sends it (and resends run while a resume reads the store), as
+// FileStore's copies on disk never see. The copy goes through the wire
+// format, as FileStore's does; a packet that cannot be encoded is kept
+// as it is.
+func detach(m packets.ControlPacket) packets.ControlPacket {
+	var b bytes.Buffer
+	if err := m.Write(&b); err != nil {
+		return m
+	}
+	c, err := packets.ReadPacket(&b)
+	if err != nil {
+		return m
+	}
+	return c
 }
 
 func (s *safeStore) Get(key string) packets.ControlPacket {
@@ -123,7 +142,7 @@ func (s *safeStore) Get(key string) packets.ControlPacket {
 	if pub, ok := p.(*packets.PublishPacket); ok && pub.Retain {
 		s.mu.Lock()
 		if v, ok := s.latest[pub.TopicName]; ok {
-			// Copy: a spilled packet is the one paho holds.
+			// Copy: the spilled packet is kept for later Gets.
 			fresh := *pub
 			fresh.Payload = v
 			p = &fresh

@@ -1,35 +1,114 @@
 #!/usr/bin/env bash
-# The demo: the bundled clip through capture and windowing (garssld dump),
-# then one window through the GAR loop against omnisim, the simulated
-# Qwen2.5-Omni (garssld locate). omnisim finds the red square by its colour
-# (testdata/sample/beeping-square.truth.json); it does not listen to anything.
+# The demo: the whole product on one machine. omnisim (a simulator of
+# Qwen2.5-Omni, not the model) and a private mosquitto start on free local
+# ports; `garssld run` captures the bundled clip, looped and read at its
+# own rate like a camera, runs each 3-second window through the GAR loop
+# and publishes to MQTT; this script prints the detections for about
+# DEMO_SECONDS (20) seconds, asks `garssld status`, and stops everything.
+# omnisim finds the red square by its colour
+# (testdata/sample/beeping-square.truth.json); it does not listen to
+# anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sample=testdata/sample/beeping-square.mp4
-work=$(mktemp -d /tmp/garssld-demo.XXXXXX)
-omnisim_pid=""
-cleanup() { [ -n "$omnisim_pid" ] && kill "$omnisim_pid" 2>/dev/null; wait 2>/dev/null || true; }
+seconds=${DEMO_SECONDS:-20}
+work=/tmp/garssld-demo
+rm -rf "$work"
+mkdir -p "$work"
+
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
-echo "== 1. garssld dump: $sample → 3-second windows in $work/windows"
-bin/garssld dump --input "$sample" --out "$work/windows"
+fail() {
+	echo "demo: $1" >&2
+	[ -n "${2:-}" ] && tail -n 20 "$2" >&2
+	exit 1
+}
+
+echo "== omnisim, the simulated model server, on a free port"
+bin/omnisim --listen 127.0.0.1:0 --port-file "$work/omnisim.port" --seed 7 --time-scale 0.2 \
+	--truth testdata/sample/beeping-square.truth.json --log-level warn >"$work/omnisim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/omnisim.port" ] && break; sleep 0.1; done
+[ -s "$work/omnisim.port" ] || fail "omnisim did not start" "$work/omnisim.log"
+endpoint="http://127.0.0.1:$(cat "$work/omnisim.port")/v1"
+echo "   $endpoint"
+
+echo "== mosquitto, a private broker, on a free port"
+port=""
+for _ in $(seq 20); do
+	try=$((20000 + RANDOM % 40000))
+	printf 'listener %d 127.0.0.1\nallow_anonymous true\n' "$try" >"$work/mosquitto.conf"
+	mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 30); do
+		if mosquitto_pub -h 127.0.0.1 -p "$try" -t garssl/demo/probe -n 2>/dev/null; then
+			port=$try
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break # the port was taken: try another
+		sleep 0.1
+	done
+	if [ -n "$port" ]; then
+		pids+=("$pid")
+		break
+	fi
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+done
+[ -n "$port" ] || fail "mosquitto did not start" "$work/mosquitto.log"
+echo "   tcp://127.0.0.1:$port"
+
+# configs/demo.hcl with this run's addresses.
+sed -e "s|http://127.0.0.1:8000/v1|$endpoint|" \
+	-e "s|tcp://127.0.0.1:1883|tcp://127.0.0.1:$port|" \
+	-e "s|/tmp/garssld-demo/mqtt|$work/mqtt|" \
+	-e "s|127.0.0.1:9464|127.0.0.1:0|" \
+	configs/demo.hcl >"$work/garssld.hcl"
+bin/garssld check --config "$work/garssld.hcl" >/dev/null
+
+echo "== garssld run: the clip as a camera, 3-second windows, detections to MQTT"
+# Subscribe first, so that the first detection is not missed.
+mosquitto_sub -h 127.0.0.1 -p "$port" -t 'garssl/demo/+/detections' -W "$seconds" >"$work/detections.jsonl" 2>/dev/null &
+sub=$!
+bin/garssld run --config "$work/garssld.hcl" 2>"$work/garssld.log" &
+garssld=$!
+pids+=("$garssld")
+for _ in $(seq 100); do grep -q '"garssld is running"' "$work/garssld.log" && break; sleep 0.1; done
+grep -q '"garssld is running"' "$work/garssld.log" || fail "garssld did not start" "$work/garssld.log"
+http=$(grep '"garssld is running"' "$work/garssld.log" | jq -r .http)
+echo "   metrics and health on http://$http"
+echo
+printf '   %4s  %-16s  %-10s  %-21s  %-8s  %s\n' seq status label 'box (x1,y1,x2,y2 px)' bearing 'age at publish'
+# One readable line per detection, as it arrives.
+tail -n +1 -f "$work/detections.jsonl" --pid "$sub" 2>/dev/null | jq -r --unbuffered '
+	def pad($n): tostring | if length < $n then . + (" " * ($n - length)) else . end;
+	def lpad($n): tostring | if length < $n then (" " * ($n - length)) + . else . end;
+	(.sources[0] // {}) as $s |
+	"   \(.seq | lpad(4))  \(.status | pad(16))  \((.audio.label // "") | if . == "" then "-" else . end | pad(10))  \(($s.bbox // "-") | tostring | pad(21))  \((if $s.bearing_deg then ((($s.bearing_deg * 10) | round) / 10 | tostring) + "°" else "-" end) | pad(8))  \(.latency_ms.age_at_publish) ms"'
+wait "$sub" || true
 
 echo
-echo "== 2. omnisim (a simulator, not the model) on a free port"
-bin/omnisim --listen 127.0.0.1:0 --port-file "$work/port" --seed 7 --time-scale 0.2 \
-  --truth testdata/sample/beeping-square.truth.json --log-level warn >"$work/omnisim.log" 2>&1 &
-omnisim_pid=$!
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-[ -s "$work/port" ] || { echo "omnisim did not start:"; cat "$work/omnisim.log"; exit 1; }
-endpoint="http://127.0.0.1:$(cat "$work/port")/v1"
-echo "omnisim at $endpoint"
+echo "== garssld status"
+bin/garssld status --http "$http" || true
 
 echo
-echo "== 3. garssld locate on window 2 (the GAR loop: locate ∥ audio → 5 analysis trials → gate → refine)"
-bin/garssld locate --image "$work/windows/w000002.jpg" --audio "$work/windows/w000002.wav" \
-  --endpoint "$endpoint" --hfov 87 | tee "$work/detection.json"
-
+echo "== stopping garssld (SIGTERM): windows at the model finish, 'stopped' is published"
+kill -TERM "$garssld"
+for _ in $(seq 600); do kill -0 "$garssld" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$garssld" 2>/dev/null; then
+	kill -KILL "$garssld"
+	fail "garssld did not stop within 60 s of SIGTERM" "$work/garssld.log"
+fi
+code=0
+wait "$garssld" || code=$?
+[ "$code" -eq 0 ] || fail "garssld exited with status $code" "$work/garssld.log"
+n=$(grep -c . "$work/detections.jsonl" || true)
+echo "   garssld exited cleanly; $n detections in ${seconds} s"
 echo
-echo "== summary"
-awk '/"status"/{print "status:", $2} /"bbox_model"/{getline a; getline b; getline c; getline d; gsub(/[ ,]/,"",a); gsub(/[ ,]/,"",b); gsub(/[ ,]/,"",c); gsub(/[ ,]/,"",d); print "final box (model pixels):", a, b, c, d; exit}' "$work/detection.json"
-echo "the red (beeping) square in w000002.jpg is where omnisim's colour match put the box; see $work/windows/w000002.jpg"
+echo "config:      $work/garssld.hcl   (from configs/demo.hcl)"
+echo "logs:        $work/garssld.log   $work/omnisim.log   $work/mosquitto.log"
+echo "detections:  $work/detections.jsonl   (one payload per line, schema gar/detection.v1.schema.json)"

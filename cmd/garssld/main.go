@@ -58,6 +58,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"check", "validate a config file; diagnostics as file:line:col: message", runCheck},
+		{"run", "the daemon: capture, the GAR loop, MQTT, metrics; reload with SIGHUP", runRun},
 		{"dump", "write what the model would see for each window of an input", runDump},
 		{"eval", "run a benchmark (VGG-SS, MUSIC, duets) through the GAR loop and report its metrics", runEval},
 		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},

@@ -33,8 +33,10 @@ func (o outcome) result() string {
 	switch o {
 	case outcomeOK:
 		return ResultOK
-	case outcomeHTTP4xx, outcomeThrottled:
+	case outcomeHTTP4xx:
 		return ResultHTTP4xx
+	case outcomeThrottled:
+		return ResultThrottled
 	case outcomeHTTP5xx:
 		return ResultHTTP5xx
 	case outcomeTimeout:

@@ -52,11 +52,13 @@
 //     so a request costs one allocation of its own size. Temperature is always
 //     sent (0 means greedy); top_p, max_tokens and seed only when set; n only
 //     when greater than 1; the system message only when non-empty.
-//   - Observer results are ok, http_4xx, http_5xx, timeout, transport,
-//     bad_response, canceled (the caller gave up mid-request) and breaker_open
-//     (reported with an empty endpoint because none was chosen). Each attempt is
-//     reported once; Response.Latency covers the whole call including waiting
-//     for a slot and retries.
+//   - Observer results are ok, http_4xx, throttled (HTTP 429, kept apart
+//     from http_4xx so that a busy server is not taken for one that refuses
+//     every request), http_5xx, timeout, transport, bad_response, canceled
+//     (the caller gave up mid-request) and breaker_open (reported with an
+//     empty endpoint because none was chosen). Each attempt is reported
+//     once; Response.Latency covers the whole call including waiting for a
+//     slot and retries.
 //   - Secrets: the bearer token is only ever put in the Authorization header;
 //     endpoint URLs are shown with any password redacted.
 package mllm

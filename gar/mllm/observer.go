@@ -4,8 +4,11 @@ import "time"
 
 // Results reported to Observer.Request.
 const (
-	ResultOK          = "ok"
-	ResultHTTP4xx     = "http_4xx"
+	ResultOK      = "ok"
+	ResultHTTP4xx = "http_4xx"
+	// ResultThrottled is HTTP 429: the server is up and busy and asks to
+	// wait. It is neither a failure nor a refusal of garssld's requests.
+	ResultThrottled   = "throttled"
 	ResultHTTP5xx     = "http_5xx"
 	ResultTimeout     = "timeout"
 	ResultTransport   = "transport"

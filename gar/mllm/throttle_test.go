@@ -114,6 +114,11 @@ func TestThrottlingIsNotAnOutage(t *testing.T) {
 	if st := h.client.States()[0].Breaker; st != BreakerClosed {
 		t.Errorf("breaker %s after throttling", st)
 	}
+	// Reported apart from other 4xx, so that readiness does not take a busy
+	// server for one refusing every request.
+	if got, want := h.obs.results(), []string{ResultThrottled, ResultThrottled, ResultThrottled}; !slices.Equal(got, want) {
+		t.Errorf("observer results %q, want %q", got, want)
+	}
 }
 
 func TestRetryAfterBeyondTheDeadlineFailsAtOnce(t *testing.T) {

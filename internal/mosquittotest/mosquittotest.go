@@ -328,3 +328,19 @@ func MakeCerts(t testing.TB, dir string) Certs {
 	leaf(c.ClientKey, c.ClientCert, "robot-7")
 	return c
 }
+
+// Publish publishes one QoS 1 message with mosquitto_pub, which returns
+// once the broker has acknowledged it: a controller's command, or a
+// retained message left from an earlier session.
+func (b *Broker) Publish(t testing.TB, topic string, retained bool, payload string) {
+	t.Helper()
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.port), "-t", topic, "-q", "1", "-m", payload}
+	if retained {
+		args = append(args, "-r")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "mosquitto_pub", args...).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub %v: %v\n%s", args, err, out)
+	}
+}

@@ -6,6 +6,7 @@ package testmedia
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,4 +89,16 @@ func Truncate(t testing.TB, path string, keep float64) {
 	if err := os.Truncate(path, int64(float64(fi.Size())*keep)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,
+// for a test's live sender.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }

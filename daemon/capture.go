@@ -1,0 +1,36 @@
+package daemon
+
+// What the daemon asks of capture and reads back from it. capture's
+// service mode (Service), real-time file reading (Realtime) and
+// Stats.Discontinuities come with the capture rework of issue 6.
+
+import (
+	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/metrics"
+)
+
+// captureConfig maps a stream block onto capture. Live inputs retry
+// whatever they meet (service mode); files are read at the media's rate
+// unless realtime = false.
+func captureConfig(c config.Stream, modelSize int) capture.Config {
+	return capture.Config{
+		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
+		SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
+		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
+	}
+}
+
+// sessionSnapshot is a capture session's counters, capture's and
+// windowing's, as the metrics scrape wants them.
+func sessionSnapshot(sess *session) metrics.StreamSnapshot {
+	cs, ws := sess.src.Stats(), sess.sink.Stats()
+	snap := metrics.StreamSnapshot{
+		Packets: cs.Packets, DecodeErrors: cs.DecodeErrors, Reconnects: cs.Reconnects, Stalls: cs.Stalls,
+		Windows: ws.Emitted, Dropped: ws.Dropped, SilenceFilledSamples: ws.SilenceFilled,
+	}
+	for _, n := range cs.Discontinuities {
+		snap.Discontinuities += n
+	}
+	return snap
+}

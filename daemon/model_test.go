@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/internal/mosquittotest"
+)
+
+// The model server goes down: the breaker opens, windows are published as
+// mllm_unavailable, /readyz says why; when the server is back, ok
+// detections flow again and the daemon is ready.
+func TestModelOutage(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "model")
+	s := startSim(t, 0)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
+		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	withStatus := func(status gar.Status, after uint64) func([]mosquittotest.Message) bool {
+		return func(msgs []mosquittotest.Message) bool {
+			for _, d := range detections(t, msgs, "front") {
+				if d.Status == status && d.Seq > after {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	sub.WaitFor(t, "an ok detection", 30*time.Second, withStatus(gar.StatusOK, 0))
+	waitFor(t, "ready", 30*time.Second, func() bool { return r.ready(t).Ready })
+
+	s.down(t)
+	waitFor(t, "the breaker to open", 60*time.Second, func() bool {
+		return r.scrape(t).sum("garssl_mllm_breaker_state", map[string]string{"state": mllm.BreakerOpen}) == 1
+	})
+	sub.WaitFor(t, "an mllm_unavailable detection", 30*time.Second, withStatus(gar.StatusMLLMUnavailable, 0))
+	rep := r.ready(t)
+	if rep.Ready || len(rep.Endpoints) != 1 || rep.Endpoints[0].Breaker != mllm.BreakerOpen ||
+		!strings.Contains(strings.Join(rep.Reasons, "; "), "circuit breaker open") {
+		t.Errorf("/readyz during the outage: %+v", rep)
+	}
+	if code, _ := r.get(t, "/healthz"); code != 200 {
+		t.Errorf("/healthz = %d during a model outage; a restart would not fix the model", code)
+	}
+	var lastDown uint64
+	for _, d := range detections(t, sub.Messages(), "front") {
+		if d.Status == gar.StatusMLLMUnavailable {
+			lastDown = max(lastDown, d.Seq)
+			if d.Error == "" || len(d.Sources) != 0 {
+				t.Errorf("seq %d: mllm_unavailable with error %q and %d sources", d.Seq, d.Error, len(d.Sources))
+			}
+		}
+	}
+
+	s.up(t)
+	sub.WaitFor(t, "ok detections after the outage", 60*time.Second, withStatus(gar.StatusOK, lastDown))
+	waitFor(t, "ready again", 30*time.Second, func() bool { return r.ready(t).Ready })
+}
+
+// Two streams and a model that can serve about half of their windows:
+// each stream gets between 40 % and 60 % of the windows analysed, and the
+// rest are counted as dropped for being too slow.
+func TestTwoStreamsShareAHalfSpeedModel(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	// A window costs the model about one window's time: one slot for two
+	// streams serves about half of what they offer.
+	s := startSim(t, 0.45)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"),
+		maxInFlight: 1, maxQueue: 1, staleAfter: "3s", window: "1s"},
+		streamSpec{name: "left", input: clip, extra: []string{"loop = true"}},
+		streamSpec{name: "right", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+
+	const enough = 24
+	var left, right float64
+	waitFor(t, "24 windows analysed", 3*time.Minute, func() bool {
+		m := r.scrape(t)
+		left = m.sum("garssl_windows_total", map[string]string{"stream": "left"})
+		right = m.sum("garssl_windows_total", map[string]string{"stream": "right"})
+		return left+right >= enough
+	})
+	m := r.scrape(t)
+	dropped := 0.0
+	for _, st := range []string{"left", "right"} {
+		d, _ := schedulerDrops(m, st)
+		dropped += d
+	}
+	share := left / (left + right)
+	t.Logf("analysed left %v, right %v (left share %.2f); dropped %v", left, right, share, dropped)
+	if share < 0.4 || share > 0.6 {
+		t.Errorf("left got %.0f%% of the analysed windows, want 40–60%%", 100*share)
+	}
+	if dropped < (left+right)/3 {
+		t.Errorf("only %v windows dropped for %v analysed: the model was not the bottleneck", dropped, left+right)
+	}
+}

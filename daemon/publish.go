@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/metrics"
+	"github.com/garssl/garssld/publish"
+)
+
+// buildPublisher builds, without connecting, the MQTT publisher of cfg.
+// Its errors are ConfigErrors (a password or TLS file that cannot be
+// used).
+func (d *Daemon) buildPublisher(cfg *config.Config) (*publish.Publisher, error) {
+	o, err := publish.FromConfig(cfg, d.opts.Version)
+	if err != nil {
+		return nil, ConfigError{err}
+	}
+	o.Logger = d.log.Named("mqtt")
+	o.Observer = d.metrics.MQTT()
+	o.OnSet = d.commands.put
+	p, err := publish.New(o)
+	if err != nil {
+		return nil, ConfigError{err}
+	}
+	return p, nil
+}
+
+// publishDetection is the scheduler's PublishFunc: it records the
+// result's stage latencies and gate decisions and hands the payload to the
+// current publisher. It never blocks.
+func (d *Daemon) publishDetection(stream string, seq uint64, det *gar.Detection) {
+	observeDetection(d.metrics, det)
+	payload, err := json.Marshal(det)
+	if err != nil {
+		// gar builds payloads of plain values; this is a bug, logged so
+		// it is seen, and the window is lost.
+		d.log.Error("cannot encode a detection", "stream", stream, "seq", seq, "error", err)
+		return
+	}
+	d.pub.Load().Detection(stream, seq, payload)
+}
+
+// observeDetection feeds the GAR metrics from a result: each stage's
+// latency and each source's gate decision.
+func observeDetection(m *metrics.Metrics, det *gar.Detection) {
+	if det.Status != gar.StatusOK {
+		return
+	}
+	for stage, ms := range map[string]int64{
+		"locate": det.LatencyMS.Locate, "audio": det.LatencyMS.Audio,
+		"analysis": det.LatencyMS.Analysis, "refine": det.LatencyMS.Refine,
+	} {
+		if ms > 0 {
+			m.StageLatency(stage, msDuration(ms))
+		}
+	}
+	for _, s := range det.Sources {
+		if s.Gate == nil {
+			continue
+		}
+		if s.Gate.SkipRefine {
+			m.Gate(metrics.GateSkipped)
+		} else {
+			m.Gate(metrics.GateRefined)
+		}
+	}
+}
+
+// commandBox holds the set commands the publisher received and the owner
+// loop has not applied yet: the latest per stream. put never blocks, so
+// the publisher's command goroutine never waits for the owner loop (which
+// may be waiting for the publisher).
+type commandBox struct {
+	wake    chan struct{}
+	mu      sync.Mutex
+	pending map[string]bool
+	order   []string
+}
+
+// put records a command; it is publish.Options.OnSet.
+func (b *commandBox) put(stream string, enabled bool) {
+	b.mu.Lock()
+	if b.pending == nil {
+		b.pending = make(map[string]bool)
+	}
+	if _, seen := b.pending[stream]; !seen {
+		b.order = append(b.order, stream)
+	}
+	b.pending[stream] = enabled
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the pending commands in arrival order and forgets them.
+func (b *commandBox) take() (streams []string, enabled map[string]bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	streams, enabled = b.order, b.pending
+	b.order, b.pending = nil, nil
+	return streams, enabled
+}
+
+// applyCommands pauses or resumes streams as set commands asked. Pausing
+// stops the capture (the camera, decoder and model are left alone) and the
+// scheduler drops what the stream had queued, counted as paused; windows
+// already at the model finish and are published. Resuming starts a new
+// capture session; seq numbers go on.
+func (d *Daemon) applyCommands() {
+	streams, enabled := d.commands.take()
+	for _, name := range streams {
+		on := enabled[name]
+		if run, ok := d.streams[name]; ok && run.enabled == on {
+			continue
+		}
+		if err := d.setEnabled(name, on); err != nil {
+			d.log.Warn("set command not applied", "stream", name, "enabled", on, "error", err)
+			continue
+		}
+		d.log.Info("set command applied", "stream", name, "enabled", on)
+	}
+}
+
+func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

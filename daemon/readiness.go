@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/health"
+	"github.com/garssl/garssld/metrics"
+)
+
+// listen binds the HTTP listener of cfg: /metrics from the daemon's
+// registry, /healthz from the watchdog's hung loops, /readyz from
+// readiness.
+func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
+	return health.Listen(health.Config{
+		Listen:   cfg.HTTP.Listen,
+		Gatherer: d.reg,
+		Ready:    d.readiness,
+		Hung:     d.wd.Hung,
+		Logger:   d.log.Named("http"),
+	})
+}
+
+// readiness gathers what /readyz decides from: the broker connection, the
+// streams' states, the model endpoints' breakers and refusals, and whether
+// shutdown began. Called from HTTP handlers.
+func (d *Daemon) readiness() health.Readiness {
+	r := health.Readiness{
+		Stopping:      d.stopping.Load(),
+		MQTTConnected: d.pub.Load().Connected(),
+		Endpoints:     d.watch.Load().Endpoints(),
+		Streams:       map[string]string{},
+	}
+	for _, run := range d.runningStreams() {
+		state, _ := run.sup.status()
+		r.Streams[run.sup.cfg.Name] = state
+	}
+	return r
+}
+
+// snapshots is metrics.Options.Streams: every stream's counters, read at
+// scrape time.
+func (d *Daemon) snapshots() []metrics.StreamSnapshot {
+	runs := d.runningStreams()
+	out := make([]metrics.StreamSnapshot, len(runs))
+	for i, run := range runs {
+		out[i] = run.sup.snapshot()
+	}
+	return out
+}
+
+// runningStreams lists the streams for readers off the owner loop.
+func (d *Daemon) runningStreams() []*streamRun {
+	d.streamsMu.Lock()
+	defer d.streamsMu.Unlock()
+	runs := make([]*streamRun, 0, len(d.streamOrder))
+	for _, name := range d.streamOrder {
+		runs = append(runs, d.streams[name])
+	}
+	return runs
+}

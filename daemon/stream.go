@@ -1,0 +1,333 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/capture"
+	"github.com/garssl/garssld/config"
+	"github.com/garssl/garssld/metrics"
+	"github.com/garssl/garssld/sdnotify"
+	"github.com/garssl/garssld/windowing"
+)
+
+// Stream states beyond capture's own (connecting, running, reconnecting,
+// stopped), as published on <stream>/state.
+const statePaused = "paused"
+
+// Watched progress limits. A capture call into windowing takes
+// milliseconds; one running for sinkCallLimit is stuck. A running capture
+// that neither demuxes a packet nor delivers media for its stall_timeout
+// plus stallSlack should have been reopened by capture's own stall
+// watchdog long ago: that watchdog is stuck.
+const (
+	sinkCallLimit = 10 * time.Second
+	stallSlack    = 10 * time.Second
+)
+
+// streamEnv is what a stream supervisor needs from the daemon. Every
+// function must be safe from any goroutine and must not block.
+type streamEnv struct {
+	log       hclog.Logger
+	modelSize int
+	submit    func(windowing.Window)
+	// onState reports a state change (capture's or the supervisor's own)
+	// to the publisher.
+	onState   func(stream, state, errText string)
+	heartbeat *sdnotify.Heartbeat
+	beatEvery time.Duration
+	// sinkHook, for tests, runs at the start of every watched sink call.
+	sinkHook func(stream string)
+	// sinkCallLimit and stallSlack replace the constants in tests; 0 keeps
+	// them.
+	sinkCallLimit, stallSlack time.Duration
+}
+
+// streamCarry is what a stream keeps across its capture sessions and
+// across a restart by a reload: seq numbers go on from the last window
+// handed on, so that (run_id, stream, seq) stays unique within a run, and
+// counters stay cumulative.
+type streamCarry struct {
+	lastSeq uint64
+	totals  metrics.StreamSnapshot // counters of ended sessions
+}
+
+// supervisor runs one stream: capture sessions (a capture.Source feeding a
+// windowing.Cutter) while the stream is enabled, none while it is paused.
+// It beats its heartbeat while the capture makes progress, also while it
+// reconnects, and never waits on a capture call.
+type supervisor struct {
+	cfg     config.Stream
+	env     streamEnv
+	enabled bool      // at start
+	enable  chan bool // latest command wins; see setEnabled
+
+	mu      sync.Mutex
+	state   string
+	errText string
+	carry   streamCarry
+	cur     *session // nil between sessions
+}
+
+// source is what a supervisor reads of a running capture.Source.
+type source interface {
+	Stats() capture.Stats
+	Status() capture.Status
+}
+
+// session is one capture run.
+type session struct {
+	src     source
+	sink    *watchedSink
+	done    chan struct{}
+	err     error // Run's result, once done is closed
+	cancel  func()
+	packets uint64
+	moved   time.Time // when packets or a sink call last showed progress
+}
+
+func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled bool) *supervisor {
+	if env.sinkCallLimit == 0 {
+		env.sinkCallLimit = sinkCallLimit
+	}
+	if env.stallSlack == 0 {
+		env.stallSlack = stallSlack
+	}
+	state := string(capture.StateConnecting)
+	if !enabled {
+		state = statePaused
+	}
+	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state}
+}
+
+// setEnabled asks the supervisor to capture (true) or to pause (false). It
+// never blocks: an order not yet taken is replaced. Only the owner loop
+// calls it.
+func (s *supervisor) setEnabled(on bool) {
+	for {
+		select {
+		case s.enable <- on:
+			return
+		default:
+			select {
+			case <-s.enable:
+			default:
+			}
+		}
+	}
+}
+
+// run supervises until ctx ends. A capture that ends by itself (a file
+// without loop, or an input that can never work) leaves the stream
+// stopped until it is paused and resumed, or restarted by a reload.
+func (s *supervisor) run(ctx context.Context) error {
+	defer s.env.heartbeat.Unregister()
+	state, _ := s.status()
+	s.env.onState(s.cfg.Name, state, "")
+	tick := time.NewTicker(s.env.beatEvery)
+	defer tick.Stop()
+	enabled := s.enabled
+	for {
+		if !enabled {
+			s.setState(statePaused, "")
+		}
+		for !enabled {
+			select {
+			case <-ctx.Done():
+				return nil
+			case enabled = <-s.enable:
+			case <-tick.C:
+				s.env.heartbeat.Beat()
+			}
+		}
+		sess, err := s.start(ctx)
+		if err != nil {
+			// capture.New refused the stream (an input it cannot parse):
+			// no retry helps; the state says why.
+			s.env.log.Error("cannot capture the stream", "error", err)
+			s.setState(string(capture.StateStopped), err.Error())
+		}
+		for enabled {
+			var ended <-chan struct{}
+			if sess != nil {
+				ended = sess.done
+			}
+			select {
+			case <-ctx.Done():
+				s.stop(sess)
+				return nil
+			case on := <-s.enable:
+				if !on {
+					s.stop(sess)
+					enabled = false
+				}
+			case <-ended:
+				s.ended(sess)
+				sess = nil
+			case <-tick.C:
+				if sess == nil || s.alive(sess) {
+					s.env.heartbeat.Beat()
+				}
+			}
+		}
+	}
+}
+
+// start opens a capture session.
+func (s *supervisor) start(ctx context.Context) (*session, error) {
+	s.mu.Lock()
+	base := s.carry.lastSeq
+	s.mu.Unlock()
+	cutter, err := windowing.NewCutter(windowing.Config{Stream: s.cfg.Name, Length: s.cfg.Window, Hop: s.cfg.Hop}, func(w windowing.Window) {
+		// Seqs go on from the previous sessions; the cutter counts from 1.
+		w.Seq += base
+		s.mu.Lock()
+		s.carry.lastSeq = w.Seq
+		s.mu.Unlock()
+		s.env.submit(w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var hook func()
+	if s.env.sinkHook != nil {
+		name := s.cfg.Name
+		hook = func() { s.env.sinkHook(name) }
+	}
+	sink := newWatchedSink(cutter, hook)
+	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize), sink, s.env.log, func(st capture.Status) {
+		s.setState(string(st.State), st.LastError)
+	})
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	sess := &session{src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	s.setState(string(capture.StateConnecting), "")
+	// The supervisor waits for this goroutine in stop or ended.
+	go func() {
+		defer close(sess.done)
+		defer cancel()
+		sess.err = src.Run(sctx)
+	}()
+	s.mu.Lock()
+	s.cur = sess
+	s.mu.Unlock()
+	return sess, nil
+}
+
+// stop ends a session and waits for it.
+func (s *supervisor) stop(sess *session) {
+	if sess == nil {
+		return
+	}
+	sess.cancel()
+	<-sess.done
+	s.retire(sess)
+}
+
+// ended handles a capture that returned by itself: at the end of a file
+// the last windows are cut; an error is the stream's reason to be stopped.
+func (s *supervisor) ended(sess *session) {
+	if sess.err == nil {
+		sess.sink.Flush()
+		s.env.log.Info("the input ended; the stream stays stopped until it is resumed or reloaded")
+	} else {
+		s.env.log.Error("capture failed; the stream stays stopped until it is resumed or reloaded", "error", sess.err)
+	}
+	s.retire(sess)
+}
+
+// retire folds an ended session's counters into the stream's totals.
+func (s *supervisor) retire(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.carry.totals = addSnapshot(s.carry.totals, sessionSnapshot(sess))
+	s.cur = nil
+}
+
+// alive reports whether the session shows progress, as the watchdog
+// wants it: no capture call stuck, and, while capture says it is running,
+// packets or media within its stall timeout plus slack. A session that is
+// connecting or reconnecting is alive: a restart would not bring a camera
+// back, and capture bounds its own waits.
+func (s *supervisor) alive(sess *session) bool {
+	inCall, sinceReturn := sess.sink.progress()
+	if inCall > s.env.sinkCallLimit {
+		return false
+	}
+	now := time.Now()
+	if n := sess.src.Stats().Packets; n != sess.packets || sinceReturn < s.env.beatEvery {
+		sess.packets, sess.moved = n, now
+	}
+	if sess.src.Status().State != capture.StateRunning {
+		sess.moved = now
+		return true
+	}
+	return now.Sub(sess.moved) <= s.cfg.StallTimeout+s.env.stallSlack
+}
+
+func (s *supervisor) setState(state, errText string) {
+	s.mu.Lock()
+	changed := state != s.state || errText != s.errText
+	s.state, s.errText = state, errText
+	s.mu.Unlock()
+	if changed {
+		s.env.onState(s.cfg.Name, state, errText)
+	}
+}
+
+// status is the stream's state and the error that explains it.
+func (s *supervisor) status() (state, errText string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state, s.errText
+}
+
+// snapshot is the stream's counters for the metrics scrape.
+func (s *supervisor) snapshot() metrics.StreamSnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := s.carry.totals
+	if s.cur != nil {
+		snap = addSnapshot(snap, sessionSnapshot(s.cur))
+	}
+	snap.Stream, snap.State = s.cfg.Name, s.state
+	return snap
+}
+
+// carried is what a successor of this supervisor (after a reload) takes
+// over; call it once run has returned.
+func (s *supervisor) carried() streamCarry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.carry
+}
+
+func addSnapshot(a, b metrics.StreamSnapshot) metrics.StreamSnapshot {
+	a.Packets += b.Packets
+	a.DecodeErrors += b.DecodeErrors
+	a.Reconnects += b.Reconnects
+	a.Stalls += b.Stalls
+	a.Discontinuities += b.Discontinuities
+	a.Windows += b.Windows
+	a.SilenceFilledSamples += b.SilenceFilledSamples
+	if len(b.Dropped) > 0 {
+		sum := make(map[string]uint64, len(a.Dropped)+len(b.Dropped))
+		for k, n := range a.Dropped {
+			sum[k] += n
+		}
+		for k, n := range b.Dropped {
+			sum[k] += n
+		}
+		a.Dropped = sum
+	}
+	return a
+}
+
+func streamLog(root hclog.Logger, name string) hclog.Logger {
+	return root.Named("stream").Named(name).With("stream", name)
+}
