@@ -61,6 +61,46 @@ func TestFFmpegLogLinesAreRedacted(t *testing.T) {
 	}
 }
 
+// TestFFmpegLogCutURLIsRedacted: a message cut short, by the callback's
+// 1 KiB buffer or by ffmpegMessageMax, may end inside a URL's user info,
+// before the "@" that tells a password from a host name. What is left of
+// that URL must not be printed.
+func TestFFmpegLogCutURLIsRedacted(t *testing.T) {
+	const url = "rtsp://admin:S3CRET@cam.local/stream1"
+	cut := strings.Index(url, "S3") + 2 // the first letters of the password
+	for _, tc := range []struct {
+		name   string
+		pieces func(f *ffmpegLog, now time.Time)
+	}{
+		{"callback buffer", func(f *ffmpegLog, now time.Time) {
+			// The C side cut the line and said so.
+			f.piece(1, astiav.LogLevelError, "Opening "+url[:cut], true, now)
+		}},
+		{"message bound", func(f *ffmpegLog, now time.Time) {
+			head := "Opening " + strings.Repeat("x", ffmpegMessageMax-len("Opening ")-1-cut)
+			f.piece(1, astiav.LogLevelError, head, false, now)
+			f.piece(1, astiav.LogLevelError, " "+url+" failed\n", false, now)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			f := &ffmpegLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace}), pending: map[uintptr]*pendingMessage{}}
+			tc.pieces(f, time.Now())
+			logged := out.String()
+			if !strings.Contains(logged, "truncated") {
+				t.Fatalf("the message was not logged as cut:\n%s", logged)
+			}
+			tail := logged[max(0, len(logged)-120):]
+			if strings.Contains(logged, "S3") {
+				t.Errorf("the log shows the start of the password: …%s", tail)
+			}
+			if !strings.Contains(logged, "rtsp://xxxxx") {
+				t.Errorf("the log does not say a URL was hidden: …%s", tail)
+			}
+		})
+	}
+}
+
 // nullSink ignores media; the sources below never deliver any.
 type nullSink struct{}
 
