@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -12,26 +11,9 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/internal/syncbuf"
 )
-
-// syncBuffer collects log output written from FFmpeg's and the Source's
-// goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // secretLines are FFmpeg log lines as FFmpeg writes them, each carrying the
 // secret S3CRET in a URL.
@@ -45,7 +27,7 @@ var secretLines = []string{
 }
 
 func TestFFmpegLogLinesAreRedacted(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	f := &ffmpegLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace})}
 	now := time.Now()
 	for i, line := range secretLines {
@@ -83,7 +65,7 @@ func TestFFmpegLogCutURLIsRedacted(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out syncbuf.Buffer
 			f := &ffmpegLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace}), pending: map[uintptr]*pendingMessage{}}
 			tc.pieces(f, time.Now())
 			logged := out.String()
@@ -126,7 +108,7 @@ func TestSecretsStayOutOfStatesErrorsAndFFmpegLogs(t *testing.T) {
 	}
 	for _, input := range inputs {
 		t.Run(input[:strings.Index(input, ":")], func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
 			RouteFFmpegLogs(log)
 			t.Cleanup(func() { RouteFFmpegLogs(hclog.NewNullLogger()) })

@@ -18,6 +18,7 @@ import (
 
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/syncbuf"
 )
 
 const (
@@ -77,24 +78,12 @@ func (r *recorder) droppedTotal() int {
 }
 
 // logBuffer collects JSON log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // lines returns the decoded log lines whose message contains msg.
 func (b *logBuffer) lines(msg string) []map[string]any {
-	b.mu.Lock()
-	text := b.buf.String()
-	b.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(text, "\n") {
+	for _, l := range strings.Split(b.String(), "\n") {
 		if l == "" {
 			continue
 		}
@@ -104,12 +93,6 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // harness is one Publisher under test with its observer and log.

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/syncbuf"
 	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/omnisim"
 )
@@ -22,28 +22,11 @@ import (
 // run calls the CLI in-process and returns its exit code and output.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	// Outputs several goroutines may write, as they may os.Stderr:
+	// FFmpeg's log can report from a timer.
+	var stdout, stderr syncbuf.Buffer
 	code := mainCode(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
-}
-
-// syncBuffer is an output several goroutines may write, as they may
-// os.Stderr: FFmpeg's log can report from a timer.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestVersion(t *testing.T) {
