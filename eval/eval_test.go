@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/metrics"
 	"github.com/garssl/garssld/eval/samples"
@@ -151,6 +153,8 @@ func TestRunUnknownSampleInSamplesFile(t *testing.T) {
 // TestRunStopsOnOutage: a server that stays unavailable stops the run; the
 // unavailable samples are not recorded, so a rerun does them.
 func TestRunStopsOnOutage(t *testing.T) {
+	// Loaders, workers and the writer all end before Run returns.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	b, ann := bench(t, 40)
 	out := t.TempDir()
 	var n atomic.Int64
@@ -202,6 +206,8 @@ func TestRunStopsOnOutage(t *testing.T) {
 // TestRunInterrupted: cancelling keeps every finished sample and records
 // none of those cut short; the rerun completes the set.
 func TestRunInterrupted(t *testing.T) {
+	// Loaders, workers and the writer all end before Run returns.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	b, ann := bench(t, 16)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
