@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 )
 
 var attemptSuffix = regexp.MustCompile(`/a[0-9]+$`)
@@ -26,22 +26,18 @@ var attemptSuffix = regexp.MustCompile(`/a[0-9]+$`)
 // attempt suffix) is in fail get that HTTP status.
 func failingSim(t *testing.T, fail map[string]int) string {
 	t.Helper()
-	srv, err := omnisim.New(simConfig(3), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := attemptSuffix.ReplaceAllString(r.Header.Get("X-Request-Id"), "")
-		if code, ok := fail[strings.TrimPrefix(id, "robot/front/7/")]; ok {
-			w.WriteHeader(code)
-			fmt.Fprintf(w, `{"object":"error","message":"injected %d","code":%d}`, code, code)
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	return hs.URL + "/v1"
+	_, url := omnisimtest.Serve(t, simConfig(3), func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := attemptSuffix.ReplaceAllString(r.Header.Get("X-Request-Id"), "")
+			if code, ok := fail[strings.TrimPrefix(id, "robot/front/7/")]; ok {
+				w.WriteHeader(code)
+				fmt.Fprintf(w, `{"object":"error","message":"injected %d","code":%d}`, code, code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return url
 }
 
 // TestStatusSaysWhatHappened: design §4 keeps mllm_unavailable for windows
