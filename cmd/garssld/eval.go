@@ -76,6 +76,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	errOut := syncbuf.NewWriter(stderr)
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: errOut})
 	capture.RouteFFmpegLogs(log)
+	defer capture.FlushFFmpegLogs()
 	fitInFlight(cfg, *concurrency, log)
 
 	loc, client, err := daemon.NewLocalizer(cfg, log, nil)
