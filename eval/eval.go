@@ -359,7 +359,8 @@ func (r *runner) run(parent context.Context, todo []job, prog progress) (int, er
 			}
 		}()
 	}
-	go func() { workers.Wait(); close(results) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); workers.Wait(); close(results) }()
 
 	written, err := r.write(results, prog, abort)
 	wg.Wait()
