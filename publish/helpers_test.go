@@ -190,18 +190,6 @@ func checkNoLeaks(t *testing.T, baseline goleak.Option) {
 	}
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // detectionPayload is a real detection payload v1 for stream and seq.
 func detectionPayload(t testing.TB, stream string, seq uint64) []byte {
 	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(seq) * 3 * time.Second)

@@ -33,19 +33,6 @@ const (
 	modelSize = 224
 )
 
-// waitFor polls cond until it holds or d passes; the machine may be loaded,
-// so callers give generous bounds.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // fakeClock is a Clock the test moves by hand.
 type fakeClock struct {
 	mu  sync.Mutex
