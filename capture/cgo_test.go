@@ -8,7 +8,6 @@ import (
 	"image/png"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -16,6 +15,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/garssl/garssld/internal/syncbuf"
 	"github.com/garssl/garssld/internal/testmedia"
 )
 
@@ -63,33 +63,15 @@ func TestFormatContextLayout(t *testing.T) {
 	}
 }
 
-// logSink collects hclog output.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func routeLogs(t *testing.T) *logSink {
+func routeLogs(t *testing.T) *syncbuf.Buffer {
 	t.Helper()
-	out := &logSink{}
+	out := &syncbuf.Buffer{}
 	RouteFFmpegLogs(hclog.New(&hclog.LoggerOptions{Output: out, Level: hclog.Warn, DisableTime: true}))
 	t.Cleanup(func() { RouteFFmpegLogs(hclog.NewNullLogger()) })
 	return out
 }
 
-func waitLog(t *testing.T, out *logSink, want string) {
+func waitLog(t *testing.T, out *syncbuf.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), want) {

@@ -122,7 +122,7 @@ func (p *pendingMessage) message() string {
 	}
 	msg := strings.Join(lines, "; ")
 	if p.truncated {
-		msg += " […truncated]"
+		msg = redact.Truncated(msg) + " […truncated]"
 	}
 	return msg
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/testmedia"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -101,18 +102,6 @@ func checkLiveWindow(t *testing.T, w windowing.Window, cut time.Time, length tim
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 	dir := t.TempDir()
 	clip := liveClip(t, dir, "a.ts", 6.5, 0, true, true)
@@ -125,8 +114,8 @@ func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 
 	first := sendTS(t, port, clip)
 	<-first.done
-	waitFor(t, "windows from the first sender", 20*time.Second, func() bool { return len(c.snapshot()) >= 2 })
-	waitFor(t, "the stall to be noticed", 20*time.Second, func() bool { return c.source.Stats().Stalls >= 1 })
+	waittest.For(t, "windows from the first sender", 20*time.Second, func() bool { return len(c.snapshot()) >= 2 })
+	waittest.For(t, "the stall to be noticed", 20*time.Second, func() bool { return c.source.Stats().Stalls >= 1 })
 	if st := c.source.Status(); st.State != capture.StateReconnecting && st.State != capture.StateConnecting ||
 		!strings.Contains(st.LastError, "media stopped") || !strings.Contains(st.LastError, "1.5s") {
 		t.Errorf("status after the sender stopped: %+v; want reconnecting, saying the media stopped and the 1.5s timeout", st)
@@ -138,7 +127,7 @@ func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 	}
 	second := sendTS(t, port, clip) // the same clip: its timestamps start again from 0
 	<-second.done
-	waitFor(t, "windows from the second sender", 20*time.Second, func() bool { return len(c.snapshot()) >= firstSession+2 })
+	waittest.For(t, "windows from the second sender", 20*time.Second, func() bool { return len(c.snapshot()) >= firstSession+2 })
 	if c.source.Stats().Reconnects == 0 {
 		t.Error("no reconnect counted")
 	}
@@ -199,13 +188,13 @@ func TestLiveUDPSenderRestartsFromZero(t *testing.T) {
 	runLive(t, c)
 	first := sendTS(t, port, late)
 	<-first.done
-	waitFor(t, "windows from the first sender", 20*time.Second, func() bool { return len(c.snapshot()) >= 2 })
+	waittest.For(t, "windows from the first sender", 20*time.Second, func() bool { return len(c.snapshot()) >= 2 })
 	for time.Since(first.ended) < 2*time.Second {
 		time.Sleep(20 * time.Millisecond)
 	}
 	second := sendTS(t, port, early)
 	<-second.done
-	waitFor(t, "windows after the restart", 30*time.Second, func() bool { return len(c.snapshot()) >= 5 })
+	waittest.For(t, "windows after the restart", 30*time.Second, func() bool { return len(c.snapshot()) >= 5 })
 	// The pause is silence on the timeline, where it happened: less the
 	// 0.7 s the MPEG-TS muxer sends ahead of its clock, plus ffmpeg's
 	// start-up.
@@ -249,7 +238,7 @@ func TestLiveUDPOpenIsNotAStall(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	runLive(t, c)
-	waitFor(t, "windows", 30*time.Second, func() bool { return len(c.snapshot()) >= 2 })
+	waittest.For(t, "windows", 30*time.Second, func() bool { return len(c.snapshot()) >= 2 })
 	c.mu.Lock()
 	errs := fmt.Sprint(c.errors)
 	c.mu.Unlock()
@@ -305,7 +294,7 @@ func TestCleanCancelIsNoError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- c.source.Run(ctx) }()
-	waitFor(t, "the input to fail after three clips", time.Minute, func() bool {
+	waittest.For(t, "the input to fail after three clips", time.Minute, func() bool {
 		st := c.source.Status()
 		return requests.Load() > 3 && st.State == capture.StateReconnecting && st.LastError != ""
 	})
@@ -411,9 +400,9 @@ func TestReconnectsDoNotLeak(t *testing.T) {
 	go func() { runErr <- c.source.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-runErr })
 
-	waitFor(t, "10 reconnects", time.Minute, func() bool { return c.source.Stats().Reconnects >= 10 })
+	waittest.For(t, "10 reconnects", time.Minute, func() bool { return c.source.Stats().Reconnects >= 10 })
 	before := rss(t)
-	waitFor(t, "60 reconnects", 3*time.Minute, func() bool { return c.source.Stats().Reconnects >= 60 })
+	waittest.For(t, "60 reconnects", 3*time.Minute, func() bool { return c.source.Stats().Reconnects >= 60 })
 	after := rss(t)
 	c.mu.Lock()
 	windows := c.count
@@ -492,11 +481,11 @@ func TestRTCPSenderClockAnchorsWallTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	waitFor(t, "the session description", 20*time.Second, func() bool { _, err := os.Stat(sdp); return err == nil })
+	waittest.For(t, "the session description", 20*time.Second, func() bool { _, err := os.Stat(sdp); return err == nil })
 	c := newCollector(t, capture.Config{Name: "rtp", Input: sdp, InputOptions: map[string]string{"protocol_whitelist": "file,udp,rtp"}},
 		2*time.Second, 2*time.Second)
 	runLive(t, c)
-	waitFor(t, "ten windows", time.Minute, func() bool { return len(c.snapshot()) >= 10 })
+	waittest.For(t, "ten windows", time.Minute, func() bool { return len(c.snapshot()) >= 10 })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// The first sender report comes with the first packet or 5 s later;

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -12,26 +11,9 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/internal/syncbuf"
 )
-
-// syncBuffer collects log output written from FFmpeg's and the Source's
-// goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // secretLines are FFmpeg log lines as FFmpeg writes them, each carrying the
 // secret S3CRET in a URL.
@@ -45,7 +27,7 @@ var secretLines = []string{
 }
 
 func TestFFmpegLogLinesAreRedacted(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	f := &ffmpegLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace})}
 	now := time.Now()
 	for i, line := range secretLines {
@@ -58,6 +40,46 @@ func TestFFmpegLogLinesAreRedacted(t *testing.T) {
 	}
 	if n := strings.Count(logged, "xxxxx"); n < len(secretLines) {
 		t.Errorf("%d redactions in %d lines; the lines did not get through:\n%s", n, len(secretLines), logged)
+	}
+}
+
+// TestFFmpegLogCutURLIsRedacted: a message cut short, by the callback's
+// 1 KiB buffer or by ffmpegMessageMax, may end inside a URL's user info,
+// before the "@" that tells a password from a host name. What is left of
+// that URL must not be printed.
+func TestFFmpegLogCutURLIsRedacted(t *testing.T) {
+	const url = "rtsp://admin:S3CRET@cam.local/stream1"
+	cut := strings.Index(url, "S3") + 2 // the first letters of the password
+	for _, tc := range []struct {
+		name   string
+		pieces func(f *ffmpegLog, now time.Time)
+	}{
+		{"callback buffer", func(f *ffmpegLog, now time.Time) {
+			// The C side cut the line and said so.
+			f.piece(1, astiav.LogLevelError, "Opening "+url[:cut], true, now)
+		}},
+		{"message bound", func(f *ffmpegLog, now time.Time) {
+			head := "Opening " + strings.Repeat("x", ffmpegMessageMax-len("Opening ")-1-cut)
+			f.piece(1, astiav.LogLevelError, head, false, now)
+			f.piece(1, astiav.LogLevelError, " "+url+" failed\n", false, now)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncbuf.Buffer
+			f := &ffmpegLog{log: hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Trace}), pending: map[uintptr]*pendingMessage{}}
+			tc.pieces(f, time.Now())
+			logged := out.String()
+			if !strings.Contains(logged, "truncated") {
+				t.Fatalf("the message was not logged as cut:\n%s", logged)
+			}
+			tail := logged[max(0, len(logged)-120):]
+			if strings.Contains(logged, "S3") {
+				t.Errorf("the log shows the start of the password: …%s", tail)
+			}
+			if !strings.Contains(logged, "rtsp://xxxxx") {
+				t.Errorf("the log does not say a URL was hidden: …%s", tail)
+			}
+		})
 	}
 }
 
@@ -86,7 +108,7 @@ func TestSecretsStayOutOfStatesErrorsAndFFmpegLogs(t *testing.T) {
 	}
 	for _, input := range inputs {
 		t.Run(input[:strings.Index(input, ":")], func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
 			RouteFFmpegLogs(log)
 			t.Cleanup(func() { RouteFFmpegLogs(hclog.NewNullLogger()) })

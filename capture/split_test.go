@@ -10,6 +10,7 @@ import (
 
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/testmedia"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -76,7 +77,7 @@ func TestSeparateLiveInputsRecover(t *testing.T) {
 			<-steady.done
 			// The input reconnects, and ffmpeg starts up, within a window.
 			settled := back.started.Add(3 * time.Second)
-			waitFor(t, "windows after the return", 20*time.Second, func() bool {
+			waittest.For(t, "windows after the return", 20*time.Second, func() bool {
 				return len(r.windowsWithin(settled, back.ended)) >= 2
 			})
 			for _, w := range r.windowsWithin(settled, back.ended) {
@@ -113,7 +114,7 @@ func TestSeparateInputsDriftIsCorrected(t *testing.T) {
 		"-af", "asetrate=48485,aresample=48000", "-c:a", "aac")
 	<-cam.done
 	<-mic.done
-	waitFor(t, "the last windows", 20*time.Second, func() bool { return len(r.c.snapshot()) >= seconds/3-4 })
+	waittest.For(t, "the last windows", 20*time.Second, func() bool { return len(r.c.snapshot()) >= seconds/3-4 })
 
 	st := r.c.source.Stats()
 	t.Logf("measured drift %.0f ppm", st.DriftPPM)

@@ -37,7 +37,8 @@ func runInFixture(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	for _, name := range []string{"a.mp4", "b.mp4", "c.mp4", "clip.mp4", "clips/dog.mp4", "x"} {
 		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
 			err = os.WriteFile(p, []byte("not media; only its existence is checked\n"), 0o644)
 		}
 		if err != nil {

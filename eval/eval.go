@@ -359,7 +359,8 @@ func (r *runner) run(parent context.Context, todo []job, prog progress) (int, er
 			}
 		}()
 	}
-	go func() { workers.Wait(); close(results) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); workers.Wait(); close(results) }()
 
 	written, err := r.write(results, prog, abort)
 	wg.Wait()
@@ -446,7 +447,7 @@ func (r *runner) process(ctx context.Context, l loaded) (finished, bool) {
 		meta.PTSStart, meta.PTSEnd, meta.FramePTS = m.ptsStart, m.ptsEnd, m.frame
 		meta.FrameWidth, meta.FrameHeight, meta.ModelWidth, meta.ModelHeight = m.frameWidth, m.frameHeight, m.modelWidth, m.modelHeight
 		meta.RMSDBFS = m.rmsDBFS
-		sctx, cancel := context.WithCancel(ctx)
+		sctx, cancel := ctx, context.CancelFunc(func() {})
 		if r.o.SampleDeadline > 0 {
 			sctx, cancel = context.WithTimeout(ctx, r.o.SampleDeadline)
 		}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/metrics"
 	"github.com/garssl/garssld/eval/samples"
@@ -148,9 +150,49 @@ func TestRunUnknownSampleInSamplesFile(t *testing.T) {
 	}
 }
 
+// TestSampleDeadline: a sample whose GAR loop outlasts SampleDeadline is
+// cut there, recorded as failed, and the run goes on.
+func TestSampleDeadline(t *testing.T) {
+	b, ann := bench(t, 3)
+	hung := b.IDs[1]
+	loc := &fakeLocalizer{answer: func(ctx context.Context, in gar.Input) gar.Result {
+		if in.RequestID != "test/eval/2" {
+			return okResult(in)
+		}
+		<-ctx.Done() // a server that never answers
+		return gar.Result{Status: gar.StatusMLLMUnavailable, Err: ctx.Err()}
+	}}
+	o := options(b, ann, loc, t.TempDir())
+	o.SampleDeadline = 200 * time.Millisecond
+	ran := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), o)
+		ran <- err
+	}()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("Run is still waiting for sample %s: its deadline did not cut it", hung)
+	}
+	f := readLines(t, o.Out)
+	if len(f.Records) != 3 {
+		t.Fatalf("%d lines, want 3", len(f.Records))
+	}
+	for _, r := range f.Records {
+		if failed := !r.Pred.OK(); failed != (r.Pred.Sample == hung) {
+			t.Errorf("sample %s: failed %v; want only %s failed", r.Pred.Sample, failed, hung)
+		}
+	}
+}
+
 // TestRunStopsOnOutage: a server that stays unavailable stops the run; the
 // unavailable samples are not recorded, so a rerun does them.
 func TestRunStopsOnOutage(t *testing.T) {
+	// Loaders, workers and the writer all end before Run returns.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	b, ann := bench(t, 40)
 	out := t.TempDir()
 	var n atomic.Int64
@@ -202,6 +244,8 @@ func TestRunStopsOnOutage(t *testing.T) {
 // TestRunInterrupted: cancelling keeps every finished sample and records
 // none of those cut short; the rerun completes the set.
 func TestRunInterrupted(t *testing.T) {
+	// Loaders, workers and the writer all end before Run returns.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	b, ann := bench(t, 16)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -18,7 +18,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,6 +32,7 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -196,14 +196,10 @@ func simConfig(seed uint64) omnisim.Config {
 // request's id just before omnisim does.
 func startSim(tb testing.TB, cfg omnisim.Config, before func(sim *omnisim.Server, id string)) *sim {
 	tb.Helper()
-	srv, err := omnisim.New(cfg, nil)
-	if err != nil {
-		tb.Fatalf("omnisim: %v", err)
-	}
-	rec := &recorder{sim: srv, next: srv.Handler(), before: before}
-	hs := httptest.NewServer(rec)
-	tb.Cleanup(hs.Close)
-	return &sim{Server: srv, rec: rec, baseURL: hs.URL + "/v1"}
+	rec := &recorder{before: before}
+	srv, url := omnisimtest.Serve(tb, cfg, func(next http.Handler) http.Handler { rec.next = next; return rec })
+	rec.sim = srv // set before any request: the URL was not known until now
+	return &sim{Server: srv, rec: rec, baseURL: url}
 }
 
 func (s *sim) clientConfig() mllm.Config { return clientConfigFor(s.baseURL) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 )
 
 // benchTimeScale multiplies omnisim's simulated latencies into real sleeps.
@@ -83,13 +84,8 @@ func BenchmarkSchedule(b *testing.B) {
 			simCfg := omnisim.DefaultConfig()
 			simCfg.PrefixCache = v.prefixCache
 			simCfg.TimeScale = benchTimeScale
-			srv, err := omnisim.New(simCfg, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			hs := httptest.NewServer(srv.Handler())
-			b.Cleanup(hs.Close)
-			l := newLocalizer(b, v.cfg, newClient(b, clientConfigFor(hs.URL+"/v1")))
+			srv, url := omnisimtest.Serve(b, simCfg, nil)
+			l := newLocalizer(b, v.cfg, newClient(b, clientConfigFor(url)))
 			inputs := benchInputs(b, b.N, 1)
 
 			srv.ResetStats()
@@ -141,14 +137,9 @@ func benchInputs(tb testing.TB, n, first int) []gar.Input {
 func measureOwnCPU(b *testing.B, cfg gar.Config, simCfg omnisim.Config) float64 {
 	b.Helper()
 	simCfg.TimeScale = 0
-	srv, err := omnisim.New(simCfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	canned := &cannedModel{next: srv.Handler(), answers: map[string][]byte{}}
-	hs := httptest.NewServer(canned)
-	defer hs.Close()
-	l := newLocalizer(b, cfg, newClient(b, clientConfigFor(hs.URL+"/v1")))
+	canned := &cannedModel{answers: map[string][]byte{}}
+	_, url := omnisimtest.Serve(b, simCfg, func(next http.Handler) http.Handler { canned.next = next; return canned })
+	l := newLocalizer(b, cfg, newClient(b, clientConfigFor(url)))
 
 	// Window 0 records the answers; two more warm the connections up.
 	inputs := benchInputs(b, cpuWindows+3, 100000)

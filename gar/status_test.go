@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 )
 
 var attemptSuffix = regexp.MustCompile(`/a[0-9]+$`)
@@ -26,22 +26,18 @@ var attemptSuffix = regexp.MustCompile(`/a[0-9]+$`)
 // attempt suffix) is in fail get that HTTP status.
 func failingSim(t *testing.T, fail map[string]int) string {
 	t.Helper()
-	srv, err := omnisim.New(simConfig(3), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := attemptSuffix.ReplaceAllString(r.Header.Get("X-Request-Id"), "")
-		if code, ok := fail[strings.TrimPrefix(id, "robot/front/7/")]; ok {
-			w.WriteHeader(code)
-			fmt.Fprintf(w, `{"object":"error","message":"injected %d","code":%d}`, code, code)
-			return
-		}
-		next.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	return hs.URL + "/v1"
+	_, url := omnisimtest.Serve(t, simConfig(3), func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := attemptSuffix.ReplaceAllString(r.Header.Get("X-Request-Id"), "")
+			if code, ok := fail[strings.TrimPrefix(id, "robot/front/7/")]; ok {
+				w.WriteHeader(code)
+				fmt.Fprintf(w, `{"object":"error","message":"injected %d","code":%d}`, code, code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return url
 }
 
 // TestStatusSaysWhatHappened: design §4 keeps mllm_unavailable for windows
@@ -157,6 +153,49 @@ func TestStatusSaysWhatHappened(t *testing.T) {
 				tt.check(t, res)
 			}
 		})
+	}
+}
+
+// TestFailuresShowNoSecrets: a server's error message goes into the
+// published payload (error, failures), so a URL it quotes must lose its
+// credentials there: a proxy in front of vLLM names its upstream, user and
+// key included.
+func TestFailuresShowNoSecrets(t *testing.T) {
+	_, url := omnisimtest.Serve(t, simConfig(3), func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, `{"object":"error","message":"upstream http://vllm:S3CRET@10.0.0.9:8000/v1/chat/completions?api_key=S3CRET refused the connection"}`)
+		})
+	})
+	cc := clientConfigFor(url)
+	cc.Breaker = mllm.BreakerConfig{ConsecutiveFailures: 100, OpenFor: time.Minute}
+	res := localize(t, newLocalizer(t, gar.Config{SupportsN: true}, newClient(t, cc)), testInput(t, 7, 0))
+	if res.Status != gar.StatusMLLMUnavailable || len(res.Failures) == 0 {
+		t.Fatalf("status %s with %d failures; want mllm_unavailable and the failed requests listed", res.Status, len(res.Failures))
+	}
+	text, err := json.Marshal(gar.NewDetection(gar.WindowMeta{Node: "robot", RunID: "r", Stream: "front", Seq: 7,
+		Start: time.Unix(0, 0), End: time.Unix(3, 0), FrameWidth: 1280, FrameHeight: 720, ModelWidth: 224, ModelHeight: 224}, res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Error    string             `json:"error"`
+		Failures []gar.StageFailure `json:"failures"`
+	}
+	if err := json.Unmarshal(text, &got); err != nil {
+		t.Fatal(err)
+	}
+	reasons := []string{got.Error}
+	for _, f := range got.Failures {
+		reasons = append(reasons, f.Error)
+	}
+	for _, r := range reasons {
+		if !strings.Contains(r, "upstream http://xxxxx@10.0.0.9:8000") {
+			t.Errorf("reason %q does not carry the server's message, redacted", r)
+		}
+	}
+	if strings.Contains(string(text), "S3") {
+		t.Errorf("the payload shows the secret:\n%s", text)
 	}
 }
 

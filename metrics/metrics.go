@@ -86,79 +86,89 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var b builder
 	m := &Metrics{
 		now: opts.Now,
-		windows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "windows_total",
-			Help: "Windows that went through the GAR loop or its shortcut and were handed to the publisher, by stream and outcome (the payload status: ok, silent, mllm_unavailable, invalid_model_output).",
-		}, []string{"stream", "outcome"}),
-		windowDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "gar_window_duration_seconds",
-			Help:    "Time the GAR loop took for one window, all stages, by stream.",
-			Buckets: LatencyBuckets,
-		}, []string{"stream"}),
-		stageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "gar_stage_duration_seconds",
-			Help:    "Time one GAR stage (locate, audio, analysis, refine) took within a window, retries included.",
-			Buckets: LatencyBuckets,
-		}, []string{"stage"}),
-		gate: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "gar_gate_decisions_total",
-			Help: "Gating decisions per source: refined, or refinement skipped because the analysis trials agreed (paper Eq. 10).",
-		}, []string{"decision"}),
-		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "queued_windows",
-			Help: "Windows waiting for the model in the stream's bounded queue.",
-		}, []string{"stream"}),
-		resultAge: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "result_age_seconds",
-			Help:    "Age of a result when it was published: publish time minus the wall-clock end of its window, by stream.",
-			Buckets: AgeBuckets,
-		}, []string{"stream"}),
-		lastResult: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "last_result_timestamp_seconds",
-			Help: "Unix time at which the stream's latest result (any status) was published.",
-		}, []string{"stream"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "mllm_requests_total",
-			Help: "Model server requests by endpoint, GAR stage and result; result breaker_open (endpoint empty) counts requests refused because every breaker was open.",
-		}, []string{"endpoint", "stage", "result"}),
-		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "mllm_request_duration_seconds",
-			Help:    "Duration of model server requests that were sent, whatever their result, by endpoint and GAR stage.",
-			Buckets: LatencyBuckets,
-		}, []string{"endpoint", "stage"}),
-		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "mllm_breaker_state",
-			Help: "Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.",
-		}, []string{"endpoint", "state"}),
-		mqtt: newMQTT(),
+		windows: b.counterVec("windows_total",
+			"Windows that went through the GAR loop or its shortcut and were handed to the publisher, by stream and outcome (the payload status: ok, silent, mllm_unavailable, invalid_model_output).",
+			"stream", "outcome"),
+		windowDuration: b.histogramVec("gar_window_duration_seconds",
+			"Time the GAR loop took for one window, all stages, by stream.",
+			LatencyBuckets, "stream"),
+		stageDuration: b.histogramVec("gar_stage_duration_seconds",
+			"Time one GAR stage (locate, audio, analysis, refine) took within a window, retries included.",
+			LatencyBuckets, "stage"),
+		gate: b.counterVec("gar_gate_decisions_total",
+			"Gating decisions per source: refined, or refinement skipped because the analysis trials agreed (paper Eq. 10).",
+			"decision"),
+		queued: b.gaugeVec("queued_windows",
+			"Windows waiting for the model in the stream's bounded queue.",
+			"stream"),
+		resultAge: b.histogramVec("result_age_seconds",
+			"Age of a result when it was published: publish time minus the wall-clock end of its window, by stream.",
+			AgeBuckets, "stream"),
+		lastResult: b.gaugeVec("last_result_timestamp_seconds",
+			"Unix time at which the stream's latest result (any status) was published.",
+			"stream"),
+		requests: b.counterVec("mllm_requests_total",
+			"Model server requests by endpoint, GAR stage and result; result breaker_open (endpoint empty) counts requests refused because every breaker was open.",
+			"endpoint", "stage", "result"),
+		requestDuration: b.histogramVec("mllm_request_duration_seconds",
+			"Duration of model server requests that were sent, whatever their result, by endpoint and GAR stage.",
+			LatencyBuckets, "endpoint", "stage"),
+		breaker: b.gaugeVec("mllm_breaker_state",
+			"Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.",
+			"endpoint", "state"),
+		mqtt:    newMQTT(&b),
+		streams: newStreamCollector(opts.Streams),
 	}
-	m.streams = newStreamCollector(opts.Streams)
 
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "build_info",
-		Help: "Always 1; the labels name the garssld version, the Go version and the linked FFmpeg libraries.",
-	}, []string{"version", "goversion", "ffmpeg"})
+	buildInfo := b.gaugeVec("build_info",
+		"Always 1; the labels name the garssld version, the Go version and the linked FFmpeg libraries.",
+		"version", "goversion", "ffmpeg")
 	buildInfo.WithLabelValues(opts.Version, runtime.Version(), opts.FFmpeg).Set(1)
 
 	for _, d := range []string{GateRefined, GateSkipped} {
 		m.gate.WithLabelValues(d)
 	}
 
-	for _, c := range []prometheus.Collector{
-		m.windows, m.windowDuration, m.stageDuration, m.gate, m.queued, m.resultAge, m.lastResult,
-		m.requests, m.requestDuration, m.breaker,
-		m.mqtt.published, m.mqtt.dropped, m.mqtt.pending, m.mqtt.connected, m.mqtt.commands,
-		m.streams, buildInfo,
+	for _, c := range append(b.made, m.streams,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// builder makes garssl_ families and remembers each, so that New registers
+// every family it made, whichever file declares it.
+type builder struct{ made []prometheus.Collector }
+
+func (b *builder) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	b.made = append(b.made, c)
+	return c
+}
+
+func (b *builder) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	b.made = append(b.made, g)
+	return g
+}
+
+func (b *builder) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+	b.made = append(b.made, g)
+	return g
+}
+
+func (b *builder) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	b.made = append(b.made, h)
+	return h
 }
 
 // Request implements mllm.Observer: one attempt at a model request.

@@ -12,28 +12,21 @@ type MQTT struct {
 	commands  *prometheus.CounterVec
 }
 
-func newMQTT() *MQTT {
+func newMQTT(b *builder) *MQTT {
 	o := &MQTT{
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "mqtt_messages_published_total",
-			Help: "MQTT messages handed to the client library, by kind (detection, state, status).",
-		}, []string{"kind"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "mqtt_messages_dropped_total",
-			Help: "MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown).",
-		}, []string{"reason"}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "mqtt_pending_messages",
-			Help: "MQTT messages queued or in flight and not yet handed over or acknowledged.",
-		}),
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "mqtt_connected",
-			Help: "1 while the MQTT client is connected to the broker, else 0.",
-		}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "mqtt_commands_total",
-			Help: "Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).",
-		}, []string{"result"}),
+		published: b.counterVec("mqtt_messages_published_total",
+			"MQTT messages handed to the client library, by kind (detection, state, status).",
+			"kind"),
+		dropped: b.counterVec("mqtt_messages_dropped_total",
+			"MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown).",
+			"reason"),
+		pending: b.gauge("mqtt_pending_messages",
+			"MQTT messages queued or in flight and not yet handed over or acknowledged."),
+		connected: b.gauge("mqtt_connected",
+			"1 while the MQTT client is connected to the broker, else 0."),
+		commands: b.counterVec("mqtt_commands_total",
+			"Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).",
+			"result"),
 	}
 	for _, k := range mqttKinds {
 		o.published.WithLabelValues(k)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // optionsFromHCL loads an mqtt block through the config package and
@@ -36,7 +37,7 @@ func connectFailure(t *testing.T, o Options, brokerURL, wantReason string) {
 	t.Helper()
 	h := newHarness(t, o)
 	stop := h.run(t)
-	waitFor(t, "three failed attempts", 30*time.Second, func() bool { return h.p.failed.Load() >= 3 })
+	waittest.For(t, "three failed attempts", 30*time.Second, func() bool { return h.p.failed.Load() >= 3 })
 	if h.p.Connected() {
 		t.Fatal("connected")
 	}
@@ -86,7 +87,7 @@ func TestTLSClientCertificates(t *testing.T) {
 		})
 		h := newHarness(t, optionsFromHCL(t, block(certs.CA, true)))
 		stop := h.run(t)
-		waitFor(t, "the TLS connection", 30*time.Second, h.p.Connected)
+		waittest.For(t, "the TLS connection", 30*time.Second, h.p.Connected)
 		h.p.Detection("front", 1, detectionPayload(t, "front", 1))
 		sch := detectionSchema(t)
 		sub.WaitFor(t, "the detection over TLS", 20*time.Second, func(m []mosquittotest.Message) bool {
@@ -130,8 +131,8 @@ func TestPasswordFile(t *testing.T) {
 	t.Run("right password", func(t *testing.T) {
 		h := newHarness(t, optionsFromHCL(t, block("right-horse-battery")))
 		stop := h.run(t)
-		waitFor(t, "the connection", 30*time.Second, h.p.Connected)
-		waitFor(t, "the online status", 20*time.Second, func() bool {
+		waittest.For(t, "the connection", 30*time.Second, h.p.Connected)
+		waittest.For(t, "the online status", 20*time.Second, func() bool {
 			return h.obs.get(func(r *recorder) int { return r.published[KindStatus] }) == 1
 		})
 		stop()

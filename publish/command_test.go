@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -121,7 +122,7 @@ func TestSetCommands(t *testing.T) {
 	commands := func(result string) func() bool {
 		return func() bool { return h.obs.get(func(r *recorder) int { return r.commands[result] }) > 0 }
 	}
-	waitFor(t, "the retained command to be seen", 20*time.Second, commands(CommandIgnoredRetained))
+	waittest.For(t, "the retained command to be seen", 20*time.Second, commands(CommandIgnoredRetained))
 	if calls := sets.get(); len(calls) != 0 {
 		t.Fatalf("retained command applied: %v", calls)
 	}
@@ -145,10 +146,10 @@ func TestSetCommands(t *testing.T) {
 		publishRaw(t, b, setTopic("front"), false, bad)
 	}
 	publishRaw(t, b, setTopic("rear"), false, `{"enabled":false}`)
-	waitFor(t, "three malformed commands", 20*time.Second, func() bool {
+	waittest.For(t, "three malformed commands", 20*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.commands[CommandMalformed] }) == 3
 	})
-	waitFor(t, "the unknown stream", 20*time.Second, commands(CommandUnknownStream))
+	waittest.For(t, "the unknown stream", 20*time.Second, commands(CommandUnknownStream))
 	if got := h.obs.get(func(r *recorder) int { return r.commands[CommandApplied] }); got != 2 {
 		t.Errorf("applied %d commands, want 2", got)
 	}
@@ -179,17 +180,17 @@ func TestSlowOnSetDoesNotStallPublishing(t *testing.T) {
 	for i, stream := range []string{"front", "rear", "front"} {
 		publishRaw(t, b, testPrefix+"/"+testNode+"/"+stream+"/set", false, []string{`{"enabled":false}`, `{"enabled":false}`, `{"enabled":true}`}[i])
 	}
-	waitFor(t, "three commands", 20*time.Second, func() bool {
+	waittest.For(t, "three commands", 20*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.commands[CommandApplied] }) == 3
 	})
 	for seq := uint64(1); seq <= 10; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
-	waitFor(t, "ten acknowledged detections while OnSet is blocked", 20*time.Second, func() bool {
+	waittest.For(t, "ten acknowledged detections while OnSet is blocked", 20*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.published[KindDetection] }) == 10
 	})
 	close(sets.block)
-	waitFor(t, "OnSet to catch up", 20*time.Second, func() bool { return len(sets.get()) >= 2 })
+	waittest.For(t, "OnSet to catch up", 20*time.Second, func() bool { return len(sets.get()) >= 2 })
 	stop()
 	// The latest command per stream wins: front ends enabled.
 	calls := strings.Join(sets.get(), ",")

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // TestNothingLostAcrossBrokerOutage stops a persistent broker for 10 s in
@@ -31,7 +32,7 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	h := newHarness(t, testOptions(t, b.URL()))
 	h.p.SetStreams([]string{"front"})
 	h.run(t)
-	waitFor(t, "the first connection", 20*time.Second, h.p.Connected)
+	waittest.For(t, "the first connection", 20*time.Second, h.p.Connected)
 
 	var (
 		mu       sync.Mutex
@@ -66,13 +67,13 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	})
 	b.Stop()
 	atStop := count()
-	waitFor(t, "the publisher to notice the outage", 20*time.Second, func() bool { return !h.p.Connected() })
+	waittest.For(t, "the publisher to notice the outage", 20*time.Second, func() bool { return !h.p.Connected() })
 	time.Sleep(10 * time.Second) // the outage itself
 	duringOutage := count() - atStop
 	attempts := h.p.failed.Load()
 	restarted := time.Now()
 	b.Start()
-	waitFor(t, "the publisher to reconnect", 30*time.Second, h.p.Connected)
+	waittest.For(t, "the publisher to reconnect", 30*time.Second, h.p.Connected)
 	reconnectedAfter := time.Since(restarted)
 	time.Sleep(time.Second) // a little traffic after the outage
 	stopProducing()
@@ -120,7 +121,7 @@ func TestPublishWhileBrokerDownAtBoot(t *testing.T) {
 	for seq := uint64(1); seq <= 5; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
-	waitFor(t, "five detections handed to paho", 10*time.Second, func() bool {
+	waittest.For(t, "five detections handed to paho", 10*time.Second, func() bool {
 		return storedMessages(t, h.opts.StoreDir) == 5
 	})
 	b.Start()
@@ -129,7 +130,7 @@ func TestPublishWhileBrokerDownAtBoot(t *testing.T) {
 		set, _ := distinct(detectionSeqs(t, sch, m, "front"))
 		return hasRun(set, 1, 5)
 	})
-	waitFor(t, "pending to return to 0", 20*time.Second, func() bool {
+	waittest.For(t, "pending to return to 0", 20*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.pending }) == 0
 	})
 	if d := h.obs.droppedTotal(); d != 0 {
@@ -167,7 +168,7 @@ func TestMaxPendingDropsOldest(t *testing.T) {
 		t.Fatalf("dropped %d before Run, want 7", got)
 	}
 	h.run(t)
-	waitFor(t, "the queue handed to paho", 10*time.Second, func() bool {
+	waittest.For(t, "the queue handed to paho", 10*time.Second, func() bool {
 		return storedMessages(t, h.opts.StoreDir) == 5
 	})
 	// paho now holds all five: a new detection is the only one droppable.
@@ -188,7 +189,7 @@ func TestMaxPendingDropsOldest(t *testing.T) {
 		set, _ := distinct(detectionSeqs(t, sch, m, "front"))
 		return hasRun(set, 8, 12)
 	})
-	waitFor(t, "the end of the burst", 20*time.Second, func() bool {
+	waittest.For(t, "the end of the burst", 20*time.Second, func() bool {
 		return len(h.logs.lines("below max_pending again")) == 1
 	})
 	if l := h.logs.lines("below max_pending again")[0]; l["dropped"] != float64(8) {
@@ -387,7 +388,7 @@ func TestLastWillOnKill(t *testing.T) {
 func waitForRetained(t *testing.T, b *mosquittotest.Broker, state string) statusMsg {
 	t.Helper()
 	var st statusMsg
-	waitFor(t, "retained status "+state, 30*time.Second, func() bool {
+	waittest.For(t, "retained status "+state, 30*time.Second, func() bool {
 		var ok bool
 		st, ok = probeRetainedStatus(t, b)
 		return ok && st.State == state
@@ -408,7 +409,7 @@ func TestShutdownWhileBrokerDown(t *testing.T) {
 	for seq := uint64(1); seq <= 4; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
-	waitFor(t, "four detections in the store", 10*time.Second, func() bool { return storedMessages(t, o.StoreDir) == 4 })
+	waittest.For(t, "four detections in the store", 10*time.Second, func() bool { return storedMessages(t, o.StoreDir) == 4 })
 	start := time.Now()
 	stop()
 	if d := time.Since(start); d > 5*time.Second {
@@ -476,14 +477,14 @@ func TestQoS0WhileDisconnectedIsCountedDrop(t *testing.T) {
 	for seq := uint64(1); seq <= 3; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
-	waitFor(t, "three counted drops", 10*time.Second, func() bool {
+	waittest.For(t, "three counted drops", 10*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.dropped[DropPublishError] }) == 3
 	})
 	if n := len(h.logs.lines("QoS 0 messages are not stored")); n != 1 {
 		t.Errorf("%d lines for one burst, want 1", n)
 	}
 	b := mosquittotest.StartOn(t, port, mosquittotest.Config{})
-	waitFor(t, "the connection", 30*time.Second, h.p.Connected)
+	waittest.For(t, "the connection", 30*time.Second, h.p.Connected)
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
 		ClientID: "qos0-sub", Topics: []string{testPrefix + "/" + testNode + "/+/detections"},
 	})
@@ -492,6 +493,6 @@ func TestQoS0WhileDisconnectedIsCountedDrop(t *testing.T) {
 	sub.WaitFor(t, "seq 4", 20*time.Second, func(m []mosquittotest.Message) bool {
 		return len(detectionSeqs(t, sch, m, "front")) == 1
 	})
-	waitFor(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+	waittest.For(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
 	stop()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/syncbuf"
 )
 
 const (
@@ -75,24 +76,12 @@ func (r *recorder) droppedTotal() int {
 }
 
 // logBuffer collects JSON log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // lines returns the decoded log lines whose message contains msg.
 func (b *logBuffer) lines(msg string) []map[string]any {
-	b.mu.Lock()
-	text := b.buf.String()
-	b.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(text, "\n") {
+	for _, l := range strings.Split(b.String(), "\n") {
 		if l == "" {
 			continue
 		}
@@ -102,12 +91,6 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // harness is one Publisher under test with its observer and log.
@@ -202,18 +185,6 @@ func checkNoLeaks(t *testing.T, baseline goleak.Option) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

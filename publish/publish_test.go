@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 type statusMsg struct {
@@ -81,7 +82,7 @@ func TestDetectionsStatusAndStopped(t *testing.T) {
 		return func() bool { return h.obs.get(func(r *recorder) int { return r.published[KindStatus] }) >= n }
 	}
 
-	waitFor(t, "the online status", 20*time.Second, statuses(1))
+	waittest.For(t, "the online status", 20*time.Second, statuses(1))
 	st := retainedStatus(t, b)
 	if st.State != StatusOnline || st.Node != testNode || st.Version != "test-1.0" || !slices.Equal(st.Streams, []string{"front", "rear"}) {
 		t.Fatalf("online status = %+v", st)
@@ -94,7 +95,7 @@ func TestDetectionsStatusAndStopped(t *testing.T) {
 		set, _ := distinct(detectionSeqs(t, sch, m, "front"))
 		return hasRun(set, 1, 20)
 	})
-	waitFor(t, "20 published tokens", 10*time.Second, func() bool {
+	waittest.For(t, "20 published tokens", 10*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.published[KindDetection] }) == 20
 	})
 	if !h.p.Connected() {
@@ -110,10 +111,10 @@ func TestDetectionsStatusAndStopped(t *testing.T) {
 	// Without persistence the restarted broker has forgotten the retained
 	// status: only a publish after the reconnect brings it back.
 	b.Stop()
-	waitFor(t, "the disconnect to be noticed", 20*time.Second, func() bool { return !h.p.Connected() })
+	waittest.For(t, "the disconnect to be noticed", 20*time.Second, func() bool { return !h.p.Connected() })
 	b.Start()
-	waitFor(t, "the reconnect", 20*time.Second, h.p.Connected)
-	waitFor(t, "the online status after the reconnect", 20*time.Second, statuses(3))
+	waittest.For(t, "the reconnect", 20*time.Second, h.p.Connected)
+	waittest.For(t, "the online status after the reconnect", 20*time.Second, statuses(3))
 	// The restarted broker forgot the session too: set commands arrive
 	// only because the subscription is made again on every connect.
 	waitSubscribed(t, h, b)
@@ -162,7 +163,7 @@ func TestStreamStateRetainedAndCoalesced(t *testing.T) {
 	}
 
 	b := mosquittotest.StartOn(t, port, mosquittotest.Config{})
-	waitFor(t, "the first connection", 30*time.Second, h.p.Connected)
+	waittest.For(t, "the first connection", 30*time.Second, h.p.Connected)
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
 		ClientID: "state-probe", QoS: 1, Topics: []string{testPrefix + "/" + testNode + "/front/state"},
 	})

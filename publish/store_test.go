@@ -15,6 +15,7 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // fillDisk makes every file paho's file store (and the write probe) will
@@ -46,11 +47,11 @@ func TestFullDiskDegradesToCountedDrops(t *testing.T) {
 	h.run(t)
 
 	h.p.Detection("front", 1, detectionPayload(t, "front", 1))
-	waitFor(t, "the first detection's failed write", 10*time.Second, func() bool { return h.p.store.spilled() == 1 })
+	waittest.For(t, "the first detection's failed write", 10*time.Second, func() bool { return h.p.store.spilled() == 1 })
 	for seq := uint64(2); seq <= 6; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
-	waitFor(t, "five store_error drops", 10*time.Second, func() bool {
+	waittest.For(t, "five store_error drops", 10*time.Second, func() bool {
 		return h.obs.get(func(r *recorder) int { return r.dropped[DropStoreError] }) == 5
 	})
 	if n := len(h.logs.lines("mqtt file store failed")); n != 1 {
@@ -64,7 +65,7 @@ func TestFullDiskDegradesToCountedDrops(t *testing.T) {
 	}
 
 	b.Start()
-	waitFor(t, "the connection", 30*time.Second, h.p.Connected)
+	waittest.For(t, "the connection", 30*time.Second, h.p.Connected)
 	for seq := uint64(7); seq <= 9; seq++ {
 		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 	}
@@ -79,7 +80,7 @@ func TestFullDiskDegradesToCountedDrops(t *testing.T) {
 	if len(set) != 4 {
 		t.Errorf("received seqs %v, want exactly 1, 7, 8, 9", set)
 	}
-	waitFor(t, "the spill to empty after PUBACKs", 20*time.Second, func() bool { return h.p.store.spilled() == 0 })
+	waittest.For(t, "the spill to empty after PUBACKs", 20*time.Second, func() bool { return h.p.store.spilled() == 0 })
 }
 
 // panicStore fails like paho's FileStore does: by panicking.
@@ -134,7 +135,7 @@ func TestSafeStoreRecoversEveryPanic(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, probeFile)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a probe to find the disk writable", 10*time.Second, s.healthy)
+	waittest.For(t, "a probe to find the disk writable", 10*time.Second, s.healthy)
 	s.Del("o.1")
 	if s.spilled() != 0 {
 		t.Error("Del left the packet in memory")

@@ -11,7 +11,6 @@ import (
 	"image/jpeg"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 	"github.com/garssl/garssld/schedule"
 	"github.com/garssl/garssld/windowing"
 )
@@ -32,19 +32,6 @@ const (
 	testRunID = "01TESTRUN"
 	modelSize = 224
 )
-
-// waitFor polls cond until it holds or d passes; the machine may be loaded,
-// so callers give generous bounds.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // fakeClock is a Clock the test moves by hand.
 type fakeClock struct {
@@ -510,13 +497,15 @@ func startSim(t testing.TB, timeScale float64) *sim {
 	t.Helper()
 	cfg := omnisim.DefaultConfig()
 	cfg.TimeScale = timeScale
-	srv, err := omnisim.New(cfg, nil)
-	if err != nil {
-		t.Fatalf("omnisim: %v", err)
-	}
-	s := &sim{Server: srv}
-	next := srv.Handler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &sim{}
+	s.Server, s.url = omnisimtest.Serve(t, cfg, func(next http.Handler) http.Handler { return s.recording(next) })
+	return s
+}
+
+// recording records the ids of chat requests, and of those omnisim
+// answered, on their way to next.
+func (s *sim) recording(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			next.ServeHTTP(w, r)
 			return
@@ -532,10 +521,7 @@ func startSim(t testing.TB, timeScale float64) *sim {
 			s.answered = append(s.answered, id)
 			s.mu.Unlock()
 		}
-	}))
-	t.Cleanup(hs.Close)
-	s.url = hs.URL + "/v1"
-	return s
+	})
 }
 
 func (s *sim) requestIDs() []string {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -23,7 +24,7 @@ func TestShutdownLetsRunningWindowsFinish(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }()
-	waitFor(t, 20*time.Second, "queued window dropped", func() bool { return r.obs.drops("a", schedule.DropShutdown) == 1 })
+	waittest.For(t, "queued window dropped", 20*time.Second, func() bool { return r.obs.drops("a", schedule.DropShutdown) == 1 })
 	select {
 	case err := <-stopped:
 		t.Fatalf("Run returned (%v) while a window was running inside the shutdown timeout", err)

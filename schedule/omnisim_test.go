@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -25,7 +26,7 @@ import (
 func checkAccounts(t *testing.T, r *rig, s *sim, submitted map[string]int, allowed ...string) {
 	t.Helper()
 	for stream, n := range submitted {
-		waitFor(t, 60*time.Second, "stream "+stream+" accounted for", func() bool { return r.accounted(stream, n) })
+		waittest.For(t, "stream "+stream+" accounted for", 60*time.Second, func() bool { return r.accounted(stream, n) })
 		r.obs.mu.Lock()
 		for reason, c := range r.obs.dropped[stream] {
 			if !contains(allowed, reason) {
@@ -156,7 +157,7 @@ func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
 		for seq := uint64(1); seq <= 3; seq++ {
 			r.submit(t, window(t, "a", seq, time.Now(), false, true))
 		}
-		waitFor(t, 60*time.Second, "three stale drops", func() bool { return r.obs.drops("a", schedule.DropStale) == 3 })
+		waittest.For(t, "three stale drops", 60*time.Second, func() bool { return r.obs.drops("a", schedule.DropStale) == 3 })
 		if n := len(r.pub.all()); n != 0 {
 			t.Fatalf("%d stale results published", n)
 		}
@@ -168,7 +169,7 @@ func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
 				t.Fatalf("window a/%d got %d analysis answers: it ran past its stale deadline", seq, n)
 			}
 		}
-		waitFor(t, 30*time.Second, "omnisim to see its clients go away", func() bool { return s.Stats().Cancelled > 0 })
+		waittest.For(t, "omnisim to see its clients go away", 30*time.Second, func() bool { return s.Stats().Cancelled > 0 })
 	})
 
 	t.Run("window_deadline shorter", func(t *testing.T) {
@@ -176,7 +177,7 @@ func TestNoResultIsPublishedStalerThanStaleAfter(t *testing.T) {
 		const staleAfter = 10 * time.Second
 		r := startRig(t, schedule.Config{MaxWindows: 4, WindowDeadline: 300 * time.Millisecond}, loc, streamCfg("b", 4, staleAfter))
 		r.submit(t, window(t, "b", 1, time.Now(), false, true))
-		waitFor(t, 60*time.Second, "window published", func() bool { return r.pub.count("b") == 1 })
+		waittest.For(t, "window published", 60*time.Second, func() bool { return r.pub.count("b") == 1 })
 		d := r.pub.find("b", 1)
 		if d.Status != gar.StatusMLLMUnavailable {
 			t.Fatalf("status %s, want mllm_unavailable", d.Status)
@@ -232,7 +233,7 @@ func TestRemoveAndShutdownMidFlightAgainstTheModel(t *testing.T) {
 
 	r.submit(t, window(t, "a", 1, time.Now(), false, true))
 	r.submit(t, window(t, "b", 1, time.Now(), false, true))
-	waitFor(t, 30*time.Second, "a/1 on the model", func() bool { return s.requestsFor("a", 1) > 0 })
+	waittest.For(t, "a/1 on the model", 30*time.Second, func() bool { return s.requestsFor("a", 1) > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.s.Remove(ctx, "a"); err != nil {
@@ -245,15 +246,15 @@ func TestRemoveAndShutdownMidFlightAgainstTheModel(t *testing.T) {
 	if got := r.obs.drops("a", schedule.DropRemoved); got != 1 {
 		t.Fatalf("removed drops = %d, want 1", got)
 	}
-	waitFor(t, 30*time.Second, "omnisim to see a/1's requests go away", func() bool { return s.Stats().Cancelled > 0 })
-	waitFor(t, 60*time.Second, "b/1 published", func() bool { return r.pub.count("b") == 1 })
+	waittest.For(t, "omnisim to see a/1's requests go away", 30*time.Second, func() bool { return s.Stats().Cancelled > 0 })
+	waittest.For(t, "b/1 published", 60*time.Second, func() bool { return r.pub.count("b") == 1 })
 	if r.pub.count("a") != 0 {
 		t.Fatal("the removed stream's window was published")
 	}
 
 	// Shutdown with a window running: cut after the 200 ms timeout.
 	r.submit(t, window(t, "b", 2, time.Now(), false, true))
-	waitFor(t, 30*time.Second, "b/2 on the model", func() bool { return s.requestsFor("b", 2) > 0 })
+	waittest.For(t, "b/2 on the model", 30*time.Second, func() bool { return s.requestsFor("b", 2) > 0 })
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

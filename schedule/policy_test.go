@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -45,7 +46,7 @@ func TestQueueDropsOldestAndCountsEveryDrop(t *testing.T) {
 	if want := []string{"robot/a/5", "robot/a/6"}; !slices.Equal(order, want) {
 		t.Fatalf("windows started after the first: %v, want %v", order, want)
 	}
-	waitFor(t, 20*time.Second, "every window accounted for", func() bool { return r.accounted("a", 6) })
+	waittest.For(t, "every window accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
 	if got, want := r.pub.seqs("a"), []uint64{1, 5, 6}; !slices.Equal(got, want) {
 		t.Fatalf("published seqs %v, want %v", got, want)
 	}
@@ -79,7 +80,7 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 	if id := loc.next(t); id != "robot/a/2" {
 		t.Fatalf("after b/1: started %s, want robot/a/2", id)
 	}
-	waitFor(t, 20*time.Second, "b/1 published", func() bool { return r.pub.find("b", 1) != nil })
+	waittest.For(t, "b/1 published", 20*time.Second, func() bool { return r.pub.find("b", 1) != nil })
 	if got := r.pub.find("b", 1).LatencyMS.AgeAtPublish; got != 3000 {
 		t.Fatalf("b/1 age_at_publish = %d ms, want 3000 (fake clock)", got)
 	}
@@ -94,7 +95,7 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 	// as old, is dropped when its turn comes.
 	clock.Advance(8 * time.Second)
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "a and b accounted for", func() bool { return r.accounted("a", 2) && r.accounted("b", 2) })
+	waittest.For(t, "a and b accounted for", 20*time.Second, func() bool { return r.accounted("a", 2) && r.accounted("b", 2) })
 	if d := r.pub.find("a", 2); d != nil {
 		t.Fatalf("a/2 published at age %d ms, older than stale_after %s", d.LatencyMS.AgeAtPublish, staleAfter)
 	}
@@ -121,7 +122,7 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 		}
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "all accounted for", func() bool { return r.accounted("a", 6) })
+	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
 }
 
 // The deadline a window runs under is min(window_deadline, time left until
@@ -155,7 +156,7 @@ func TestWindowDeadlineIsTheSmallerOfDeadlineAndTimeToStale(t *testing.T) {
 				t.Fatalf("window ran with %s left (deadline set: %v), want just under %s", left, ok, tt.want)
 			}
 			loc.finishOne(t)
-			waitFor(t, 20*time.Second, "window published", func() bool { return r.pub.count("a") == 1 })
+			waittest.For(t, "window published", 20*time.Second, func() bool { return r.pub.count("a") == 1 })
 		})
 	}
 }
@@ -187,7 +188,7 @@ func TestAdmissionIsRoundRobinAcrossStreams(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Fatalf("admission order %v, want %v", order, want)
 	}
-	waitFor(t, 20*time.Second, "all published", func() bool { return len(r.pub.all()) == 7 })
+	waittest.For(t, "all published", 20*time.Second, func() bool { return len(r.pub.all()) == 7 })
 }
 
 func TestSilentWindowsSkipTheQueueAndTheModel(t *testing.T) {
@@ -220,7 +221,7 @@ func TestSilentWindowsSkipTheQueueAndTheModel(t *testing.T) {
 		t.Fatalf("next started %s", id)
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "all accounted for", func() bool { return r.accounted("a", 3) })
+	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 3) })
 	if slices.Contains(loc.callIDs(), "robot/a/2") {
 		t.Fatal("silent window reached the model")
 	}
@@ -262,7 +263,7 @@ func TestPauseDropsWaitingWindowsAndLetsTheRunningOneFinish(t *testing.T) {
 	}
 	loc.finishOne(t)
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "running windows published", func() bool { return r.pub.count("a") == 2 && r.pub.count("b") == 1 })
+	waittest.For(t, "running windows published", 20*time.Second, func() bool { return r.pub.count("a") == 2 && r.pub.count("b") == 1 })
 	if got := r.pub.seqs("a"); !slices.Equal(got, []uint64{1, 2}) {
 		t.Fatalf("published %v, want the two that were running", got)
 	}
@@ -275,7 +276,7 @@ func TestPauseDropsWaitingWindowsAndLetsTheRunningOneFinish(t *testing.T) {
 		t.Fatalf("after resume started %s", id)
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "every window accounted for", func() bool { return r.accounted("a", 6) })
+	waittest.For(t, "every window accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
 	loc.noneStarted(t)
 }
 
@@ -321,7 +322,7 @@ func TestRemoveCancelsRunningWindowsAndPublishesNothingAfter(t *testing.T) {
 
 	// The other stream is untouched, and the name can come back (a reload).
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "b/1 published", func() bool { return r.pub.count("b") == 1 })
+	waittest.For(t, "b/1 published", 20*time.Second, func() bool { return r.pub.count("b") == 1 })
 	if err := r.s.Add(streamCfg("a", 2, time.Hour)); err != nil {
 		t.Fatalf("re-Add: %v", err)
 	}
@@ -330,7 +331,7 @@ func TestRemoveCancelsRunningWindowsAndPublishesNothingAfter(t *testing.T) {
 		t.Fatalf("re-added stream started %s", id)
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "re-added stream publishes", func() bool { return r.pub.count("a") == 1 })
+	waittest.For(t, "re-added stream publishes", 20*time.Second, func() bool { return r.pub.count("a") == 1 })
 }
 
 func TestPingAnswersOnlyWhileRunning(t *testing.T) {
@@ -350,7 +351,7 @@ func TestPingAnswersOnlyWhileRunning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	waitFor(t, 20*time.Second, "Ping answered", func() bool { return short() == nil })
+	waittest.For(t, "Ping answered", 20*time.Second, func() bool { return short() == nil })
 	if err := s.Run(ctx); err == nil {
 		t.Fatal("a second Run was accepted")
 	}
@@ -443,7 +444,7 @@ func TestWindowsWaitForRun(t *testing.T) {
 		t.Fatalf("started %s", id)
 	}
 	loc.finishOne(t)
-	waitFor(t, 20*time.Second, "published", func() bool { return pub.count("a") == 1 })
+	waittest.For(t, "published", 20*time.Second, func() bool { return pub.count("a") == 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

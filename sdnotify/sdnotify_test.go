@@ -1,7 +1,6 @@
 package sdnotify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/internal/syncbuf"
 )
 
 // listenNotify listens on a unixgram socket, as systemd does, and points
@@ -180,32 +181,14 @@ func (t *fakeTicker) tick(tb testing.TB) {
 	}
 }
 
-// lockedBuffer collects log output from the watchdog's goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startWatchdog runs a Watchdog on the real systemd client with a fake
 // clock until the test ends. WATCHDOG_USEC is usec ("" for unset).
-func startWatchdog(t *testing.T, usec string) (*Watchdog, *fakeClock, *lockedBuffer) {
+func startWatchdog(t *testing.T, usec string) (*Watchdog, *fakeClock, *syncbuf.Buffer) {
 	t.Helper()
 	t.Setenv("WATCHDOG_USEC", usec)
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 	clk := newFakeClock()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	w, err := NewWatchdog(WatchdogConfig{
 		Clock:  clk,
 		Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),

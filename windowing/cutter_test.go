@@ -307,6 +307,39 @@ func TestDeadMicrophoneClosesWindowsWhileVideoRuns(t *testing.T) {
 	}
 }
 
+// TestGapKeepsMicrophoneAudioPastIt: with a separate microphone, sound
+// from after a camera outage can arrive before the camera's first frame
+// reports the gap. That sound belongs to the windows after the gap: it is
+// kept, not replaced with silence.
+func TestGapKeepsMicrophoneAudioPastIt(t *testing.T) {
+	s := time.Second
+	f := newFeed(t, 3*s, 3*s)
+	f.both(0, 3*s)
+	f.audio(3*s, 12*s) // the camera is out from 3 s to 10 s; the microphone goes on
+	f.c.Gap(3*s, 10*s) // the camera's first frame after the outage
+	f.video(10*s, 12*s, 25)
+	f.both(12*s, 16*s)
+	f.c.Flush()
+	var after []Window
+	for _, w := range f.windows {
+		if w.PTSStart >= 10*s {
+			after = append(after, w)
+		}
+	}
+	if len(after) != 2 || after[0].PTSStart != 10*s {
+		var starts []time.Duration
+		for _, w := range after {
+			starts = append(starts, w.PTSStart)
+		}
+		t.Fatalf("windows after the gap start at %v; want 2, from 10 s (stats %+v)", starts, f.c.Stats())
+	}
+	for _, w := range after {
+		if w.SilenceFilled != 0 {
+			t.Errorf("window %v–%v: %d samples of silence; the microphone's sound was there", w.PTSStart, w.PTSEnd, w.SilenceFilled)
+		}
+	}
+}
+
 // TestWallTimes: a window's wall-clock times carry a monotonic reading, so
 // that its age is immune to system clock steps; windows of media read
 // faster than real time end when they are cut, never in the future.

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,12 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/samples"
 	"github.com/garssl/garssld/internal/synthbench"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 )
 
 // garssldCommand runs garssld: the binary named by GARSSLD_BIN (make bench
@@ -126,14 +124,8 @@ func (s *serviceRecorder) perSample(times map[string]float64) (samples int, sum,
 func BenchmarkEvalSynthetic(b *testing.B) {
 	const n, concurrency = 500, 8
 	bench := synthbench.Make(b, b.TempDir(), synthbench.Spec{Kind: "vggss", N: n})
-	cfg := omnisim.DefaultConfig()
-	sim, err := omnisim.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
 	rec := &serviceRecorder{}
-	srv := httptest.NewServer(rec.wrap(sim.Handler()))
-	b.Cleanup(srv.Close)
+	sim, endpoint := omnisimtest.Serve(b, omnisim.DefaultConfig(), rec.wrap)
 
 	b.ResetTimer()
 	for range b.N {
@@ -142,7 +134,7 @@ func BenchmarkEvalSynthetic(b *testing.B) {
 		rec.reset()
 		out := filepath.Join(b.TempDir(), "out")
 		wall, cpu, rss := runMeasured(b, garssldCommand("eval", "--dataset", "vggss", "--annotations", bench.Annotations,
-			"--frames", bench.Frames, "--audio", bench.Audio, "--out", out, "--endpoint", srv.URL+"/v1",
+			"--frames", bench.Frames, "--audio", bench.Audio, "--out", out, "--endpoint", endpoint,
 			"--concurrency", strconv.Itoa(concurrency), "--log-level", "error"))
 		done, sum, requests := rec.perSample(rec.sim)
 		_, sumReal, _ := rec.perSample(rec.real)

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -21,6 +20,7 @@ import (
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/report"
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/syncbuf"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,9 +73,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	tauSource := applyGateThresholds(cfg, kind, *tauAV, *tauAudio)
 	// The log and the progress display share stderr from several goroutines.
-	errOut := &lockedWriter{w: stderr}
+	errOut := syncbuf.NewWriter(stderr)
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: errOut})
 	capture.RouteFFmpegLogs(log)
+	defer capture.FlushFFmpegLogs()
 	fitInFlight(cfg, *concurrency, log)
 
 	loc, client, err := daemon.NewLocalizer(cfg, log, nil)
@@ -193,15 +194,3 @@ func headline(r report.Report, out string) string {
 }
 
 var _ eval.Localizer = (*gar.Localizer)(nil)
-
-// lockedWriter serialises writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/report"
 	"github.com/garssl/garssld/eval/samples"
 	"github.com/garssl/garssld/internal/schematest"
 	"github.com/garssl/garssld/internal/synthbench"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/omnisim/omnisimtest"
 )
 
 // TestMain lets a test run garssld as a child process (to kill it).
@@ -43,13 +41,7 @@ func startSim(t testing.TB, truth string, edit func(*omnisim.Config)) (*omnisim.
 	if edit != nil {
 		edit(&cfg)
 	}
-	sim, err := omnisim.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	return sim, srv.URL + "/v1"
+	return omnisimtest.Serve(t, cfg, nil)
 }
 
 // reportOf decodes a report as a generic object; strip removes the members

@@ -62,6 +62,7 @@ func runLocate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "garssld", Level: hclog.LevelFromString(*logLevel), Output: stderr})
 	capture.RouteFFmpegLogs(log)
+	defer capture.FlushFFmpegLogs()
 
 	size := cfg.GAR.ModelSize
 	still, err := capture.LoadStill(*image, *audio, size, size)

@@ -4,46 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/syncbuf"
 	"github.com/garssl/garssld/internal/testmedia"
-	"github.com/garssl/garssld/omnisim"
 )
 
 // run calls the CLI in-process and returns its exit code and output.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	// Outputs several goroutines may write, as they may os.Stderr:
+	// FFmpeg's log can report from a timer.
+	var stdout, stderr syncbuf.Buffer
 	code := mainCode(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
-}
-
-// syncBuffer is an output several goroutines may write, as they may
-// os.Stderr: FFmpeg's log can report from a timer.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestVersion(t *testing.T) {
@@ -134,25 +114,11 @@ func TestDump(t *testing.T) {
 	}
 }
 
-// startOmnisim serves the simulator on 127.0.0.1 for one test.
-func startOmnisim(t *testing.T) string {
-	t.Helper()
-	cfg := omnisim.DefaultConfig()
-	cfg.TimeScale = 0
-	sim, err := omnisim.New(cfg, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL + "/v1"
-}
-
 func TestLocate(t *testing.T) {
 	dir := t.TempDir()
 	image := testmedia.File(t, dir, "frame.png", "-f", "lavfi", "-i", "testsrc2=s=640x480:d=1", "-frames:v", "1")
 	audio := testmedia.File(t, dir, "sound.wav", testmedia.Sine(0.5, 440, 44100, 2, 5)...)
-	endpoint := startOmnisim(t)
+	_, endpoint := startSim(t, "", nil)
 
 	compiler := jsonschema.NewCompiler()
 	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(gar.DetectionSchema))

@@ -1,13 +1,5 @@
 package metrics
 
-// Match is what one ground-truth source records in multi-source scoring.
-type Match struct {
-	CIoU float64
-	AP   float64
-	// Undefined says both masks were empty (CIoU counted as 0).
-	Undefined bool
-}
-
 // Greedy is NoPrior's class-agnostic matching: the predictions are taken
 // in order; each is scored (cIoU) against every ground-truth source not yet
 // taken, the first argmax is recorded with the pixel AP against that
@@ -15,9 +7,9 @@ type Match struct {
 // over when the predictions run out record cIoU 0 and AP 0. Predictions
 // beyond the number of sources are ignored. The result has one entry per
 // ground-truth source, in the order they were matched.
-func Greedy(preds, gts []*Mask) []Match {
+func Greedy(preds, gts []*Mask) []Entry {
 	taken := make([]bool, len(gts))
-	out := make([]Match, 0, len(gts))
+	out := make([]Entry, 0, len(gts))
 	for _, p := range preds {
 		if len(out) == len(gts) {
 			break
@@ -33,10 +25,10 @@ func Greedy(preds, gts []*Mask) []Match {
 			}
 		}
 		taken[best] = true
-		out = append(out, Match{CIoU: bestCIoU, AP: MaskAP(p, gts[best]), Undefined: !bestDefined})
+		out = append(out, Entry{CIoU: bestCIoU, AP: MaskAP(p, gts[best]), Undefined: !bestDefined})
 	}
 	for range len(gts) - len(out) {
-		out = append(out, Match{})
+		out = append(out, Entry{})
 	}
 	return out
 }

@@ -112,21 +112,21 @@ func TestGreedy(t *testing.T) {
 		name  string
 		preds []*Mask
 		gts   []*Mask
-		want  []Match
+		want  []Entry
 	}{
 		{"each prediction takes its best source", []*Mask{nearRight, nearLeft}, []*Mask{left, right},
-			[]Match{{CIoU: 0.8, AP: MaskAP(nearRight, right)}, {CIoU: 0.5, AP: MaskAP(nearLeft, left)}}},
+			[]Entry{{CIoU: 0.8, AP: MaskAP(nearRight, right)}, {CIoU: 0.5, AP: MaskAP(nearLeft, left)}}},
 		{"order decides: the first prediction takes the source first", []*Mask{rect(0, 0, 224, 100), nearRight}, []*Mask{left, right},
 			// The wide first box scores 100·100/(224·100) with both; the tie goes to the first source.
-			[]Match{{CIoU: 10000.0 / 22400, AP: MaskAP(rect(0, 0, 224, 100), left)}, {CIoU: 0.8, AP: MaskAP(nearRight, right)}}},
+			[]Entry{{CIoU: 10000.0 / 22400, AP: MaskAP(rect(0, 0, 224, 100), left)}, {CIoU: 0.8, AP: MaskAP(nearRight, right)}}},
 		{"fewer predictions than sources: zeros", []*Mask{nearLeft}, []*Mask{left, right},
-			[]Match{{CIoU: 0.5, AP: MaskAP(nearLeft, left)}, {}}},
-		{"no prediction (failed sample)", nil, []*Mask{left, right}, []Match{{}, {}}},
+			[]Entry{{CIoU: 0.5, AP: MaskAP(nearLeft, left)}, {}}},
+		{"no prediction (failed sample)", nil, []*Mask{left, right}, []Entry{{}, {}}},
 		{"more predictions than sources: extras ignored", []*Mask{nearLeft, nearRight, left}, []*Mask{left},
-			[]Match{{CIoU: 0.5, AP: MaskAP(nearLeft, left)}}},
-		{"empty source and empty prediction: undefined", []*Mask{{}}, []*Mask{{}}, []Match{{Undefined: true}}},
+			[]Entry{{CIoU: 0.5, AP: MaskAP(nearLeft, left)}}},
+		{"empty source and empty prediction: undefined", []*Mask{{}}, []*Mask{{}}, []Entry{{Undefined: true}}},
 		{"all zero: the first untaken source is taken", []*Mask{rect(200, 200, 210, 210), nearLeft}, []*Mask{left, right},
-			[]Match{{CIoU: 0, AP: MaskAP(rect(200, 200, 210, 210), left)}, {CIoU: 0, AP: MaskAP(nearLeft, right)}}},
+			[]Entry{{CIoU: 0, AP: MaskAP(rect(200, 200, 210, 210), left)}, {CIoU: 0, AP: MaskAP(nearLeft, right)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,11 +123,7 @@ func ScoreSample(kind dataset.Kind, s dataset.Sample, p *samples.Prediction, pro
 				preds = append(preds, m)
 			}
 		}
-		var u Unit
-		for _, m := range metrics.Greedy(preds, gts) {
-			u.Entries = append(u.Entries, metrics.Entry{CIoU: m.CIoU, AP: m.AP, Undefined: m.Undefined})
-		}
-		return u
+		return Unit{Entries: metrics.Greedy(preds, gts)}
 	}
 
 	var pred, gt metrics.Mask

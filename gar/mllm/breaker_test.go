@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 func TestBreakerTripsOnOutagesAndFailsFast(t *testing.T) {
@@ -104,7 +106,7 @@ func TestBreakerRecoversThroughHalfOpenProbe(t *testing.T) {
 	}
 
 	healed.Store(true)
-	waitFor(t, "half-open", func() bool { return h.client.States()[0].Breaker == BreakerHalfOpen })
+	waittest.For(t, "half-open", 10*time.Second, func() bool { return h.client.States()[0].Breaker == BreakerHalfOpen })
 	if waited := time.Since(openedAt); waited < openFor*3/4 {
 		t.Errorf("half-open after %v, want about %v", waited, openFor)
 	}
@@ -202,7 +204,7 @@ func TestCallersWaitForTheHalfOpenProbe(t *testing.T) {
 		t.Fatal("succeeded against a failing server")
 	}
 	healed.Store(true)
-	waitFor(t, "half-open", func() bool { return h.client.States()[0].Breaker == BreakerHalfOpen })
+	waittest.For(t, "half-open", 10*time.Second, func() bool { return h.client.States()[0].Breaker == BreakerHalfOpen })
 
 	probeErr := make(chan error, 1)
 	go func() {

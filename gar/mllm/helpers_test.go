@@ -1,7 +1,6 @@
 package mllm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,25 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/internal/syncbuf"
 )
-
-// lockedBuffer collects log output written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type observedRequest struct {
 	endpoint, stage, result string
@@ -80,7 +63,7 @@ func (r *recorder) stateHistory(endpoint string) []string {
 type harness struct {
 	client *Client
 	obs    *recorder
-	logs   *lockedBuffer
+	logs   *syncbuf.Buffer
 }
 
 func newHarness(t *testing.T, cfg Config) harness {
@@ -88,7 +71,7 @@ func newHarness(t *testing.T, cfg Config) harness {
 	if cfg.Model == "" {
 		cfg.Model = "Qwen/Qwen2.5-Omni-7B"
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "mllm", Level: hclog.Trace, Output: logs})
 	obs := &recorder{}
 	c, err := New(cfg, logger, obs)
@@ -160,16 +143,4 @@ func withTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls cond until it holds or two seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

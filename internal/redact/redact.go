@@ -72,6 +72,17 @@ func Text(s string) string {
 	return b.String()
 }
 
+// Truncated is Text for text that was cut short. A URL at the cut may end
+// inside its user info, before the "@" that tells a password from a host
+// name, so everything after that URL's "://" is hidden.
+func Truncated(s string) string {
+	last := strings.LastIndexFunc(s, isDelimiter) + 1 // the token the cut ended
+	if i := strings.LastIndex(s[last:], "://"); i >= 0 {
+		s = s[:last+i+3] + Placeholder
+	}
+	return Text(s)
+}
+
 func isDelimiter(r rune) bool {
 	switch r {
 	case ' ', '\t', '\n', '\r', '\v', '\f', '"', '\'', '`', '<', '>':

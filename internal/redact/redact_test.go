@@ -88,6 +88,31 @@ func TestTextHidesURLsInLines(t *testing.T) {
 	}
 }
 
+// TestTruncatedHidesACutURL: text cut anywhere in a URL shows no letter of
+// its password, and what came before the cut URL stays readable.
+func TestTruncatedHidesACutURL(t *testing.T) {
+	for _, u := range secretURLs {
+		line := "Opening 'http://u:p@cam/a.ts' then '" + u + "' for reading"
+		for cut := len("Opening "); cut <= len(line); cut++ {
+			got := Truncated(line[:cut])
+			if strings.Contains(got, "S3") {
+				t.Errorf("Truncated(%q) = %q shows part of the secret", line[:cut], got)
+			}
+		}
+	}
+	for in, want := range map[string]string{
+		"Connection to tcp://user:pa":         "Connection to tcp://xxxxx",
+		"Opening async:http://user:p":         "Opening async:http://xxxxx",
+		"a http://u:p@h/1 and http://h/2?tok": "a http://xxxxx@h/1 and http://xxxxx",
+		"Packet corrupt (stream = 1, dts = 3": "Packet corrupt (stream = 1, dts = 3",
+		"Opening rtsp:/":                      "Opening rtsp:/",
+	} {
+		if got := Truncated(in); got != want {
+			t.Errorf("Truncated(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestHasQueryCredentials(t *testing.T) {
 	for in, want := range map[string]bool{
 		"http://h/v1?api_key=abc":   true,
