@@ -202,7 +202,7 @@ func TestRunAsAProcess(t *testing.T) {
 	clip := runClip(t, dir)
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{ClientID: "proc", QoS: 1, Topics: []string{"garssl/robot-c/#"}})
-	cfg := runConfig(t, dir, b.URL(), startOmnisim(t), clip)
+	cfg := runConfig(t, dir, b.URL(), omnisimEndpoint(t), clip)
 	c := startChild(t, dir, "run", "--config", cfg)
 	addr := c.httpAddr(t)
 	sub.WaitFor(t, "detections", 60*time.Second, func(m []mosquittotest.Message) bool {
@@ -250,7 +250,7 @@ func TestKilledWhileTheBrokerIsDownDeliversItsStore(t *testing.T) {
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
 		ClientID: "kill", Persistent: true, QoS: 1, Topics: []string{"garssl/robot-c/+/detections"}})
 	b.Stop()
-	cfg := runConfig(t, dir, b.URL(), startOmnisim(t), clip)
+	cfg := runConfig(t, dir, b.URL(), omnisimEndpoint(t), clip)
 	first := startChild(t, dir, "run", "--config", cfg)
 	first.httpAddr(t)
 	firstRun := fmt.Sprint(first.logLines(t, "garssld is running")[0]["run_id"])
@@ -305,4 +305,12 @@ func TestKilledWhileTheBrokerIsDownDeliversItsStore(t *testing.T) {
 	if code := second.exitCode(t, 60*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
+}
+
+// omnisimEndpoint serves omnisim without its latency model for one test and
+// returns its base URL.
+func omnisimEndpoint(t *testing.T) string {
+	t.Helper()
+	_, endpoint := startSim(t, "", nil)
+	return endpoint
 }
