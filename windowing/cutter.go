@@ -291,20 +291,28 @@ func (c *Cutter) drop(k int64, reason string) {
 	c.advance(k)
 }
 
-// advance retires slot k and releases what no later slot needs.
+// advance retires slot k and releases the audio that no later slot needs
+// and that lies more than a window and LagAllowance behind the newest
+// sample. A camera reports its gap only once its reopened input has been
+// probed, while a separate microphone's sound runs on; the grid the gap
+// starts may then begin behind slots already closed for want of a picture,
+// and its windows still get the sound from where the camera resumed. (A
+// resume further behind is a hole Audio does not fill either.)
 func (c *Cutter) advance(k int64) {
 	delete(c.pics, k)
 	c.next = k + 1
 	if c.picSlot < c.next {
 		c.picSlot = c.next
 	}
-	keepFrom := c.slotStart(c.next)
+	written := c.bufStart + int64(len(c.buf))
+	keepFrom := min(c.slotStart(c.next), written-c.lengthSamples-c.maxLagSamples)
 	if drop := keepFrom - c.bufStart; drop > 0 {
 		if drop >= int64(len(c.buf)) {
 			c.buf = c.buf[:0]
 		} else {
 			// Shift rather than reslice so the buffer's storage stays
-			// bounded by one window plus what is buffered ahead.
+			// bounded by a window and LagAllowance plus what is buffered
+			// ahead.
 			n := copy(c.buf, c.buf[drop:])
 			c.buf = c.buf[:n]
 		}
