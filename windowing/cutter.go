@@ -209,12 +209,13 @@ func (c *Cutter) Gap(from, to time.Duration) {
 	if written := c.bufStart + int64(len(c.buf)); written > resume && resume >= c.bufStart {
 		n := copy(c.buf, c.buf[resume-c.bufStart:])
 		c.buf = c.buf[:n]
+		c.forgetFilledBefore(resume)
 	} else {
 		c.buf = c.buf[:0]
 		c.audioSeen = false
+		c.gaps = c.gaps[:0]
 	}
 	c.bufStart = resume
-	c.gaps = c.gaps[:0]
 	c.videoAt = max(c.videoAt, to)
 }
 
@@ -318,9 +319,15 @@ func (c *Cutter) advance(k int64) {
 		}
 		c.bufStart = keepFrom
 	}
+	c.forgetFilledBefore(keepFrom)
+}
+
+// forgetFilledBefore drops the silence-filled spans that end before at,
+// whose audio has left the buffer.
+func (c *Cutter) forgetFilledBefore(at int64) {
 	live := c.gaps[:0]
 	for _, g := range c.gaps {
-		if g.to > keepFrom {
+		if g.to > at {
 			live = append(live, g)
 		}
 	}

@@ -362,6 +362,31 @@ func TestGapKeepsMicrophoneAudioPastIt(t *testing.T) {
 	}
 }
 
+// TestGapKeepsFilledSilencePastIt: a hole in the microphone's sound after
+// the camera resumed, filled with silence before the camera reports its
+// gap, is still counted in the window that carries it.
+func TestGapKeepsFilledSilencePastIt(t *testing.T) {
+	s := time.Second
+	f := newFeed(t, 3*s, 3*s)
+	f.both(0, 3*s)
+	f.audio(3*s, 11*s)
+	f.audio(11500*time.Millisecond, 12*s) // half a second lost on the way: filled
+	f.c.Gap(3*s, 10*s)
+	f.video(10*s, 12*s, 25)
+	f.both(12*s, 16*s)
+	f.c.Flush()
+	for _, w := range f.windows {
+		if w.PTSStart != 10*s {
+			continue
+		}
+		if w.SilenceFilled != 8000 {
+			t.Errorf("window %v–%v: %d samples filled, want the 8000 of the microphone's hole", w.PTSStart, w.PTSEnd, w.SilenceFilled)
+		}
+		return
+	}
+	t.Fatalf("no window from 10 s (stats %+v)", f.c.Stats())
+}
+
 // TestWallTimes: a window's wall-clock times carry a monotonic reading, so
 // that its age is immune to system clock steps; windows of media read
 // faster than real time end when they are cut, never in the future.
