@@ -18,16 +18,47 @@ import (
 // senders that can stop and start again (timestamps from 0 each time).
 type splitRun struct {
 	c                *collector
+	cfg              capture.Config
+	window           time.Duration
 	camPort, micPort int
 }
 
 func newSplitRun(t *testing.T) *splitRun {
-	r := &splitRun{camPort: testmedia.FreeUDPPort(t), micPort: testmedia.FreeUDPPort(t)}
-	r.c = newCollector(t, capture.Config{
+	r := &splitRun{camPort: testmedia.FreeUDPPort(t), micPort: testmedia.FreeUDPPort(t), window: 3 * time.Second}
+	r.cfg = capture.Config{
 		Name: "split", Input: fmt.Sprintf("udp://127.0.0.1:%d", r.camPort), Audio: fmt.Sprintf("udp://127.0.0.1:%d", r.micPort),
-		StallTimeout: 1500 * time.Millisecond, BackoffMin: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
-	}, 3*time.Second, 3*time.Second)
+		Window: r.window, StallTimeout: 1500 * time.Millisecond, BackoffMin: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+	}
+	r.c = newCollector(t, r.cfg, r.window, r.window)
 	return r
+}
+
+// logWindowsOnFailure logs, if the test failed, every window with its
+// wall-clock span and the time it was cut relative to zero, beside the
+// senders' spans: it tells a stream that lost its way from a bound the
+// test set too tight.
+func (r *splitRun) logWindowsOnFailure(t *testing.T, zero time.Time, senders map[string]*sender) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		rel := func(x time.Time) time.Duration { return x.Sub(zero).Round(time.Millisecond) }
+		for name, s := range senders {
+			select {
+			case <-s.done:
+				t.Logf("sender %s: %v–%v", name, rel(s.started), rel(s.ended))
+			default:
+				t.Logf("sender %s: from %v, still sending", name, rel(s.started))
+			}
+		}
+		r.c.mu.Lock()
+		defer r.c.mu.Unlock()
+		for i, w := range r.c.windows {
+			t.Logf("window %d: pts %v–%v, frame %v, wall %v–%v, cut %v, %.1f dBFS, %d samples filled",
+				w.Seq, w.PTSStart, w.PTSEnd, w.FramePTS, rel(w.WallStart), rel(w.WallEnd), rel(r.c.cutAt[i]), w.RMSDBFS, w.SilenceFilled)
+		}
+		t.Logf("gaps %v, cutter %+v, source %+v, states %v", r.c.gaps, r.c.cutter.Stats(), r.c.source.Stats(), r.c.states)
+	})
 }
 
 // windowsWithin returns the windows whose wall-clock span lies inside
@@ -60,28 +91,41 @@ func TestSeparateLiveInputsRecover(t *testing.T) {
 			if pausing == "camera" {
 				steadyPort, pausePort = r.micPort, r.camPort
 			}
-			steadyClip := liveClip(t, dir, "steady.ts", 28, 0, video, audio)
-			before := liveClip(t, dir, "before.ts", 6, 0, !video, !audio)
-			after := liveClip(t, dir, "after.ts", 12, 0, !video, !audio)
+			// The paused input is reopened, waiting, before its sender is
+			// back: the first packet of the return is placed at its arrival.
+			const beforeLen, pause = 6 * time.Second, 8 * time.Second
+			if reopened := r.cfg.StallTimeout + r.cfg.BackoffMax; reopened >= pause {
+				t.Fatalf("stall timeout and backoff (%v) outlast the pause of %v", reopened, pause)
+			}
+			// The return lasts a window for the input to come back (ffmpeg
+			// starting up, probing), the two windows checked, a window for
+			// the grid's alignment, and one to spare: the windows' wall
+			// times are taken as they are cut, a little before the
+			// senders' would say.
+			afterLen := 5 * r.window
+			steadyLen := beforeLen + pause + afterLen + 2*time.Second
+			steadyClip := liveClip(t, dir, "steady.ts", steadyLen.Seconds(), 0, video, audio)
+			before := liveClip(t, dir, "before.ts", beforeLen.Seconds(), 0, !video, !audio)
+			after := liveClip(t, dir, "after.ts", afterLen.Seconds(), 0, !video, !audio)
 			runLive(t, r.c)
-			// The steady input runs 28 s; the other stops after 6 s and is
-			// back 8 s later, for 12 s.
 			steady := sendTS(t, steadyPort, steadyClip)
 			first := sendTS(t, pausePort, before)
+			senders := map[string]*sender{"steady": steady, "first": first}
+			r.logWindowsOnFailure(t, first.started, senders)
 			<-first.done
-			for time.Since(first.ended) < 8*time.Second {
+			for time.Since(first.ended) < pause {
 				time.Sleep(20 * time.Millisecond)
 			}
 			back := sendTS(t, pausePort, after)
+			senders["back"] = back
 			<-back.done
 			<-steady.done
-			// The input reconnects, and ffmpeg starts up, within a window.
-			settled := back.started.Add(3 * time.Second)
+			settled := back.started.Add(r.window)
 			waittest.For(t, "windows after the return", 20*time.Second, func() bool {
 				return len(r.windowsWithin(settled, back.ended)) >= 2
 			})
 			for _, w := range r.windowsWithin(settled, back.ended) {
-				checkWindow(t, w, 3*time.Second, time.Second/25, 320, 240)
+				checkWindow(t, w, r.window, time.Second/25, 320, 240)
 				if math.Abs(w.RMSDBFS-sineDBFS) > 1.5 {
 					t.Errorf("window %d after the %s came back: %.1f dBFS, %d samples filled; want the sine's %.1f", w.Seq, pausing, w.RMSDBFS, w.SilenceFilled, sineDBFS)
 				}
@@ -89,8 +133,39 @@ func TestSeparateLiveInputsRecover(t *testing.T) {
 			if n := r.c.source.Stats().Reconnects; n == 0 {
 				t.Errorf("the %s was never reconnected", pausing)
 			}
+			if pausing == "camera" {
+				checkCameraReturn(t, r)
+			}
 		})
 	}
+}
+
+// checkCameraReturn: the camera's outage is a gap, and a new grid starts
+// where its media resumed. The first window of that grid has the
+// microphone's sound in full, though the microphone ran on past the slots
+// of the old grid while the reopened camera was being probed.
+func checkCameraReturn(t *testing.T, r *splitRun) {
+	t.Helper()
+	r.c.mu.Lock()
+	gaps := append([][2]time.Duration(nil), r.c.gaps...)
+	r.c.mu.Unlock()
+	if len(gaps) == 0 {
+		t.Fatal("the camera's outage was not reported as a gap")
+	}
+	resume := gaps[0][1]
+	for _, w := range r.c.snapshot() {
+		if w.PTSEnd <= resume {
+			continue
+		}
+		if d, sample := w.PTSStart-resume, time.Second/windowing.SampleRate; d <= -sample || d >= sample {
+			t.Errorf("the first window after the camera's gap (to %v) starts at %v", resume, w.PTSStart)
+		}
+		if w.SilenceFilled != 0 || math.Abs(w.RMSDBFS-sineDBFS) > 1.5 {
+			t.Errorf("the first window after the camera came back: %.1f dBFS, %d samples filled; want the microphone's sine, %.1f dBFS", w.RMSDBFS, w.SilenceFilled, sineDBFS)
+		}
+		return
+	}
+	t.Errorf("no window after the camera's gap %v", gaps[0])
 }
 
 // TestSeparateInputsDriftIsCorrected: a microphone whose clock runs 1 %

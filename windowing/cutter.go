@@ -209,12 +209,13 @@ func (c *Cutter) Gap(from, to time.Duration) {
 	if written := c.bufStart + int64(len(c.buf)); written > resume && resume >= c.bufStart {
 		n := copy(c.buf, c.buf[resume-c.bufStart:])
 		c.buf = c.buf[:n]
+		c.forgetFilledBefore(resume)
 	} else {
 		c.buf = c.buf[:0]
 		c.audioSeen = false
+		c.gaps = c.gaps[:0]
 	}
 	c.bufStart = resume
-	c.gaps = c.gaps[:0]
 	c.videoAt = max(c.videoAt, to)
 }
 
@@ -291,28 +292,42 @@ func (c *Cutter) drop(k int64, reason string) {
 	c.advance(k)
 }
 
-// advance retires slot k and releases what no later slot needs.
+// advance retires slot k and releases the audio that no later slot needs
+// and that lies more than a window and LagAllowance behind the newest
+// sample. A camera reports its gap only once its reopened input has been
+// probed, while a separate microphone's sound runs on; the grid the gap
+// starts may then begin behind slots already closed for want of a picture,
+// and its windows still get the sound from where the camera resumed. (A
+// resume further behind is a hole Audio does not fill either.)
 func (c *Cutter) advance(k int64) {
 	delete(c.pics, k)
 	c.next = k + 1
 	if c.picSlot < c.next {
 		c.picSlot = c.next
 	}
-	keepFrom := c.slotStart(c.next)
+	written := c.bufStart + int64(len(c.buf))
+	keepFrom := min(c.slotStart(c.next), written-c.lengthSamples-c.maxLagSamples)
 	if drop := keepFrom - c.bufStart; drop > 0 {
 		if drop >= int64(len(c.buf)) {
 			c.buf = c.buf[:0]
 		} else {
 			// Shift rather than reslice so the buffer's storage stays
-			// bounded by one window plus what is buffered ahead.
+			// bounded by a window and LagAllowance plus what is buffered
+			// ahead.
 			n := copy(c.buf, c.buf[drop:])
 			c.buf = c.buf[:n]
 		}
 		c.bufStart = keepFrom
 	}
+	c.forgetFilledBefore(keepFrom)
+}
+
+// forgetFilledBefore drops the silence-filled spans that end before at,
+// whose audio has left the buffer.
+func (c *Cutter) forgetFilledBefore(at int64) {
 	live := c.gaps[:0]
 	for _, g := range c.gaps {
-		if g.to > keepFrom {
+		if g.to > at {
 			live = append(live, g)
 		}
 	}

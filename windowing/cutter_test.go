@@ -308,36 +308,83 @@ func TestDeadMicrophoneClosesWindowsWhileVideoRuns(t *testing.T) {
 }
 
 // TestGapKeepsMicrophoneAudioPastIt: with a separate microphone, sound
-// from after a camera outage can arrive before the camera's first frame
-// reports the gap. That sound belongs to the windows after the gap: it is
-// kept, not replaced with silence.
+// from after a camera outage arrives before the camera reports the gap:
+// the camera does so only once its first packet after the outage is
+// placed, after FFmpeg probed the reopened input. That sound belongs to the
+// windows after the gap: it is kept, not replaced with silence, even when
+// the microphone ran on past slots of the old grid that were closed
+// without a picture meanwhile.
 func TestGapKeepsMicrophoneAudioPastIt(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		name  string
+		micTo time.Duration // how far the microphone's sound ran before the camera's report
+		// staleFrame: the camera's last frame before the outage is offered
+		// to the current target first, as capture's picker does at a gap;
+		// far from the target, it gives a picture without JPEG.
+		staleFrame bool
+	}{
+		{"the old grid still open", 12 * s, false},
+		{"old slots given up for want of a picture", 14200 * time.Millisecond, false},
+		{"the last frame before the outage offered to a slot past it", 12500 * time.Millisecond, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed(t, 3*s, 3*s)
+			f.both(0, 3*s)
+			f.audio(3*s, tc.micTo) // the camera is out from 3 s to 10 s; the microphone goes on
+			if tc.staleFrame {
+				f.c.Picture(capture.Picture{Target: f.c.PictureTarget(), Pos: 2960 * time.Millisecond})
+			}
+			f.c.Gap(3*s, 10*s) // the camera's first frame after the outage
+			f.video(10*s, tc.micTo, 25)
+			f.both(tc.micTo, 16*s)
+			f.c.Flush()
+			var after []Window
+			for _, w := range f.windows {
+				if w.PTSStart >= 10*s {
+					after = append(after, w)
+				}
+			}
+			if len(after) != 2 || after[0].PTSStart != 10*s {
+				var starts []time.Duration
+				for _, w := range after {
+					starts = append(starts, w.PTSStart)
+				}
+				t.Fatalf("windows after the gap start at %v; want 2, from 10 s (stats %+v)", starts, f.c.Stats())
+			}
+			for _, w := range after {
+				if w.SilenceFilled != 0 {
+					t.Errorf("window %v–%v: %d samples of silence; the microphone's sound was there", w.PTSStart, w.PTSEnd, w.SilenceFilled)
+				}
+			}
+		})
+	}
+}
+
+// TestGapKeepsFilledSilencePastIt: a hole in the microphone's sound after
+// the camera resumed, filled with silence before the camera reports its
+// gap, is still counted in the window that carries it.
+func TestGapKeepsFilledSilencePastIt(t *testing.T) {
 	s := time.Second
 	f := newFeed(t, 3*s, 3*s)
 	f.both(0, 3*s)
-	f.audio(3*s, 12*s) // the camera is out from 3 s to 10 s; the microphone goes on
-	f.c.Gap(3*s, 10*s) // the camera's first frame after the outage
+	f.audio(3*s, 11*s)
+	f.audio(11500*time.Millisecond, 12*s) // half a second lost on the way: filled
+	f.c.Gap(3*s, 10*s)
 	f.video(10*s, 12*s, 25)
 	f.both(12*s, 16*s)
 	f.c.Flush()
-	var after []Window
 	for _, w := range f.windows {
-		if w.PTSStart >= 10*s {
-			after = append(after, w)
+		if w.PTSStart != 10*s {
+			continue
 		}
-	}
-	if len(after) != 2 || after[0].PTSStart != 10*s {
-		var starts []time.Duration
-		for _, w := range after {
-			starts = append(starts, w.PTSStart)
+		if w.SilenceFilled != 8000 {
+			t.Errorf("window %v–%v: %d samples filled, want the 8000 of the microphone's hole", w.PTSStart, w.PTSEnd, w.SilenceFilled)
 		}
-		t.Fatalf("windows after the gap start at %v; want 2, from 10 s (stats %+v)", starts, f.c.Stats())
+		return
 	}
-	for _, w := range after {
-		if w.SilenceFilled != 0 {
-			t.Errorf("window %v–%v: %d samples of silence; the microphone's sound was there", w.PTSStart, w.PTSEnd, w.SilenceFilled)
-		}
-	}
+	t.Fatalf("no window from 10 s (stats %+v)", f.c.Stats())
 }
 
 // TestWallTimes: a window's wall-clock times carry a monotonic reading, so
