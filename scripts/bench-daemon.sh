@@ -58,12 +58,14 @@ bframes=$(make_clip "$cache/720p30-60s.ts" 1280x720 30 -b:v 3M -maxrate 3M -bufs
 out=$(mktemp -d /tmp/garssld-bench-daemon.XXXXXX)
 trap stop_pids EXIT
 
-# free_udp_port: a 127.0.0.1 UDP port nothing listens on.
+# free_udp_port: a UDP port no socket is bound to (from /proc/net/udp*,
+# so that no tool beyond coreutils is needed).
 free_udp_port() {
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 40000))
-		[ -z "$(ss -Hlun "sport = :$p")" ] && echo "$p" && return 0
+		awk -v p="$(printf ':%04X' "$p")" 'FNR > 1 && substr($2, length($2) - 4) == p {found = 1} END {exit !found}' \
+			/proc/net/udp /proc/net/udp6 || { echo "$p"; return 0; }
 	done
 	return 1
 }
