@@ -22,12 +22,13 @@ DOCDIR      ?= $(PREFIX)/share/doc/garssld
 # for systemd-analyze, which checks the unit (container images lack it),
 # openssl for the TLS test certificates, python3-paho-mqtt for the
 # README's Python subscriber, which a docs test runs, faketime (a test's
-# RTP sender with its clock set off), and jq, with which `make demo`
-# prints the detections.
+# RTP sender with its clock set off), jq, with which `make demo`
+# prints the detections, and curl, with which scripts/bench-daemon.sh
+# reads /metrics and omnisim's /stats.
 DEB_PKGS := pkg-config gcc libc6-dev \
 	libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
-	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt faketime jq
+	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt faketime jq curl
 
 .PHONY: all deps build test vet fmt-check bench demo install clean
 
@@ -60,6 +61,7 @@ test: deps fmt-check vet
 bench: build
 	GARSSLD_BIN=$(CURDIR)/$(BIN)/garssld $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
 	./scripts/bench-dump.sh
+	./scripts/bench-daemon.sh
 	./scripts/soak-udp.sh
 
 demo: build

@@ -289,6 +289,13 @@ type Stream struct {
 	// SkipFrame lets the video decoder skip frames to save CPU.
 	SkipFrame SkipFrame
 
+	// DecoderThreads is the video decoder's thread count; 0 lets FFmpeg
+	// pick one per CPU. One is the default: a stream in run arrives at its
+	// own rate, decoding it takes a few % of a core, so frame threads buy
+	// no throughput, and each costs a decoder context and a malloc arena
+	// (about 8 MiB of RSS per 720p stream) and a frame of delay.
+	DecoderThreads int
+
 	// Camera optionally describes the camera's optics; with it, published
 	// sources carry bearing_deg.
 	Camera *Camera

@@ -255,6 +255,7 @@ func streamSpec(s *Stream) []attrSpec {
 		boolAttr("enabled", &s.Enabled),
 		durationAttr("stall_timeout", &s.StallTimeout),
 		stringAttr("skip_frame", &s.SkipFrame),
+		intAttr("decoder_threads", &s.DecoderThreads),
 	}
 }
 

@@ -61,13 +61,14 @@ func Default() Config {
 // Input have no default.
 func DefaultStream() Stream {
 	return Stream{
-		Window:       3 * time.Second,
-		Hop:          3 * time.Second,
-		MaxQueue:     2,
-		StaleAfter:   10 * time.Second,
-		StallTimeout: 5 * time.Second,
-		Realtime:     true,
-		Enabled:      true,
+		Window:         3 * time.Second,
+		Hop:            3 * time.Second,
+		MaxQueue:       2,
+		StaleAfter:     10 * time.Second,
+		StallTimeout:   5 * time.Second,
+		Realtime:       true,
+		Enabled:        true,
+		DecoderThreads: 1,
 	}
 }
 

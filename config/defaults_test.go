@@ -60,7 +60,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 
 	s := DefaultStream()
 	wantStream := Stream{Window: 3 * time.Second, Hop: 3 * time.Second, MaxQueue: 2,
-		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second, Realtime: true, Enabled: true}
+		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second, Realtime: true, Enabled: true, DecoderThreads: 1}
 	if !reflect.DeepEqual(s, wantStream) {
 		t.Errorf("DefaultStream() = %+v, want %+v", s, wantStream)
 	}

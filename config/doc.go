@@ -38,6 +38,9 @@
 //     gar.temperature is in [0, 2] and gar.top_p in (0, 1], as the
 //     OpenAI API accepts.
 //   - camera.hfov_deg is in (0, 180): bearings use a pinhole model.
+//   - stream.decoder_threads is 0 (FFmpeg picks, one per CPU) to 16,
+//     FFmpeg's own cap; the default 1 suits real-time streams (Stream
+//     says why; scripts/bench-daemon.sh measures it).
 //   - shutdown_timeout is 0s to 5m (default 10s): the grace `run` gives
 //     windows at the model when told to stop; past minutes, systemd would
 //     take a stopping daemon for a hung one.

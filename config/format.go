@@ -94,6 +94,7 @@ func (c Config) String() string {
 		w.attr("enabled", strconv.FormatBool(s.Enabled))
 		w.attr("stall_timeout", duration(s.StallTimeout))
 		w.attr("skip_frame", quote(string(s.SkipFrame)))
+		w.attr("decoder_threads", strconv.Itoa(s.DecoderThreads))
 		if s.Camera != nil {
 			w.open("camera")
 			w.attr("hfov_deg", number(s.Camera.HFOVDeg))

@@ -47,7 +47,7 @@ func TestParseBadConfigs(t *testing.T) {
   input = "a.mp4"
   windw = "3s"
 }`,
-			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, realtime, enabled, stall_timeout, skip_frame; did you mean "window"?`},
+			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, realtime, enabled, stall_timeout, skip_frame, decoder_threads; did you mean "window"?`},
 		},
 		{
 			name: "model size not a multiple of 28",
@@ -398,6 +398,16 @@ stream "c" {
 			name: "unknown skip_frame",
 			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  skip_frame = \"all\"\n}",
 			want: []string{`garssl.hcl:3:16: stream.front.skip_frame "all" is not one of "", "noref", "nokey"`},
+		},
+		{
+			name: "negative decoder_threads",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  decoder_threads = -1\n}",
+			want: []string{`garssl.hcl:3:21: stream.front.decoder_threads = -1 is out of range; use 0 to 16`},
+		},
+		{
+			name: "too many decoder_threads",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  decoder_threads = 17\n}",
+			want: []string{`garssl.hcl:3:21: stream.front.decoder_threads = 17 is out of range; use 0 to 16`},
 		},
 		{
 			name: "camera without field of view",

@@ -108,6 +108,7 @@ stream "front" {
   enabled = false
   stall_timeout = "8s"
   skip_frame = "nokey"
+  decoder_threads = 0
   camera {
     hfov_deg = 87.5
   }
@@ -144,7 +145,7 @@ stream "front" {
 					AudioOptions: map[string]string{"channels": "2"},
 					Window:       2 * time.Second, Hop: time.Second, MaxQueue: 4,
 					StaleAfter: 6 * time.Second, StallTimeout: 8 * time.Second,
-					SkipFrame: SkipFrameNonKey, Camera: &Camera{HFOVDeg: 87.5},
+					SkipFrame: SkipFrameNonKey, DecoderThreads: 0, Camera: &Camera{HFOVDeg: 87.5},
 					Realtime: true, Enabled: false,
 				}}
 			},

@@ -23,6 +23,7 @@ const (
 	maxWindow         = 30 * time.Second // Whisper-style audio encoder input
 	maxClientIDBytes  = 256
 	maxHFOVDeg        = 180
+	maxDecoderThreads = 16                  // FFmpeg's own cap on automatic frame threads
 	sampleDuration    = time.Second / 16000 // 62.5µs, one sample at 16 kHz
 	// paho starts reconnecting after 1s; beyond paho's own default of 10m
 	// a robot back in range waits for nothing.
@@ -281,6 +282,7 @@ func (v *validator) stream(s Stream) {
 	}
 	v.report(p+".stall_timeout", CheckStallTimeout(v.name(p+".stall_timeout"), s.StallTimeout))
 	v.report(p+".skip_frame", CheckSkipFrame(v.name(p+".skip_frame"), s.SkipFrame))
+	v.intRange(p+".decoder_threads", s.DecoderThreads, 0, maxDecoderThreads)
 	switch {
 	case s.Camera == nil:
 	case s.Camera.HFOVDeg == 0:

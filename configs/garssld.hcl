@@ -209,6 +209,11 @@ stream "front" {
   # non-reference frames) or "nokey" (key frames only).
   skip_frame = "noref"
 
+  # Video decoder threads: 0 lets FFmpeg pick (one per CPU). One keeps up
+  # with a camera's rate and saves memory; raise it for streams one core
+  # cannot decode in real time.
+  decoder_threads = 1
+
   # Optional: the camera's horizontal field of view in degrees (above 0,
   # below 180) adds bearing_deg to each detected source.
   camera {

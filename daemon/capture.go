@@ -5,6 +5,8 @@ package daemon
 // Stats.Discontinuities come with the capture rework of issue 6.
 
 import (
+	"strconv"
+
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/metrics"
@@ -18,7 +20,16 @@ func captureConfig(c config.Stream, modelSize int) capture.Config {
 		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
 		SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
 		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
+		DecoderThreads: decoderThreads(c.DecoderThreads),
 	}
+}
+
+// decoderThreads is FFmpeg's "threads" option for n: "" (auto) for 0.
+func decoderThreads(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // sessionSnapshot is a capture session's counters, capture's and

@@ -12,39 +12,18 @@
 # Each command runs RUNS times; the median is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 RUNS=${RUNS:-3}
 cache=${BENCH_CACHE:-/var/tmp/garssld-bench}
 mkdir -p "$cache"
 
-# clip NAME X264-ARGS…: makes $cache/NAME once.
-clip() {
-  local path="$cache/$1"; shift
-  if [ ! -s "$path" ]; then
-    echo "making $path (once)…" >&2
-    ffmpeg -nostdin -hide_banner -loglevel error -y \
-      -f lavfi -i "testsrc2=s=1920x1080:r=30:d=60" -f lavfi -i "sine=f=440:sample_rate=48000:d=60" \
-      -c:v libx264 -preset veryfast -b:v 6M "$@" -c:a aac -b:a 128k -ac 2 "$path.tmp.mp4"
-    mv "$path.tmp.mp4" "$path"
-  fi
-  echo "$path"
-}
-bframes=$(clip 1080p30-60s.mp4)
-camera=$(clip 1080p30-60s-bf0.mp4 -bf 0 -g 60)
+bframes=$(make_clip "$cache/1080p30-60s.mp4" 1920x1080 30 -b:v 6M -b:a 128k)
+camera=$(make_clip "$cache/1080p30-60s-bf0.mp4" 1920x1080 30 -b:v 6M -bf 0 -g 60 -b:a 128k)
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# measure NAME CMD…: prints "NAME user+sys-seconds peak-RSS-KiB" of the median run.
-measure() {
-  local name=$1; shift
-  local results=()
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$out/w"; mkdir -p "$out/w"
-    /usr/bin/time -f "%U %S %M" -o "$out/time" "$@" >/dev/null 2>"$out/err" || { cat "$out/err"; exit 1; }
-    results+=("$(awk '{printf "%.2f %d\n", $1+$2, $3}' "$out/time")")
-  done
-  printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (RUNS+1)/2 ))p" | { read -r cpu rss; echo "$name $cpu $rss"; }
-}
+measure() { measure_median "$RUNS" "$out" "$@"; }
 
 ff="ffmpeg -nostdin -hide_banner -loglevel error"
 for c in "$bframes" "$camera"; do

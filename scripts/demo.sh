@@ -10,56 +10,25 @@
 # anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 seconds=${DEMO_SECONDS:-20}
 work=/tmp/garssld-demo
 rm -rf "$work"
 mkdir -p "$work"
 
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-fail() {
-	echo "demo: $1" >&2
-	[ -n "${2:-}" ] && tail -n 20 "$2" >&2
-	exit 1
-}
+trap stop_pids EXIT
 
 echo "== omnisim, the simulated model server, on a free port"
-bin/omnisim --listen 127.0.0.1:0 --port-file "$work/omnisim.port" --seed 7 --time-scale 0.2 \
-	--truth testdata/sample/beeping-square.truth.json --log-level warn >"$work/omnisim.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/omnisim.port" ] && break; sleep 0.1; done
-[ -s "$work/omnisim.port" ] || fail "omnisim did not start" "$work/omnisim.log"
-endpoint="http://127.0.0.1:$(cat "$work/omnisim.port")/v1"
+start_omnisim "$work" --seed 7 --time-scale 0.2 \
+	--truth testdata/sample/beeping-square.truth.json --log-level warn || fail "omnisim did not start"
+pids+=("$omnisim_pid")
+endpoint=$omnisim_url
 echo "   $endpoint"
 
 echo "== mosquitto, a private broker, on a free port"
-port=""
-for _ in $(seq 20); do
-	try=$((20000 + RANDOM % 40000))
-	printf 'listener %d 127.0.0.1\nallow_anonymous true\n' "$try" >"$work/mosquitto.conf"
-	mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 30); do
-		if mosquitto_pub -h 127.0.0.1 -p "$try" -t garssl/demo/probe -n 2>/dev/null; then
-			port=$try
-			break
-		fi
-		kill -0 "$pid" 2>/dev/null || break # the port was taken: try another
-		sleep 0.1
-	done
-	if [ -n "$port" ]; then
-		pids+=("$pid")
-		break
-	fi
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-done
-[ -n "$port" ] || fail "mosquitto did not start" "$work/mosquitto.log"
+start_mosquitto "$work" || fail "mosquitto did not start"
+pids+=("$mosquitto_pid")
+port=$mosquitto_port
 echo "   tcp://127.0.0.1:$port"
 
 # configs/demo.hcl with this run's addresses.

@@ -8,19 +8,13 @@
 # GARSSLD names another build to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 SECONDS_TOTAL=${SOAK_SECONDS:-3600}
 LABEL=${SOAK_LABEL:-default}
 GARSSLD=${GARSSLD:-bin/garssld}
 cache=${BENCH_CACHE:-/var/tmp/garssld-bench}
 mkdir -p "$cache"
-clip="$cache/720p25-60s.ts"
-if [ ! -s "$clip" ]; then
-  echo "making $clip (once)…"
-  ffmpeg -nostdin -hide_banner -loglevel error -y \
-    -f lavfi -i "testsrc2=s=1280x720:r=25:d=60" -f lavfi -i "sine=f=440:sample_rate=48000:d=60" \
-    -c:v libx264 -preset veryfast -g 50 -bf 0 -b:v 2M -c:a aac -b:a 96k -ac 2 -f mpegts "$clip.tmp"
-  mv "$clip.tmp" "$clip"
-fi
+clip=$(make_clip "$cache/720p25-60s.ts" 1280x720 25 -g 50 -bf 0 -b:v 2M -b:a 96k)
 work=$(mktemp -d)
 port=$(( 20000 + RANDOM % 20000 ))
 cleanup() {
