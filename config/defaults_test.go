@@ -30,7 +30,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 			Endpoints:        []string{"http://127.0.0.1:8000/v1"},
 			Model:            "Qwen/Qwen2.5-Omni-7B",
 			Timeout:          20 * time.Second,
-			MaxInFlight:      4,
+			MaxInFlight:      8,
 			SupportsN:        true,
 			StructuredOutput: true,
 			Schedule:         "parallel",

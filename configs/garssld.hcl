@@ -44,8 +44,11 @@ mllm {
   # Bound on one HTTP request.
   timeout = "20s"
 
-  # Concurrent requests per endpoint, shared fairly by all streams.
-  max_in_flight = 4
+  # Concurrent requests per endpoint, shared fairly by all streams. Each
+  # running window may ask two at once (locate and audio); vLLM batches
+  # and queues what is over its own limit, so the cap stays above what
+  # the streams ask for. llama-server: its slot count (-np).
+  max_in_flight = 8
 
   # The server honours "n" (vLLM does, llama.cpp does not): the analysis
   # trials of a window go out as one request.

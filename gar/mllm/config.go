@@ -16,7 +16,7 @@ import (
 // configuration.
 const (
 	DefaultTimeout             = 20 * time.Second
-	DefaultMaxInFlight         = 4
+	DefaultMaxInFlight         = 8
 	DefaultConsecutiveFailures = 5
 	DefaultOpenFor             = 30 * time.Second
 )

@@ -58,7 +58,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := EndpointState{Endpoint: "http://127.0.0.1:8000/v1", Breaker: BreakerClosed, MaxInFlight: 4}
+	want := EndpointState{Endpoint: "http://127.0.0.1:8000/v1", Breaker: BreakerClosed, MaxInFlight: 8}
 	if got := c.States(); len(got) != 1 || got[0] != want {
 		t.Errorf("States() = %+v, want [%+v]", got, want)
 	}
