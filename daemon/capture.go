@@ -1,8 +1,8 @@
 package daemon
 
-// What the daemon asks of capture and reads back from it. capture's
-// service mode (Service), real-time file reading (Realtime) and
-// Stats.Discontinuities come with the capture rework of issue 6.
+// What the daemon asks of capture and reads back from it: a live input is
+// retried rather than ended (Service), files are read at their own rate
+// (Realtime), and capture's counters become the stream's metrics.
 
 import (
 	"strconv"
