@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/publish"
 )
 
@@ -62,19 +63,19 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	received := func() map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID()))
 	}
-	waitFor(t, "three detections", 30*time.Second, func() bool { return len(received()) >= 3 })
+	waittest.For(t, "three detections", 30*time.Second, func() bool { return len(received()) >= 3 })
 
 	b.Stop()
 	downAt := time.Now()
-	waitFor(t, "/readyz to see the broker gone", 30*time.Second, func() bool { return !r.ready(t).MQTT.Connected })
+	waittest.For(t, "/readyz to see the broker gone", 30*time.Second, func() bool { return !r.ready(t).MQTT.Connected })
 	before := r.cutWindows(t, "front")
 	// Down for ten windows of media: 10 s, as long as the machine's load
 	// makes them.
-	waitFor(t, "ten windows cut during the outage", 60*time.Second, func() bool { return r.cutWindows(t, "front") >= before+10 })
+	waittest.For(t, "ten windows cut during the outage", 60*time.Second, func() bool { return r.cutWindows(t, "front") >= before+10 })
 	b.Start()
 	upAt := time.Now()
 	cut := r.cutWindows(t, "front")
-	waitFor(t, "every window cut before the broker came back", 60*time.Second, func() bool {
+	waittest.For(t, "every window cut before the broker came back", 60*time.Second, func() bool {
 		got := received()
 		for seq := uint64(1); seq <= uint64(cut); seq++ {
 			if _, ok := got[seq]; !ok {
@@ -130,7 +131,7 @@ func TestFullDiskKeepsRunningAndCountsDrops(t *testing.T) {
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: store, maxQueue: 4},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
 
-	waitFor(t, "detections dropped for the store", 60*time.Second, func() bool {
+	waittest.For(t, "detections dropped for the store", 60*time.Second, func() bool {
 		return r.scrape(t).sum("garssl_mqtt_messages_dropped_total", map[string]string{"reason": publish.DropStoreError}) >= 3
 	})
 	if code, body := r.get(t, "/healthz"); code != 200 {
@@ -143,7 +144,7 @@ func TestFullDiskKeepsRunningAndCountsDrops(t *testing.T) {
 		t.Errorf("the store failure is not logged with its reason")
 	}
 	b.Start()
-	waitFor(t, "/readyz to see the broker", 30*time.Second, func() bool { return r.ready(t).MQTT.Connected })
+	waittest.For(t, "/readyz to see the broker", 30*time.Second, func() bool { return r.ready(t).MQTT.Connected })
 	since := r.cutWindows(t, "front")
 	sub.WaitFor(t, "detections after the broker came back", 60*time.Second, func(msgs []mosquittotest.Message) bool {
 		for seq := range distinctSeqs(detections(t, msgs, "front"), r.RunID()) {

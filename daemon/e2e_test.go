@@ -10,6 +10,7 @@ import (
 
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -84,13 +85,13 @@ func TestEndToEndEveryWindowAccounted(t *testing.T) {
 		broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 1, staleAfter: "4s",
 	}, streamSpec{name: "front", input: clip}), nil, testHooks{})
 
-	waitFor(t, "/readyz ready", 30*time.Second, func() bool { return r.ready(t).Ready })
-	waitFor(t, "the stream to stop at the end of the file", 60*time.Second, func() bool {
+	waittest.For(t, "/readyz ready", 30*time.Second, func() bool { return r.ready(t).Ready })
+	waittest.For(t, "the stream to stop at the end of the file", 60*time.Second, func() bool {
 		return seenState(sub.Messages(), "front", "stopped", 0)
 	})
 	var cut, published, dropped float64
 	var reasons map[string]float64
-	waitFor(t, "every cut window published or dropped", 60*time.Second, func() bool {
+	waittest.For(t, "every cut window published or dropped", 60*time.Second, func() bool {
 		m := r.scrape(t)
 		cut = m.sum("garssl_windows_cut_total", map[string]string{"stream": "front"})
 		published = m.sum("garssl_windows_total", map[string]string{"stream": "front"})

@@ -31,7 +31,9 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/health"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/syncbuf"
 	"github.com/garssl/garssld/internal/testmedia"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/omnisim"
 )
 
@@ -49,18 +51,6 @@ var leakOptions = []goleak.Option{
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakOptions...) }
-
-// waitFor polls cond until it holds or timeout passes, then fails.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // The clip: a red square, static at redBox (frame pixels, inclusive), on
 // a dark 320×240 picture, and a continuous tone, so that no window is
@@ -253,23 +243,12 @@ func (f *fakeSystemd) count(prefix string) int {
 }
 
 // logBuffer collects the daemon's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // lines returns the decoded log lines whose message contains msg.
 func (l *logBuffer) lines(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(l.buf.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) != nil {
 			continue
@@ -279,12 +258,6 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // running is a daemon under test.
@@ -332,7 +305,7 @@ func startDaemon(t *testing.T, text string, systemd *fakeSystemd, hooks testHook
 			t.Logf("daemon log (tail):\n%s", tail(r.logs.String(), 80))
 		}
 	})
-	waitFor(t, "READY=1", 30*time.Second, func() bool { return systemd.count("READY=1") >= 1 })
+	waittest.For(t, "READY=1", 30*time.Second, func() bool { return systemd.count("READY=1") >= 1 })
 	return r
 }
 
@@ -367,7 +340,7 @@ func (r *running) reload(t *testing.T, text string) {
 	}
 	before := r.systemd.count("READY=1")
 	r.signals <- syscall.SIGHUP
-	waitFor(t, "the reload's READY=1", 60*time.Second, func() bool { return r.systemd.count("READY=1") > before })
+	waittest.For(t, "the reload's READY=1", 60*time.Second, func() bool { return r.systemd.count("READY=1") > before })
 }
 
 func tail(s string, n int) string {

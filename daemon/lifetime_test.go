@@ -16,6 +16,7 @@ import (
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // No goroutine outlives Run: after a run that paused and resumed a
@@ -34,18 +35,18 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 	r := startDaemon(t, configText(base, streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{
 		onTask: func(tk *task) { mu.Lock(); tasks = append(tasks, tk); mu.Unlock() },
 	})
-	waitFor(t, "detections", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) >= 2 })
+	waittest.For(t, "detections", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) >= 2 })
 	b.Publish(t, topic("front", "set"), false, `{"enabled": false}`)
-	waitFor(t, "paused", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
+	waittest.For(t, "paused", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
 	n := len(states(sub.Messages(), "front"))
 	b.Publish(t, topic("front", "set"), false, `{"enabled": true}`)
-	waitFor(t, "running", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", "running", n) })
+	waittest.For(t, "running", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", "running", n) })
 	next := base
 	next.maxInFlight = 2
 	next.extraMQTT = []string{"max_pending = 500"}
 	r.reload(t, configText(next, streamSpec{name: "front", input: clip, window: "2s", extra: []string{"loop = true"}}))
 	n = len(detections(t, sub.Messages(), "front"))
-	waitFor(t, "detections after the reload", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) > n+1 })
+	waittest.For(t, "detections after the reload", 30*time.Second, func() bool { return len(detections(t, sub.Messages(), "front")) > n+1 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +86,10 @@ func TestShutdownFinishesWindowsInFlight(t *testing.T) {
 	s := startSim(t, 2) // several seconds per window
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), shutdownTimeout: "60s", maxQueue: 4},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
-	waitFor(t, "a window at the model", 30*time.Second, func() bool { return len(r.logs.lines("window started")) > 0 })
+	waittest.For(t, "a window at the model", 30*time.Second, func() bool { return len(r.logs.lines("window started")) > 0 })
 	started := len(r.logs.lines("window started"))
 	r.signals <- syscall.SIGTERM
-	waitFor(t, "/readyz to say the daemon stops", 30*time.Second, func() bool {
+	waittest.For(t, "/readyz to say the daemon stops", 30*time.Second, func() bool {
 		rep := r.ready(t)
 		return !rep.Ready && strings.Contains(strings.Join(rep.Reasons, ";"), "shutting down")
 	})

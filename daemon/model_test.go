@@ -9,6 +9,7 @@ import (
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // The model server goes down: the breaker opens, windows are published as
@@ -33,10 +34,10 @@ func TestModelOutage(t *testing.T) {
 		}
 	}
 	sub.WaitFor(t, "an ok detection", 30*time.Second, withStatus(gar.StatusOK, 0))
-	waitFor(t, "ready", 30*time.Second, func() bool { return r.ready(t).Ready })
+	waittest.For(t, "ready", 30*time.Second, func() bool { return r.ready(t).Ready })
 
 	s.down(t)
-	waitFor(t, "the breaker to open", 60*time.Second, func() bool {
+	waittest.For(t, "the breaker to open", 60*time.Second, func() bool {
 		return r.scrape(t).sum("garssl_mllm_breaker_state", map[string]string{"state": mllm.BreakerOpen}) == 1
 	})
 	sub.WaitFor(t, "an mllm_unavailable detection", 30*time.Second, withStatus(gar.StatusMLLMUnavailable, 0))
@@ -60,7 +61,7 @@ func TestModelOutage(t *testing.T) {
 
 	s.up(t)
 	sub.WaitFor(t, "ok detections after the outage", 60*time.Second, withStatus(gar.StatusOK, lastDown))
-	waitFor(t, "ready again", 30*time.Second, func() bool { return r.ready(t).Ready })
+	waittest.For(t, "ready again", 30*time.Second, func() bool { return r.ready(t).Ready })
 }
 
 // Two streams and a model that can serve about half of their windows:
@@ -80,7 +81,7 @@ func TestTwoStreamsShareAHalfSpeedModel(t *testing.T) {
 
 	const enough = 24
 	var left, right float64
-	waitFor(t, "24 windows analysed", 3*time.Minute, func() bool {
+	waittest.For(t, "24 windows analysed", 3*time.Minute, func() bool {
 		m := r.scrape(t)
 		left = m.sum("garssl_windows_total", map[string]string{"stream": "left"})
 		right = m.sum("garssl_windows_total", map[string]string{"stream": "right"})

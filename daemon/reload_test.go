@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 )
 
 // SIGHUP with a valid config: only the changed stream restarts, an added
@@ -36,7 +37,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	seqs := func(stream string) map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), stream), r.RunID()))
 	}
-	waitFor(t, "detections from every stream", 60*time.Second, func() bool {
+	waittest.For(t, "detections from every stream", 60*time.Second, func() bool {
 		return len(seqs("keep")) >= 2 && len(seqs("change")) >= 2 && len(seqs("gone")) >= 2
 	})
 	keepStates := len(states(sub.Messages(), "keep"))
@@ -57,7 +58,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	}
 
 	afterKeep := uint64(r.cutWindows(t, "keep"))
-	waitFor(t, "new windows of every stream", 60*time.Second, func() bool {
+	waittest.For(t, "new windows of every stream", 60*time.Second, func() bool {
 		long := 0
 		for _, d := range distinctSeqs(detections(t, sub.Messages(), "change"), r.RunID()) {
 			if d.Seq > changeCut && d.Window.PTSEndS-d.Window.PTSStartS == 2 {
@@ -67,7 +68,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 		return long >= 2 && len(seqs("added")) >= 2 && slices.Max(sortedSeqs(seqs("keep"))) > afterKeep+2
 	})
 	reloaded := time.Now()
-	waitFor(t, "three seconds after the reload", 30*time.Second, func() bool { return time.Since(reloaded) > 3*time.Second })
+	waittest.For(t, "three seconds after the reload", 30*time.Second, func() bool { return time.Since(reloaded) > 3*time.Second })
 	if code, l := r.liveness(t); code != 200 {
 		t.Errorf("/healthz after the reload: %d %v", code, l.Hung)
 	}
@@ -131,7 +132,7 @@ func TestInvalidReloadKeepsTheRunningConfig(t *testing.T) {
 	seqs := func() map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID()))
 	}
-	waitFor(t, "detections", 30*time.Second, func() bool { return len(seqs()) >= 2 })
+	waittest.For(t, "detections", 30*time.Second, func() bool { return len(seqs()) >= 2 })
 
 	broken := strings.Replace(good, `window = "1s"`, `window = "1.00001s"`, 1)
 	r.reload(t, broken)
@@ -151,7 +152,7 @@ func TestInvalidReloadKeepsTheRunningConfig(t *testing.T) {
 	}
 
 	cut := uint64(r.cutWindows(t, "front"))
-	waitFor(t, "detections after the refused reloads", 30*time.Second, func() bool { return slices.Max(sortedSeqs(seqs())) > cut+1 })
+	waittest.For(t, "detections after the refused reloads", 30*time.Second, func() bool { return slices.Max(sortedSeqs(seqs())) > cut+1 })
 	if ok, _ := contiguous(seqs()); !ok {
 		t.Errorf("seqs have gaps: %v", sortedSeqs(seqs()))
 	}
@@ -186,7 +187,7 @@ func TestTLSWrongPasswordThenFixedByReload(t *testing.T) {
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}})
 	r := startDaemon(t, text, nil, testHooks{})
 
-	waitFor(t, "the refusal in the log", 60*time.Second, func() bool { return len(r.logs.lines("cannot connect to the MQTT broker")) > 0 })
+	waittest.For(t, "the refusal in the log", 60*time.Second, func() bool { return len(r.logs.lines("cannot connect to the MQTT broker")) > 0 })
 	line := r.logs.lines("cannot connect to the MQTT broker")[0]
 	if reason, _ := line["reason"].(string); !strings.Contains(reason, "refused the credentials") || line["broker"] != b.URL() {
 		t.Errorf("the connection failure does not say what to fix: %v", line)
@@ -194,7 +195,7 @@ func TestTLSWrongPasswordThenFixedByReload(t *testing.T) {
 	if strings.Contains(r.logs.String(), "wrong-pass") {
 		t.Error("the password appears in the log")
 	}
-	waitFor(t, "retries", 60*time.Second, func() bool { return strings.Count(b.Log(), "New connection from") >= 3 })
+	waittest.For(t, "retries", 60*time.Second, func() bool { return strings.Count(b.Log(), "New connection from") >= 3 })
 	if code, _ := r.get(t, "/healthz"); code != 200 {
 		t.Errorf("/healthz = %d with the broker refusing", code)
 	}
@@ -206,7 +207,7 @@ func TestTLSWrongPasswordThenFixedByReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.reload(t, text) // same file, rotated secret
-	waitFor(t, "the connection", 60*time.Second, func() bool { return r.ready(t).MQTT.Connected })
+	waittest.For(t, "the connection", 60*time.Second, func() bool { return r.ready(t).MQTT.Connected })
 	pair, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/mosquittotest"
 	"github.com/garssl/garssld/internal/testmedia"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/publish"
 )
 
@@ -58,14 +59,14 @@ func TestCameraOutageLeavesTheOtherStreamAlone(t *testing.T) {
 	seqs := func(stream string) map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), stream), r.RunID()))
 	}
-	waitFor(t, "detections from both streams", 60*time.Second, func() bool { return len(seqs("cam")) >= 2 && len(seqs("file")) >= 2 })
+	waittest.For(t, "detections from both streams", 60*time.Second, func() bool { return len(seqs("cam")) >= 2 && len(seqs("file")) >= 2 })
 
 	sender.stop()
 	camBefore := uint64(0)
 	for s := range seqs("cam") {
 		camBefore = max(camBefore, s)
 	}
-	waitFor(t, "the camera stream to reconnect", 60*time.Second, func() bool {
+	waittest.For(t, "the camera stream to reconnect", 60*time.Second, func() bool {
 		return seenState(sub.Messages(), "cam", string(capture.StateReconnecting), 0)
 	})
 	if code, _ := r.get(t, "/healthz"); code != 200 {
@@ -73,7 +74,7 @@ func TestCameraOutageLeavesTheOtherStreamAlone(t *testing.T) {
 	}
 	fileFrom := uint64(r.cutWindows(t, "file")) + 1
 	// 15 s of the other stream's media.
-	waitFor(t, "15 windows of the file stream", 90*time.Second, func() bool { return r.cutWindows(t, "file") >= float64(fileFrom)+14 })
+	waittest.For(t, "15 windows of the file stream", 90*time.Second, func() bool { return r.cutWindows(t, "file") >= float64(fileFrom)+14 })
 	fileTo := uint64(r.cutWindows(t, "file"))
 	sendUDP(t, ts, port)
 
@@ -88,7 +89,7 @@ func TestCameraOutageLeavesTheOtherStreamAlone(t *testing.T) {
 	if st := retainedState(t, b, "cam"); st != string(capture.StateRunning) {
 		t.Errorf("camera state after the reconnect = %s", st)
 	}
-	waitFor(t, "the file stream's outage windows to be published", 60*time.Second, func() bool {
+	waittest.For(t, "the file stream's outage windows to be published", 60*time.Second, func() bool {
 		got := seqs("file")
 		n := 0
 		for s := fileFrom; s <= fileTo; s++ {
@@ -119,15 +120,15 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 	seqs := func() map[uint64]struct{} {
 		return seqSet(distinctSeqs(detections(t, sub.Messages(), "front"), r.RunID()))
 	}
-	waitFor(t, "the retained command to be seen and ignored", 30*time.Second, func() bool {
+	waittest.For(t, "the retained command to be seen and ignored", 30*time.Second, func() bool {
 		return r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandIgnoredRetained}) >= 1
 	})
-	waitFor(t, "detections despite the retained pause", 30*time.Second, func() bool { return len(seqs()) >= 2 })
+	waittest.For(t, "detections despite the retained pause", 30*time.Second, func() bool { return len(seqs()) >= 2 })
 
 	b.Publish(t, topic("front", "set"), false, `{"enabled": false}`)
-	waitFor(t, "the paused state", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
+	waittest.For(t, "the paused state", 30*time.Second, func() bool { return seenState(sub.Messages(), "front", statePaused, 0) })
 	run := r.runningStreams()[0]
-	waitFor(t, "the capture to stop", 30*time.Second, func() bool {
+	waittest.For(t, "the capture to stop", 30*time.Second, func() bool {
 		run.sup.mu.Lock()
 		defer run.sup.mu.Unlock()
 		return run.sup.cur == nil
@@ -143,10 +144,10 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 
 	pausedAt := len(states(sub.Messages(), "front"))
 	b.Publish(t, topic("front", "set"), false, `{"enabled": true}`)
-	waitFor(t, "running again", 30*time.Second, func() bool {
+	waittest.For(t, "running again", 30*time.Second, func() bool {
 		return seenState(sub.Messages(), "front", string(capture.StateRunning), pausedAt)
 	})
-	waitFor(t, "detections after the resume", 30*time.Second, func() bool {
+	waittest.For(t, "detections after the resume", 30*time.Second, func() bool {
 		for s := range seqs() {
 			if s > uint64(cutAtPause) {
 				return true

@@ -11,6 +11,7 @@ import (
 
 	"github.com/garssl/garssld/health"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -100,7 +101,7 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 	})
 	t.Cleanup(func() { sinkGate.release(); schedGate.release() }) // before the daemon stops
 	pings := func() int { return systemd.count("WATCHDOG=1") }
-	waitFor(t, "watchdog pings", 30*time.Second, func() bool { return pings() >= 2 })
+	waittest.For(t, "watchdog pings", 30*time.Second, func() bool { return pings() >= 2 })
 	if code, l := r.liveness(t); code != 200 || !l.Alive {
 		t.Fatalf("/healthz before any hang: %d %+v", code, l)
 	}
@@ -114,7 +115,7 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 		{"the scheduler", schedGate, "scheduler"},
 	} {
 		tc.g.close()
-		waitFor(t, tc.name+" hung in /healthz", 30*time.Second, func() bool {
+		waittest.For(t, tc.name+" hung in /healthz", 30*time.Second, func() bool {
 			code, l := r.liveness(t)
 			return code == 503 && strings.Contains(hungNames(l), tc.hung)
 		})
@@ -125,12 +126,12 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 		// Two ping periods without a ping.
 		before := pings()
 		withheld := time.Now()
-		waitFor(t, "two ping periods", 30*time.Second, func() bool { return time.Since(withheld) > 4*time.Second })
+		waittest.For(t, "two ping periods", 30*time.Second, func() bool { return time.Since(withheld) > 4*time.Second })
 		if n := pings(); n != before {
 			t.Errorf("%s hung: %d watchdog pings sent anyway", tc.name, n-before)
 		}
 		tc.g.release()
-		waitFor(t, "recovery after "+tc.name, 30*time.Second, func() bool {
+		waittest.For(t, "recovery after "+tc.name, 30*time.Second, func() bool {
 			code, _ := r.liveness(t)
 			return code == 200 && pings() > before
 		})

@@ -10,8 +10,12 @@ import (
 	"time"
 )
 
-// pollEvery is the pause between two looks at the condition.
-const pollEvery = 10 * time.Millisecond
+// pollEvery is the pause between two looks at the condition. Some
+// conditions are costly (decoding every MQTT message received so far,
+// scraping /metrics), and tests run under the race detector on a loaded
+// machine: looking more often would steal the CPU the code under test
+// needs, for a few milliseconds of reaction nobody measures.
+const pollEvery = 25 * time.Millisecond
 
 // For polls cond until it holds, and fails tb (naming what it waited for)
 // when timeout passes first.
