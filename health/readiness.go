@@ -29,6 +29,13 @@ type Readiness struct {
 	Streams map[string]string
 	// Endpoints are the model endpoints, from ModelWatch.Endpoints.
 	Endpoints []Endpoint
+	// Problems are further reasons, from other components, why the daemon
+	// cannot deliver (each one makes /readyz answer 503).
+	Problems []string
+	// Warnings name what degrades delivery without stopping it: a stream
+	// whose windows all turn stale, detections the broker does not echo.
+	// /readyz stays 200 and lists them.
+	Warnings []string
 }
 
 // Endpoint is one model endpoint's health as far as readiness cares.
@@ -51,7 +58,9 @@ type Report struct {
 	Ready bool `json:"ready"`
 	// Reasons say, for an operator, why the daemon is not ready; empty
 	// when it is.
-	Reasons   []string          `json:"reasons"`
+	Reasons []string `json:"reasons"`
+	// Warnings say what degrades delivery while the daemon stays ready.
+	Warnings  []string          `json:"warnings"`
 	MQTT      MQTTReport        `json:"mqtt"`
 	Streams   map[string]string `json:"streams"`
 	Endpoints []EndpointReport  `json:"endpoints"`
@@ -77,6 +86,7 @@ type EndpointReport struct {
 func Decide(r Readiness) Report {
 	rep := Report{
 		Reasons:   []string{},
+		Warnings:  append([]string{}, r.Warnings...),
 		MQTT:      MQTTReport{Connected: r.MQTTConnected},
 		Streams:   r.Streams,
 		Endpoints: make([]EndpointReport, 0, len(r.Endpoints)),
@@ -112,6 +122,7 @@ func Decide(r Readiness) Report {
 	case usable == 0:
 		rep.Reasons = append(rep.Reasons, "model: no usable endpoint: "+strings.Join(problems, "; "))
 	}
+	rep.Reasons = append(rep.Reasons, r.Problems...)
 	rep.Ready = len(rep.Reasons) == 0
 	return rep
 }

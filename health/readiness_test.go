@@ -46,6 +46,11 @@ func TestDecide(t *testing.T) {
 			[]string{"model: no endpoint known"}},
 		{"stopping", Readiness{Stopping: true, MQTTConnected: true, Streams: running, Endpoints: closed},
 			[]string{"garssld is shutting down"}},
+		{"warnings keep it ready", Readiness{MQTTConnected: true, Streams: running, Endpoints: closed,
+			Warnings: []string{"stream front: degraded"}}, nil},
+		{"a component's problem", Readiness{MQTTConnected: true, Streams: running, Endpoints: closed,
+			Problems: []string{"mqtt: the broker drops detections"}},
+			[]string{"mqtt: the broker drops detections"}},
 		{"everything down", Readiness{Streams: map[string]string{"front": "stopped"}, Endpoints: []Endpoint{{Name: gpu1, Breaker: mllm.BreakerOpen}}},
 			[]string{"mqtt: not connected to the broker", "streams: none is running (front stopped)",
 				"model: no usable endpoint: " + gpu1 + " has its circuit breaker open (connection errors, timeouts or 5xx answers)"}},
@@ -62,6 +67,13 @@ func TestDecide(t *testing.T) {
 			}
 			if rep.Ready != (len(want) == 0) {
 				t.Errorf("Ready = %v with reasons %q", rep.Ready, rep.Reasons)
+			}
+			wantWarnings := tt.in.Warnings
+			if wantWarnings == nil {
+				wantWarnings = []string{}
+			}
+			if !reflect.DeepEqual(rep.Warnings, wantWarnings) {
+				t.Errorf("warnings: got %q, want %q", rep.Warnings, wantWarnings)
 			}
 			if len(rep.Endpoints) != len(tt.in.Endpoints) {
 				t.Errorf("report lists %d endpoints, want %d", len(rep.Endpoints), len(tt.in.Endpoints))

@@ -78,7 +78,7 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, _ *http.Request) {
 		var rep Report
 		if cfg.Ready == nil {
-			rep = Report{Reasons: []string{"readiness is not reported by this process"}, Streams: map[string]string{}, Endpoints: []EndpointReport{}}
+			rep = Report{Reasons: []string{"readiness is not reported by this process"}, Warnings: []string{}, Streams: map[string]string{}, Endpoints: []EndpointReport{}}
 		} else {
 			rep = Decide(cfg.Ready())
 		}

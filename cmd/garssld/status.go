@@ -226,6 +226,9 @@ func printStatus(w io.Writer, base string, v statusView, now time.Time) {
 			fmt.Fprintf(w, "  - %s\n", shown(r))
 		}
 	}
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", shown(warning))
+	}
 	if !v.live.Alive {
 		fmt.Fprintln(w, "HUNG: these loops stopped making progress; systemd's watchdog will restart garssld")
 		for _, h := range v.live.Hung {
