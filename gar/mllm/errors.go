@@ -23,6 +23,14 @@ var ErrBadResponse = errors.New("bad response")
 // missing, wrong or not allowed this model. Waiting does not heal it.
 var ErrKeyRefused = errors.New("the server refused the API key")
 
+// ErrFreshness is the cause (context.WithDeadlineCause) a caller gives a
+// request's context when its deadline is the window's own freshness budget
+// (stale_after), not a limit on the server. A cut for freshness says nothing
+// about the endpoint's health: it is counted apart (result "deadline") and
+// not held against the breaker, unless the attempt had already been out far
+// longer than the endpoint usually takes (a hung server).
+var ErrFreshness = errors.New("the window's freshness budget ran out")
+
 // errNotCounted is handed to a breaker for attempts that say nothing about the
 // endpoint's health (the caller gave up), so the breaker excludes them.
 var errNotCounted = errors.New("not counted")
