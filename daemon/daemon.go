@@ -340,6 +340,7 @@ func (d *Daemon) streamNames() []string { return slices.Clone(d.streamOrder) }
 // registers its heartbeat. enabled false starts it paused.
 func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	log := streamLog(d.log, s.Name)
+	d.metrics.AddStream(s.Name) // a stream removed by an earlier reload may come back
 	sup := newSupervisor(s, streamEnv{
 		log:           log,
 		modelSize:     d.cfg.GAR.ModelSize,
