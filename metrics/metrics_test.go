@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/internal/promtest"
 )
 
 // publishObserver is the publisher's Observer as the publish package
@@ -151,41 +151,17 @@ func TestLintHelpAndLabels(t *testing.T) {
 	}
 }
 
-// recordingRegisterer keeps the collectors registered through it.
-type recordingRegisterer struct {
-	prometheus.Registerer
-	collectors []prometheus.Collector
-}
-
-func (r *recordingRegisterer) Register(c prometheus.Collector) error {
-	r.collectors = append(r.collectors, c)
-	return r.Registerer.Register(c)
-}
-
-// descName reads a Desc's fully-qualified name from its String form, the
-// only place client_golang shows it.
-var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
-
 // registeredFamilies returns the names of the garssl_ families New
 // registers, whether or not they have series.
 func registeredFamilies(t *testing.T) []string {
 	t.Helper()
-	rec := &recordingRegisterer{Registerer: prometheus.NewRegistry()}
-	if _, err := New(rec, Options{Version: "test"}); err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, c := range rec.collectors {
-		ch := make(chan *prometheus.Desc)
-		go func() { c.Describe(ch); close(ch) }()
-		for d := range ch {
-			m := descName.FindStringSubmatch(d.String())
-			if m == nil {
-				t.Fatalf("cannot read the name of %s", d)
-			}
-			if strings.HasPrefix(m[1], namespace+"_") {
-				names = append(names, m[1])
-			}
+	for name := range promtest.Families(t, func(reg prometheus.Registerer) error {
+		_, err := New(reg, Options{Version: "test"})
+		return err
+	}) {
+		if strings.HasPrefix(name, namespace+"_") {
+			names = append(names, name)
 		}
 	}
 	if len(names) < 20 {
