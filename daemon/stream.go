@@ -103,7 +103,7 @@ func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled 
 	if env.stallSlack == 0 {
 		env.stallSlack = stallSlack
 	}
-	if env.stateSeq == nil {
+	if env.stateSeq == nil { // a supervisor on its own, in tests
 		var n atomic.Uint64
 		env.stateSeq = func() uint64 { return n.Add(1) }
 	}
