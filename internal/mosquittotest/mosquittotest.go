@@ -37,6 +37,15 @@ type Config struct {
 
 	// TLS, when set, makes the listener TLS-only.
 	TLS *TLS
+
+	// ACL, when not empty, is written to an acl_file: mosquitto's
+	// "user <name>" and "topic [read|write|readwrite] <filter>" lines;
+	// those before any "user" line apply to anonymous clients.
+	ACL string
+
+	// MessageSizeLimit, when above 0, makes the broker drop publishes with
+	// a larger payload (acknowledging them to MQTT 3.1.1 clients).
+	MessageSizeLimit int
 }
 
 // TLS names the broker's PEM files.
@@ -162,6 +171,16 @@ func (b *Broker) writeConfig(cfg Config) error {
 	} else {
 		c.WriteString("allow_anonymous true\n")
 	}
+	if cfg.ACL != "" {
+		acl := filepath.Join(b.dir, "acl")
+		if err := os.WriteFile(acl, []byte(cfg.ACL), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(&c, "acl_file %s\n", acl)
+	}
+	if cfg.MessageSizeLimit > 0 {
+		fmt.Fprintf(&c, "message_size_limit %d\n", cfg.MessageSizeLimit)
+	}
 	if t := cfg.TLS; t != nil {
 		fmt.Fprintf(&c, "cafile %s\ncertfile %s\nkeyfile %s\n", t.CAFile, t.CertFile, t.KeyFile)
 		if t.RequireClientCert {
@@ -248,6 +267,17 @@ func (b *Broker) Stop() {
 		<-b.done
 	}
 	b.cmd, b.done = nil, nil
+}
+
+// Restart stops the broker, rewrites its config as cfg (on the same port
+// and directory, so persistence carries over) and starts it again.
+func (b *Broker) Restart(cfg Config) {
+	b.t.Helper()
+	b.Stop()
+	if err := b.writeConfig(cfg); err != nil {
+		b.t.Fatalf("mosquittotest: %v", err)
+	}
+	b.Start()
 }
 
 // Running reports whether the broker process is up.
