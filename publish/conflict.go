@@ -129,7 +129,7 @@ func (c *conflicts) lost(now time.Time) {
 	c.quick++
 	if c.quick >= quickLossesToWarn && !c.quickSaid {
 		c.quickSaid = true
-		c.log.Error(fmt.Sprintf("another client may be using client id %s: the broker closed the connection within %s of connecting %d times in a row; give each robot its own node_id (and client_id)",
+		c.log.Error(fmt.Sprintf("another client may be using client id %s: the broker closed the connection within %s of connecting %d times in a row; give each robot its own node_id (and client_id), or check the broker's log for why it closes connections",
 			c.clientID, quickLoss, c.quick), "node", c.node, "client_id", c.clientID)
 	}
 }

@@ -148,8 +148,11 @@ func (b *Broker) writeConfig(cfg Config) error {
 	c.WriteString("log_type error\nlog_type warning\nlog_type notice\nlog_type information\n")
 	c.WriteString("connection_messages true\nlog_timestamp_format %H:%M:%S\n")
 	// Persistent sessions must not lose messages queued for an offline
-	// subscriber during a test (mosquitto's default cap is 1000).
-	c.WriteString("max_queued_messages 0\nmax_inflight_messages 0\n")
+	// subscriber during a test (mosquitto's default cap is 1000). Not 0
+	// (no cap): mosquitto 2.0.11 compares a refused publish's client queue
+	// with the cap, finds it ">= 0" and disconnects the client, so an ACL
+	// that denies a QoS 1 publish would look like a flapping connection.
+	c.WriteString("max_queued_messages 10000000\nmax_inflight_messages 0\n")
 	if cfg.Persistence {
 		pdir := filepath.Join(b.dir, "persist") + "/"
 		if err := os.MkdirAll(pdir, 0o700); err != nil {
