@@ -70,6 +70,7 @@ type supervisor struct {
 	errText string
 	carry   streamCarry
 	cur     *session // nil between sessions
+	opened  int      // capture sessions started: each opens the input
 }
 
 // source is what a supervisor reads of a running capture.Source.
@@ -206,6 +207,9 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	sess := &session{src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	s.mu.Lock()
+	s.opened++
+	s.mu.Unlock()
 	s.setState(string(capture.StateConnecting), "")
 	// The supervisor waits for this goroutine in stop or ended.
 	go func() {
