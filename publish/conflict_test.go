@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,30 @@ func TestOwnLeftoverIsNoConflict(t *testing.T) {
 	}
 	if n := len(h.logs.lines("another process publishes as this node")); n != 0 {
 		t.Errorf("%d conflict lines after an own leftover", n)
+	}
+}
+
+// doneToken is a completed paho token with a given error.
+type doneToken struct{ err error }
+
+func (doneToken) Wait() bool                     { return true }
+func (doneToken) WaitTimeout(time.Duration) bool { return true }
+func (doneToken) Done() <-chan struct{}          { c := make(chan struct{}); close(c); return c }
+func (d doneToken) Error() error                 { return d.err }
+
+// TestStaleSubscribeFailureIsQuiet: a SUBSCRIBE that failed because its
+// connection went down is not reported once a newer connection subscribed
+// again; only a failure of the current connection's request is.
+func TestStaleSubscribeFailureIsQuiet(t *testing.T) {
+	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
+	h.p.subs = []subscription{{tok: doneToken{errors.New("connection lost before Subscribe completed")}, gen: 1}}
+	h.p.checkSubscriptions(2)
+	if n := len(h.logs.lines("cannot subscribe")); n != 0 {
+		t.Errorf("%d warnings for a stale subscription", n)
+	}
+	h.p.subs = []subscription{{tok: doneToken{errors.New("not connected")}, gen: 2}}
+	h.p.checkSubscriptions(2)
+	if n := len(h.logs.lines("cannot subscribe")); n != 1 {
+		t.Errorf("%d warnings for the current connection's failed subscription; want 1", n)
 	}
 }
