@@ -283,6 +283,17 @@ func (b *Broker) Restart(cfg Config) {
 	b.Start()
 }
 
+// PID is the broker process's id, or 0 while it is stopped: for
+// measuring its CPU time.
+func (b *Broker) PID() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // Running reports whether the broker process is up.
 func (b *Broker) Running() bool {
 	b.mu.Lock()
