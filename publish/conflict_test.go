@@ -35,6 +35,9 @@ func TestDuplicateNode(t *testing.T) {
 			}
 			return false
 		})
+		waittest.For(t, "publisher "+h.opts.RunID+" to suspect the client id", 30*time.Second, func() bool {
+			return len(h.logs.lines("another client may be using client id garssld-robot-7")) == 1
+		})
 		if pr := h.p.Problems(); len(pr) != 1 || !strings.Contains(pr[0], other) {
 			t.Errorf("publisher %s: problems %q; want one naming %s", h.opts.RunID, pr, other)
 		}

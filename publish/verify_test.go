@@ -11,9 +11,14 @@ import (
 	"github.com/garssl/garssld/internal/waittest"
 )
 
-// produce hands the publisher a detection every 50 ms until the test
-// ends.
-func produce(t *testing.T, h *harness) {
+// produce hands the publisher a detection of "front" every 50 ms, seqs
+// from 1, until stop or the end of the test. count is how many it
+// produced.
+func produce(t *testing.T, h *harness) (stop func(), count func() uint64) {
+	var (
+		mu       sync.Mutex
+		produced uint64
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -21,16 +26,22 @@ func produce(t *testing.T, h *harness) {
 		defer wg.Done()
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
-		for seq := uint64(1); ; seq++ {
+		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
 			}
+			mu.Lock()
+			produced++
+			seq := produced
+			mu.Unlock()
 			h.p.Detection("front", seq, detectionPayload(t, "front", seq))
 		}
 	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop, func() uint64 { mu.Lock(); defer mu.Unlock(); return produced }
 }
 
 func verifyOptions(t *testing.T, url string) Options {
