@@ -141,3 +141,27 @@ func TestDetectionTooLarge(t *testing.T) {
 		t.Errorf("%d detections queued; want the one within the limit", queued)
 	}
 }
+
+// TestVerifyOffUnsubscribes: turning verify_delivery off removes the echo
+// subscription that the persistent session kept from a run with it on.
+func TestVerifyOffUnsubscribes(t *testing.T) {
+	noLeaks(t)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	o := verifyOptions(t, b.URL())
+	filter := testPrefix + "/" + testNode + "/+/detections"
+	on := newHarness(t, o)
+	on.p.SetStreams([]string{"front"})
+	stop := on.run(t)
+	waittest.For(t, "the echo subscription", 20*time.Second, func() bool {
+		return strings.Contains(b.Log(), " garssld-robot-7 0 "+filter+"\n")
+	})
+	stop()
+
+	o.VerifyDelivery = false
+	off := newHarness(t, o)
+	off.p.SetStreams([]string{"front"})
+	off.run(t)
+	waittest.For(t, "the echo subscription to go", 20*time.Second, func() bool {
+		return strings.Contains(b.Log(), " garssld-robot-7 "+filter+"\n")
+	})
+}

@@ -145,7 +145,9 @@ func (b *Broker) writeConfig(cfg Config) error {
 	// could not read the test's private directory.
 	c.WriteString("user root\n")
 	fmt.Fprintf(&c, "log_dest file %s\n", b.log)
-	c.WriteString("log_type error\nlog_type warning\nlog_type notice\nlog_type information\n")
+	// subscribe and unsubscribe log "<client> [<qos>] <filter>" lines,
+	// which tests of a client's subscriptions read.
+	c.WriteString("log_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\nlog_type unsubscribe\n")
 	c.WriteString("connection_messages true\nlog_timestamp_format %H:%M:%S\n")
 	// Persistent sessions must not lose messages queued for an offline
 	// subscriber during a test (mosquitto's default cap is 1000). Not 0
