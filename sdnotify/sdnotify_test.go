@@ -56,7 +56,9 @@ func recv(t *testing.T, conn *net.UnixConn) string {
 // goroutine moved on, a sent one is already in the socket buffer.
 func expectNothing(t *testing.T, conn *net.UnixConn, when string) {
 	t.Helper()
-	if err := conn.SetReadDeadline(time.Now()); err != nil {
+	// Not time.Now(): a deadline already passed fails the read before it
+	// looks at the socket, queued datagrams or not.
+	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4096)
@@ -397,4 +399,92 @@ func TestRegisterCountsAsABeat(t *testing.T) {
 	if hung := w.Hung(); len(hung) != 1 || hung[0] != "stream late (no progress for 30.001s)" {
 		t.Errorf("Hung = %q just past the maximum age", hung)
 	}
+}
+
+// Two loops registered under one name (a new scheduler while the one it
+// replaces drains) are told apart in /healthz and the log; a freed name
+// is taken again.
+func TestWatchdogNamesAreUnique(t *testing.T) {
+	w, clk, _ := startWatchdog(t, "2000000")
+	clk.ticker(t)
+	a := w.Register("scheduler")
+	b := w.Register("scheduler")
+	c := w.Register("scheduler")
+	if a.Name() != "scheduler" || b.Name() != "scheduler #2" || c.Name() != "scheduler #3" {
+		t.Errorf("names = %q, %q, %q; want scheduler, scheduler #2, scheduler #3", a.Name(), b.Name(), c.Name())
+	}
+	b.Unregister()
+	if d := w.Register("scheduler"); d.Name() != "scheduler #2" {
+		t.Errorf("after unregistering #2, a new one is %q", d.Name())
+	}
+	clk.Advance(2 * time.Second)
+	hung := w.Hung()
+	if len(hung) != 3 || hung[0] != "scheduler (no progress for 2s)" || hung[1] != "scheduler #2 (no progress for 2s)" {
+		t.Errorf("Hung = %q, want three distinct schedulers", hung)
+	}
+}
+
+// While a stop drains, systemd hears EXTEND_TIMEOUT_USEC every Every, each
+// asking for By at most and never past Until; then nothing more.
+func TestExtendSendsUntilTheBudgetEnds(t *testing.T) {
+	conn := listenNotify(t)
+	n := NewNotifier(nil)
+	const by, every = 600 * time.Millisecond, 150 * time.Millisecond
+	start := time.Now()
+	until := start.Add(time.Second)
+	if err := n.Extend(context.Background(), Extending{By: by, Every: every, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().Before(until) {
+		t.Errorf("Extend returned %s before its budget ended", time.Until(until))
+	}
+	var got []time.Duration
+	for {
+		// A deadline already passed fails the read even with datagrams
+		// queued; they are in the buffer since Extend returned.
+		if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 256)
+		k, err := conn.Read(buf)
+		if err != nil {
+			break
+		}
+		usec, ok := strings.CutPrefix(string(buf[:k]), "EXTEND_TIMEOUT_USEC=")
+		v, perr := strconv.ParseInt(usec, 10, 64)
+		if !ok || perr != nil {
+			t.Fatalf("sent %q, want EXTEND_TIMEOUT_USEC=<n>", buf[:k])
+		}
+		got = append(got, time.Duration(v)*time.Microsecond)
+	}
+	// A tick every 150 ms over 1 s; the machine may be slow, so only ask
+	// for more than one.
+	if len(got) < 2 {
+		t.Fatalf("sent %d extensions over the budget, want one per tick", len(got))
+	}
+	if got[0] != by {
+		t.Errorf("first extension %s, want %s", got[0], by)
+	}
+	for i, d := range got {
+		if d <= 0 || d > by {
+			t.Errorf("extension %d = %s, want within (0, %s]", i, d, by)
+		}
+	}
+	if last := got[len(got)-1]; last >= by {
+		t.Errorf("the last extension %s reaches past the budget's end", last)
+	}
+}
+
+// A cancelled context ends the extensions at once.
+func TestExtendStopsWithItsContext(t *testing.T) {
+	conn := listenNotify(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := NewNotifier(nil).Extend(ctx, Extending{By: time.Minute, Every: time.Second, Until: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, conn); got != "EXTEND_TIMEOUT_USEC=60000000" {
+		t.Errorf("sent %q", got)
+	}
+	expectNothing(t, conn, "after the context ended")
 }
