@@ -48,9 +48,12 @@ func (d *Daemon) buildAnalysis(cfg *config.Config) (*analysis, error) {
 func (d *Daemon) startAnalysis(an *analysis) {
 	d.watch.Store(an.watch)
 	d.sched.Store(an.sched)
-	hb := d.wd.Register("scheduler")
-	an.task = d.startTask("scheduler", d.poke, func(ctx context.Context) error {
-		defer hb.Unregister()
+	// Cancelling the task unregisters the heartbeat: a scheduler replaced
+	// by a reload drains for up to shutdown_timeout unwatched, while the
+	// owner, which reaps it, beats. Its successor is registered meanwhile
+	// under the same name, which the watchdog makes "scheduler #2".
+	hb := newLoopBeat(d.wd, "scheduler").register()
+	an.task = d.startTask("scheduler", hb, d.poke, func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
