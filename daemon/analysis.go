@@ -50,8 +50,7 @@ func (d *Daemon) startAnalysis(an *analysis) {
 	d.sched.Store(an.sched)
 	// Cancelling the task unregisters the heartbeat: a scheduler replaced
 	// by a reload drains for up to shutdown_timeout unwatched, while the
-	// owner, which reaps it, beats. Its successor is registered meanwhile
-	// under the same name, which the watchdog makes "scheduler #2".
+	// owner, which reaps it, beats.
 	hb := newLoopBeat(d.wd, "scheduler").register()
 	an.task = d.startTask("scheduler", hb, d.poke, func(ctx context.Context) error {
 		var wg sync.WaitGroup

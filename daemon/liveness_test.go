@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/notifytest"
 	"github.com/garssl/garssld/internal/waittest"
 )
 
@@ -72,44 +72,6 @@ func TestReloadWhileTheOldSchedulerDrainsStaysAlive(t *testing.T) {
 	}
 }
 
-// listenNotify listens on a unixgram socket, as systemd does, and points
-// NOTIFY_SOCKET at it. It reads every datagram as it comes, as systemd
-// does: a sender to a full socket would block.
-func listenNotify(t *testing.T) <-chan string {
-	t.Helper()
-	// Socket paths are limited to 108 bytes; t.TempDir's can be longer.
-	dir, err := os.MkdirTemp("", "garssl-notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NOTIFY_SOCKET", path)
-	msgs := make(chan string, 1000)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return // closed by the cleanup
-			}
-			select {
-			case msgs <- string(buf[:n]):
-			default:
-				t.Errorf("more than %d notifications", cap(msgs))
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return msgs
-}
-
 // A stop while a window is at a slow model: STOPPING=1, then
 // EXTEND_TIMEOUT_USEC every third of the extension while the stop drains,
 // so that the unit's TimeoutStopSec does not cut shutdown_timeout short.
@@ -119,7 +81,7 @@ func TestStopAsksSystemdForTimeWhileItDrains(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	s := startSim(t, 4)
 	// After the broker started: mosquitto would send its own READY=1.
-	notes := listenNotify(t)
+	notes := notifytest.Listen(t)
 	const extendBy = 1500 * time.Millisecond
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), shutdownTimeout: "60s", maxQueue: 4},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), &fakeSystemd{forward: true}, testHooks{extendBy: extendBy})
@@ -129,12 +91,7 @@ func TestStopAsksSystemdForTimeWhileItDrains(t *testing.T) {
 	var msgs []string
 	extensions := 0
 	for extensions < 3 {
-		var m string
-		select {
-		case m = <-notes:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no notification after %q", msgs)
-		}
+		m := notes.Next(t)
 		msgs = append(msgs, m)
 		if usec, ok := strings.CutPrefix(m, "EXTEND_TIMEOUT_USEC="); ok {
 			extensions++

@@ -206,6 +206,9 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 			}
 		}
 		old := d.analysis
+		// Its heartbeat ends now rather than at the cancel below, so that
+		// its successor's is named "scheduler" again, not "scheduler #2".
+		old.task.beat.unregister()
 		d.analysis = an
 		d.startAnalysis(an)
 		// The old scheduler finishes the windows it started, within

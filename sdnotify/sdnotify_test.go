@@ -2,8 +2,6 @@ package sdnotify
 
 import (
 	"context"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,78 +12,25 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/garssl/garssld/internal/notifytest"
 	"github.com/garssl/garssld/internal/syncbuf"
 )
 
-// listenNotify listens on a unixgram socket, as systemd does, and points
-// NOTIFY_SOCKET at it.
-func listenNotify(t *testing.T) *net.UnixConn {
-	t.Helper()
-	// Socket paths are limited to 108 bytes; t.TempDir's can be longer.
-	dir, err := os.MkdirTemp("", "garssl-notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return conn
-}
-
-// recv waits for the next notification.
-func recv(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("no notification arrived: %v", err)
-	}
-	return string(buf[:n])
-}
-
-// expectNothing checks that no notification is queued. Notifications are
-// written synchronously by the goroutine that sends them, so once that
-// goroutine moved on, a sent one is already in the socket buffer.
-func expectNothing(t *testing.T, conn *net.UnixConn, when string) {
-	t.Helper()
-	// Not time.Now(): a deadline already passed fails the read before it
-	// looks at the socket, queued datagrams or not.
-	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	n, err := conn.Read(buf)
-	var ne net.Error
-	if err == nil {
-		t.Errorf("%s: unexpected notification %q", when, buf[:n])
-	} else if !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("%s: read: %v", when, err)
-	}
-}
-
 func TestNotifierMessages(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	n := NewNotifier(nil)
 
 	if err := n.Ready("2 streams, http on 127.0.0.1:9464"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "READY=1\nSTATUS=2 streams, http on 127.0.0.1:9464"; got != want {
+	if got, want := sock.Next(t), "READY=1\nSTATUS=2 streams, http on 127.0.0.1:9464"; got != want {
 		t.Errorf("Ready sent %q, want %q", got, want)
 	}
 
 	if err := n.Reloading("reloading /etc/garssl/garssld.hcl"); err != nil {
 		t.Fatal(err)
 	}
-	got := recv(t, conn)
+	got := sock.Next(t)
 	lines := strings.Split(got, "\n")
 	if len(lines) != 3 || lines[0] != "RELOADING=1" || !strings.HasPrefix(lines[1], "MONOTONIC_USEC=") ||
 		lines[2] != "STATUS=reloading /etc/garssl/garssld.hcl" {
@@ -97,7 +42,7 @@ func TestNotifierMessages(t *testing.T) {
 	if err := n.Stopping("stopping: SIGTERM"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "STOPPING=1\nSTATUS=stopping: SIGTERM"; got != want {
+	if got, want := sock.Next(t), "STOPPING=1\nSTATUS=stopping: SIGTERM"; got != want {
 		t.Errorf("Stopping sent %q, want %q", got, want)
 	}
 
@@ -105,13 +50,13 @@ func TestNotifierMessages(t *testing.T) {
 	if err := n.Status("config error:\nREADY=1"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "STATUS=config error: READY=1"; got != want {
+	if got, want := sock.Next(t), "STATUS=config error: READY=1"; got != want {
 		t.Errorf("Status sent %q, want %q", got, want)
 	}
 	if err := n.Ready(""); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, conn); got != "READY=1" {
+	if got := sock.Next(t); got != "READY=1" {
 		t.Errorf("Ready without status sent %q", got)
 	}
 }
@@ -227,7 +172,7 @@ func (c *fakeClock) ticker(t *testing.T) *fakeTicker {
 }
 
 func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	w, clk, _ := startWatchdog(t, "2000000") // WatchdogSec=2s
 	if !w.Enabled() || w.BeatEvery() != 250*time.Millisecond {
 		t.Fatalf("Enabled = %v, BeatEvery = %s; want true, 250ms", w.Enabled(), w.BeatEvery())
@@ -243,7 +188,7 @@ func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
 		owner.Beat()
 		front.Beat()
 		tk.tick(t)
-		if got := recv(t, conn); got != "WATCHDOG=1" {
+		if got := sock.Next(t); got != "WATCHDOG=1" {
 			t.Fatalf("ping %d = %q, want WATCHDOG=1", i, got)
 		}
 	}
@@ -253,7 +198,7 @@ func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
 }
 
 func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	w, clk, logs := startWatchdog(t, "2000000") // hung after 1s without a beat
 	owner := w.Register("owner")
 	front := w.Register("stream front")
@@ -265,7 +210,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	back.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping while front is only 600ms quiet = %q", got)
 	}
 	for range 3 {
@@ -275,7 +220,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 		tk.tick(t)
 	}
 	tk.tick(t) // taken only once the ticks before it were handled
-	expectNothing(t, conn, "with stream front hung")
+	sock.Quiet(t, "with stream front hung")
 	if hung := w.Hung(); len(hung) != 1 || hung[0] != "stream front (no progress for 2.4s)" {
 		t.Errorf("Hung = %q, want stream front silent for 2.4s", hung)
 	}
@@ -291,7 +236,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	back.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping after recovery = %q", got)
 	}
 	if !strings.Contains(logs.String(), "pings resumed") {
@@ -308,7 +253,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	front.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping after unregistering a silent loop = %q", got)
 	}
 }
@@ -319,7 +264,7 @@ func TestWatchdogDisabled(t *testing.T) {
 		{"another process's watchdog", "2000000", "1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			conn := listenNotify(t)
+			sock := notifytest.Listen(t)
 			t.Setenv("WATCHDOG_USEC", tt.usec)
 			t.Setenv("WATCHDOG_PID", tt.pid)
 			clk := newFakeClock()
@@ -344,7 +289,7 @@ func TestWatchdogDisabled(t *testing.T) {
 				t.Error("Run made a ticker without a watchdog")
 			default:
 			}
-			expectNothing(t, conn, "without a watchdog")
+			sock.Quiet(t, "without a watchdog")
 			// Hung still works, for /healthz, with the default age.
 			clk.Advance(DefaultMaxAge + time.Second)
 			if hung := w.Hung(); len(hung) != 1 {
@@ -427,7 +372,7 @@ func TestWatchdogNamesAreUnique(t *testing.T) {
 // While a stop drains, systemd hears EXTEND_TIMEOUT_USEC every Every, each
 // asking for By at most and never past Until; then nothing more.
 func TestExtendSendsUntilTheBudgetEnds(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	n := NewNotifier(nil)
 	const by, every = 600 * time.Millisecond, 150 * time.Millisecond
 	start := time.Now()
@@ -439,21 +384,11 @@ func TestExtendSendsUntilTheBudgetEnds(t *testing.T) {
 		t.Errorf("Extend returned %s before its budget ended", time.Until(until))
 	}
 	var got []time.Duration
-	for {
-		// A deadline already passed fails the read even with datagrams
-		// queued; they are in the buffer since Extend returned.
-		if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 256)
-		k, err := conn.Read(buf)
-		if err != nil {
-			break
-		}
-		usec, ok := strings.CutPrefix(string(buf[:k]), "EXTEND_TIMEOUT_USEC=")
+	for _, m := range sock.All() {
+		usec, ok := strings.CutPrefix(m, "EXTEND_TIMEOUT_USEC=")
 		v, perr := strconv.ParseInt(usec, 10, 64)
 		if !ok || perr != nil {
-			t.Fatalf("sent %q, want EXTEND_TIMEOUT_USEC=<n>", buf[:k])
+			t.Fatalf("sent %q, want EXTEND_TIMEOUT_USEC=<n>", m)
 		}
 		got = append(got, time.Duration(v)*time.Microsecond)
 	}
@@ -477,14 +412,14 @@ func TestExtendSendsUntilTheBudgetEnds(t *testing.T) {
 
 // A cancelled context ends the extensions at once.
 func TestExtendStopsWithItsContext(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := NewNotifier(nil).Extend(ctx, Extending{By: time.Minute, Every: time.Second, Until: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, conn); got != "EXTEND_TIMEOUT_USEC=60000000" {
+	if got := sock.Next(t); got != "EXTEND_TIMEOUT_USEC=60000000" {
 		t.Errorf("sent %q", got)
 	}
-	expectNothing(t, conn, "after the context ended")
+	sock.Quiet(t, "after the context ended")
 }
