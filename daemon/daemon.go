@@ -330,7 +330,9 @@ const (
 
 // stopBudget is the longest a stop may take when every bound holds: the
 // captures stopping (abandoned past captureStopLimit), the windows at the
-// model (shutdown_timeout), the MQTT flush, and stopSlack.
+// model (shutdown_timeout), the MQTT flush, and stopSlack. A step added
+// to the stop (track end events, closing live-view clients) adds its bound
+// here.
 func (d *Daemon) stopBudget() time.Duration {
 	limit := cmp.Or(d.opts.test.captureStopLimit, captureStopLimit)
 	return limit + d.cfg.ShutdownTimeout + publish.DefaultFlushTimeout + stopSlack

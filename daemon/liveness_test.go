@@ -49,6 +49,11 @@ func TestReloadWhileTheOldSchedulerDrainsStaysAlive(t *testing.T) {
 	}
 	old := scheds[0]
 	mu.Unlock()
+	// One loop per name in /healthz: the old scheduler's heartbeat ended
+	// before its successor's began, which keeps the name.
+	if name := scheds[1].beat.shownName(); name != "scheduler" {
+		t.Errorf("the new scheduler's heartbeat is %q, want scheduler", name)
+	}
 	pings := systemd.count("WATCHDOG=1")
 	var drainedFor time.Duration
 	waittest.For(t, "the old scheduler to finish its window", 90*time.Second, func() bool {

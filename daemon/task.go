@@ -112,6 +112,16 @@ func (b *loopBeat) Beat() {
 	}
 }
 
+// shownName is the loop's name as /healthz shows it, once registered.
+func (b *loopBeat) shownName() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.hb == nil {
+		return ""
+	}
+	return b.hb.Name()
+}
+
 // unregister stops watching the loop for good. A nil loopBeat does
 // nothing.
 func (b *loopBeat) unregister() {
