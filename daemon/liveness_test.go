@@ -66,6 +66,7 @@ func TestReloadWhileTheOldSchedulerDrainsStaysAlive(t *testing.T) {
 	})
 	// The test means something only if the drain outlasted a silent
 	// loop's allowance (2 s) plus a ping period.
+	t.Logf("the old scheduler drained for %s", drainedFor)
 	if drainedFor < 4*time.Second {
 		t.Fatalf("the old scheduler drained in %s; the model must be slower for this test", drainedFor)
 	}
@@ -175,7 +176,9 @@ func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The shipped unit's TimeoutStopSec.
-	if took := time.Since(began); took > 30*time.Second {
+	took := time.Since(began)
+	t.Logf("stopped in %s", took)
+	if took > 30*time.Second {
 		t.Errorf("the stop took %s, past TimeoutStopSec=30s", took)
 	}
 	lines := r.logs.lines("the capture did not stop; abandoning it")
