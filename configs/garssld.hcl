@@ -14,8 +14,9 @@ node_id = "robot-7"
 
 # Once told to stop (SIGTERM, systemctl stop), how long windows already at
 # the model may take to finish and be published before they are
-# cancelled; then the MQTT backlog is flushed (up to 5s). Keep the sum
-# below the unit's TimeoutStopSec (30s). 0s to 5m.
+# cancelled; then the MQTT backlog is flushed (up to 5s). While a stop
+# drains, garssld asks systemd for more time (EXTEND_TIMEOUT_USEC), so the
+# sum may exceed the unit's TimeoutStopSec (30s). 0s to 5m.
 shutdown_timeout = "10s"
 
 log {
@@ -176,8 +177,9 @@ http {
 stream "front" {
   # What FFmpeg opens: a URL (rtsp://, udp://, srt://, http://, file://),
   # a device "<demuxer>:<device>" (v4l2:/dev/video0, alsa:hw:1,0,
-  # pulse:default) or a file path. Credentials in the URL are allowed and
-  # are redacted in logs. Required.
+  # pulse:default) or a file path. A file must be a regular file: a FIFO
+  # would block the capture where no stop reaches it. Credentials in the
+  # URL are allowed and are redacted in logs. Required.
   input = "rtsp://cam-front.local:554/stream1"
 
   # Optional separate audio source, for a camera without a microphone.

@@ -54,9 +54,11 @@ func (d *Daemon) startAnalysis(an *analysis) {
 	d.metrics.UseModel(an.model)
 	d.watch.Store(an.watch)
 	d.sched.Store(an.sched)
-	hb := d.wd.Register("scheduler")
-	an.task = d.startTask("scheduler", d.poke, func(ctx context.Context) error {
-		defer hb.Unregister()
+	// Cancelling the task unregisters the heartbeat: a scheduler replaced
+	// by a reload drains for up to shutdown_timeout unwatched, while the
+	// owner, which reaps it, beats.
+	hb := newLoopBeat(d.wd, "scheduler").register()
+	an.task = d.startTask("scheduler", hb, d.poke, func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {

@@ -37,6 +37,7 @@ import (
 	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/sdnotify"
 )
 
 // The end-to-end tests run the daemon in this process against a real
@@ -211,9 +212,11 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// fakeSystemd records sd_notify messages and plays WATCHDOG_USEC.
+// fakeSystemd records sd_notify messages and plays WATCHDOG_USEC. With
+// forward set, it also sends them to NOTIFY_SOCKET, as the real one does.
 type fakeSystemd struct {
 	watchdog time.Duration
+	forward  bool
 	mu       sync.Mutex
 	msgs     []string
 }
@@ -222,6 +225,9 @@ func (f *fakeSystemd) Notify(state string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.msgs = append(f.msgs, state)
+	if f.forward {
+		return sdnotify.Systemd().Notify(state)
+	}
 	return true, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/metrics"
-	"github.com/garssl/garssld/sdnotify"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -29,6 +28,16 @@ const (
 	stallSlack    = 10 * time.Second
 )
 
+// captureStopLimit bounds the wait for a capture session told to stop.
+// Capture breaks FFmpeg's blocking calls through its interrupt callback and
+// returns within milliseconds; a session still running after this is stuck
+// in a system call that nothing can cancel (opening a FIFO nobody writes
+// to, a hung network file system), and is abandoned: the one exception to
+// "every goroutine is waited for", logged and counted in
+// garssl_capture_abandoned_total, so that a stop or a pause never hangs
+// on an input.
+const captureStopLimit = 5 * time.Second
+
 // streamEnv is what a stream supervisor needs from the daemon. Every
 // function must be safe from any goroutine and must not block.
 type streamEnv struct {
@@ -43,13 +52,13 @@ type streamEnv struct {
 	// daemon, so that a stream restarted or added again by a reload goes
 	// on above its predecessor's numbers.
 	stateSeq  func() uint64
-	heartbeat *sdnotify.Heartbeat
+	heartbeat interface{ Beat() }
 	beatEvery time.Duration
 	// sinkHook, for tests, runs at the start of every watched sink call.
 	sinkHook func(stream string)
-	// sinkCallLimit and stallSlack replace the constants in tests; 0 keeps
-	// them.
-	sinkCallLimit, stallSlack time.Duration
+	// sinkCallLimit, stallSlack and stopLimit replace the constants in
+	// tests; 0 keeps them.
+	sinkCallLimit, stallSlack, stopLimit time.Duration
 }
 
 // streamCarry is what a stream keeps across its capture sessions and
@@ -88,6 +97,9 @@ type source interface {
 
 // session is one capture run.
 type session struct {
+	// gone is set when the session is abandoned: its goroutine may still
+	// deliver windows and states, which nobody wants any more.
+	gone    *atomic.Bool
 	src     source
 	sink    *watchedSink
 	done    chan struct{}
@@ -107,6 +119,9 @@ func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled 
 	if env.stateSeq == nil { // a supervisor on its own, in tests
 		var n atomic.Uint64
 		env.stateSeq = func() uint64 { return n.Add(1) }
+	}
+	if env.stopLimit == 0 {
+		env.stopLimit = captureStopLimit
 	}
 	state := string(capture.StateConnecting)
 	if !enabled {
@@ -136,7 +151,6 @@ func (s *supervisor) setEnabled(on bool) {
 // without loop, or an input that can never work) leaves the stream
 // stopped until it is paused and resumed, or restarted by a reload.
 func (s *supervisor) run(ctx context.Context) error {
-	defer s.env.heartbeat.Unregister()
 	state, _, seq := s.status()
 	s.env.onState(s.cfg.Name, state, "", seq)
 	tick := time.NewTicker(s.env.beatEvery)
@@ -193,7 +207,11 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	s.mu.Lock()
 	base := s.carry.lastSeq
 	s.mu.Unlock()
+	gone := new(atomic.Bool)
 	cutter, err := windowing.NewCutter(windowing.Config{Stream: s.cfg.Name, Length: s.cfg.Window, Hop: s.cfg.Hop}, func(w windowing.Window) {
+		if gone.Load() {
+			return
+		}
 		// Seqs go on from the previous sessions; the cutter counts from 1.
 		w.Seq += base
 		s.mu.Lock()
@@ -212,18 +230,21 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	sink := newWatchedSink(cutter, hook)
 	var capSeq uint64 // the newest capture status taken; under s.mu
 	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize), sink, s.env.log, func(st capture.Status) {
-		s.captureState(&capSeq, st)
+		if !gone.Load() {
+			s.captureState(&capSeq, st)
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	sess := &session{src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	sess := &session{gone: gone, src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
 	s.mu.Lock()
 	s.opened++
 	s.mu.Unlock()
 	s.setState(string(capture.StateConnecting), "")
-	// The supervisor waits for this goroutine in stop or ended.
+	// The supervisor waits for this goroutine in stop or ended, or, past
+	// captureStopLimit, abandons it.
 	go func() {
 		defer close(sess.done)
 		defer cancel()
@@ -235,13 +256,26 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
-// stop ends a session and waits for it.
+// stop ends a session and waits for it, for stopLimit at most: a session
+// that is still running then is abandoned (see captureStopLimit).
 func (s *supervisor) stop(sess *session) {
 	if sess == nil {
 		return
 	}
 	sess.cancel()
-	<-sess.done
+	limit := time.NewTimer(s.env.stopLimit)
+	defer limit.Stop()
+	select {
+	case <-sess.done:
+	case <-limit.C:
+		sess.gone.Store(true)
+		inCall, _ := sess.sink.progress()
+		s.env.log.Error("the capture did not stop; abandoning it, blocked in a system call that cannot be cancelled (e.g. opening a FIFO or device nobody writes to); it holds a thread until the call returns",
+			"waited", s.env.stopLimit, "state", string(sess.src.Status().State), "in_windowing_call", inCall > 0)
+		s.mu.Lock()
+		s.carry.totals.Abandoned++
+		s.mu.Unlock()
+	}
 	s.retire(sess)
 }
 
@@ -357,6 +391,7 @@ func addSnapshot(a, b metrics.StreamSnapshot) metrics.StreamSnapshot {
 	a.Reconnects += b.Reconnects
 	a.Stalls += b.Stalls
 	a.Discontinuities += b.Discontinuities
+	a.Abandoned += b.Abandoned
 	a.Windows += b.Windows
 	a.SilenceFilledSamples += b.SilenceFilledSamples
 	if len(b.Dropped) > 0 {

@@ -79,7 +79,7 @@ func exercise(m *Metrics) {
 
 var frontSnapshot = StreamSnapshot{
 	Stream: "front", State: "reconnecting",
-	Packets: 9000, DecodeErrors: 3, Reconnects: 2, Stalls: 1, Discontinuities: 4,
+	Packets: 9000, DecodeErrors: 3, Reconnects: 2, Stalls: 1, Discontinuities: 4, Abandoned: 1,
 	Windows:              40,
 	Dropped:              map[string]uint64{"no_frame": 5, "stale": 1},
 	SilenceFilledSamples: 24000,
@@ -144,7 +144,7 @@ func TestLintHelpAndLabels(t *testing.T) {
 		"garssl_mqtt_pending_messages", "garssl_mqtt_connected", "garssl_mqtt_commands_total",
 		"garssl_capture_reconnects_total", "garssl_capture_decode_errors_total", "garssl_capture_packets_total",
 		"garssl_capture_stalls_total", "garssl_capture_discontinuities_total", "garssl_stream_state",
-		"garssl_audio_silence_filled_seconds_total", "garssl_build_info",
+		"garssl_capture_abandoned_total", "garssl_audio_silence_filled_seconds_total", "garssl_build_info",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if fams[want] == nil {
@@ -362,6 +362,10 @@ garssl_capture_reconnects_total{stream="front"} 2
 # TYPE garssl_capture_discontinuities_total counter
 garssl_capture_discontinuities_total{stream="back"} 0
 garssl_capture_discontinuities_total{stream="front"} 4
+# HELP garssl_capture_abandoned_total Capture sessions of the stream that did not stop within 5 s when told to (stuck in a system call) and were left behind; each holds a thread and its input until the call returns.
+# TYPE garssl_capture_abandoned_total counter
+garssl_capture_abandoned_total{stream="back"} 0
+garssl_capture_abandoned_total{stream="front"} 1
 # HELP garssl_audio_silence_filled_seconds_total Audio gaps in the stream filled with silence.
 # TYPE garssl_audio_silence_filled_seconds_total counter
 garssl_audio_silence_filled_seconds_total{stream="back"} 0
@@ -369,7 +373,7 @@ garssl_audio_silence_filled_seconds_total{stream="front"} 1.5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"garssl_windows_dropped_total", "garssl_stream_state", "garssl_capture_packets_total",
-		"garssl_capture_reconnects_total", "garssl_capture_discontinuities_total",
+		"garssl_capture_reconnects_total", "garssl_capture_discontinuities_total", "garssl_capture_abandoned_total",
 		"garssl_capture_decode_errors_total", "garssl_capture_stalls_total", "garssl_windows_cut_total",
 		"garssl_audio_silence_filled_seconds_total"); err != nil {
 		t.Error(err)

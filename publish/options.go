@@ -90,6 +90,11 @@ type Options struct {
 	// (it holds up later commands and Run's return); nil ignores commands
 	// after counting them.
 	OnSet func(stream string, enabled bool)
+	// Heartbeat, if set, is called by Run's loop on every turn (at least
+	// once a second) until it begins to shut down, from Run's goroutine;
+	// it must not block. A loop that stops calling it is stuck (a paho
+	// call that never returns), which the daemon's watchdog acts on.
+	Heartbeat func()
 
 	// newStore replaces paho's file store in tests.
 	newStore func(dir string) mqtt.Store

@@ -321,6 +321,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 	tick := time.NewTicker(probeEvery)
 	defer tick.Stop()
 	for {
+		if p.o.Heartbeat != nil {
+			p.o.Heartbeat()
+		}
 		select {
 		case <-ctx.Done():
 			p.shutdown(&st)
