@@ -141,6 +141,9 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 		began := time.Now()
 		ar, err := c.attempt(ctx, res.ep, body, &req, id)
 		took := time.Since(began)
+		if ar.out == outcomeOK {
+			res.ep.succeeded(took)
+		}
 		c.release(res, ar.out.verdict(err))
 		c.obs.Request(res.ep.name, req.Stage, ar.out.result(), took)
 		if ar.out == outcomeOK {

@@ -8,9 +8,16 @@ const (
 	ResultHTTP4xx = "http_4xx"
 	// ResultThrottled is HTTP 429: the server is up and busy and asks to
 	// wait. It is neither a failure nor a refusal of garssld's requests.
-	ResultThrottled   = "throttled"
-	ResultHTTP5xx     = "http_5xx"
-	ResultTimeout     = "timeout"
+	ResultThrottled = "throttled"
+	ResultHTTP5xx   = "http_5xx"
+	// ResultTimeout is the expiry of Config.Timeout or of a caller's
+	// deadline other than its freshness budget.
+	ResultTimeout = "timeout"
+	// ResultDeadline is a request cut because its window's freshness budget
+	// ran out (context cause ErrFreshness). It is not held against the
+	// endpoint unless the request had been out abnormally long (see
+	// ErrFreshness).
+	ResultDeadline    = "deadline"
 	ResultTransport   = "transport"
 	ResultBadResponse = "bad_response"
 	ResultCanceled    = "canceled"
