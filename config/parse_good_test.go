@@ -61,6 +61,7 @@ mllm {
   window_deadline = "45s"
   breaker {
     consecutive_failures = 3
+    open_min = "2s"
     open_for = "1m"
   }
 }
@@ -125,7 +126,7 @@ stream "front" {
 					Timeout:          15 * time.Second,
 					MaxInFlight:      8,
 					Schedule:         ScheduleSequential,
-					Breaker:          Breaker{ConsecutiveFailures: 3, OpenFor: time.Minute},
+					Breaker:          Breaker{ConsecutiveFailures: 3, OpenMin: 2 * time.Second, OpenFor: time.Minute},
 					WindowDeadline:   45 * time.Second,
 					SupportsN:        false,
 					StructuredOutput: false,

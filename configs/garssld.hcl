@@ -72,7 +72,11 @@ mllm {
   breaker {
     # Open after this many transport failures in a row.
     consecutive_failures = 5
-    # Stay open this long before letting one probe request through.
+    # Stay open this long before letting one probe request through. Each
+    # failed probe doubles the open time, up to open_for; a success resets
+    # it, so a model server restarted for a few seconds costs seconds.
+    open_min = "1s"
+    # The longest open time: the cap of the doubling.
     open_for = "30s"
   }
 }
