@@ -29,6 +29,7 @@ const (
 	outcomeThrottled   // HTTP 429: the server is up and asks us to wait
 	outcomeDeadline    // cut by the window's freshness budget (ErrFreshness)
 	outcomeHung        // cut by freshness after being out far longer than usual
+	outcomeMedia       // the server cannot take the media (ErrUnsupportedMedia)
 )
 
 func (o outcome) result() string {
@@ -49,6 +50,8 @@ func (o outcome) result() string {
 		return ResultCanceled
 	case outcomeDeadline, outcomeHung:
 		return ResultDeadline
+	case outcomeMedia:
+		return ResultUnsupportedMedia
 	default:
 		return ResultBadResponse
 	}
@@ -119,10 +122,15 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Re
 		// A failed read still leaves the status, which is what matters.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		serr := &StatusError{Endpoint: ep.name, Code: resp.StatusCode, Message: errorMessage(msg), KeySent: c.auth != ""}
+		if resp.StatusCode >= 500 {
+			serr.Fix = mediaFix(serr.Message)
+		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
 			return attemptResult{out: outcomeThrottled, retryAfter: wait}, serr
+		case resp.StatusCode >= 500 && serr.Fix != "":
+			return fail(outcomeMedia, serr)
 		case resp.StatusCode >= 500:
 			return fail(outcomeHTTP5xx, serr)
 		case resp.StatusCode >= 400:

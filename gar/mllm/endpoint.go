@@ -21,6 +21,59 @@ type endpoint struct {
 	// took holds the durations of the last successful requests, a ring.
 	took [recentOK]time.Duration
 	nOK  int // successful requests seen, for the ring's position and fill
+	// mediaFix is set while the endpoint has said it cannot take garssld's
+	// media: what to change on the server. Requests pass it over, except
+	// one at mediaRetry, to learn whether the server was fixed.
+	mediaFix   string
+	mediaRetry time.Time
+	mediaProbe bool // that one request is out
+}
+
+// mediaBlocked reports whether requests must pass the endpoint over for its
+// setup problem, and whether one may go now to see if it was fixed.
+func (ep *endpoint) mediaBlocked(now time.Time) (blocked, due bool) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.mediaFix == "" {
+		return false, false
+	}
+	return true, !ep.mediaProbe && !now.Before(ep.mediaRetry)
+}
+
+// startMediaProbe records that the one request that checks a fix is out.
+func (ep *endpoint) startMediaProbe() {
+	ep.mu.Lock()
+	ep.mediaProbe = true
+	ep.mu.Unlock()
+}
+
+// settleMedia records what an attempt said about the endpoint's media
+// support and reports whether that changed: the endpoint refused the media
+// (fix set) or took them (fix ""). retry is when to check a fix again.
+func (ep *endpoint) settleMedia(probe bool, out outcome, fix string, retry time.Time) (changed bool) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if probe {
+		ep.mediaProbe = false
+	}
+	switch {
+	case out == outcomeMedia:
+		changed = ep.mediaFix == ""
+		ep.mediaFix, ep.mediaRetry = fix, retry
+	case out == outcomeOK:
+		changed = ep.mediaFix != ""
+		ep.mediaFix = ""
+	case probe:
+		ep.mediaRetry = retry // the probe learnt nothing; try again later
+	}
+	return changed
+}
+
+// problem is the endpoint's setup problem, "" when it has none.
+func (ep *endpoint) problem() string {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.mediaFix
 }
 
 // recentOK is how many successful requests' durations an endpoint keeps to
@@ -68,6 +121,9 @@ type EndpointState struct {
 	Breaker     string // BreakerClosed, BreakerHalfOpen or BreakerOpen
 	InFlight    int
 	MaxInFlight int
+	// Problem says what to fix on the server when the endpoint cannot serve
+	// garssld for its setup (ErrUnsupportedMedia); "" otherwise.
+	Problem string
 }
 
 func newEndpoint(urls endpointURLs, cfg BreakerConfig, logger hclog.Logger, obs Observer) *endpoint {
