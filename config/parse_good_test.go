@@ -168,6 +168,14 @@ stream "front" {
 			},
 		},
 		{
+			name: "open_for below the default open_min, which follows it",
+			src:  "mllm {\n  breaker {\n    open_for = \"500ms\"\n  }\n}",
+			want: func(c *Config) {
+				c.MLLM.Breaker.OpenFor = 500 * time.Millisecond
+				c.MLLM.Breaker.OpenMin = 500 * time.Millisecond
+			},
+		},
+		{
 			name: "null keeps the default",
 			src:  "gar {\n  tau_av = null\n}\nmllm {\n  endpoints = null\n}",
 			want: func(c *Config) {},
