@@ -102,3 +102,48 @@ func TestTwoStreamsShareAHalfSpeedModel(t *testing.T) {
 		t.Errorf("only %v windows dropped for %v analysed: the model was not the bottleneck", dropped, left+right)
 	}
 }
+
+// A model server away for 2 s costs seconds of mllm_unavailable, not the
+// breaker's open_for (issue 13): with the default breaker the first opening
+// lasts open_min (1 s) and doubles per failed probe, so the server's return
+// is found within open_min + 2·open_min of the trip. Measured from the
+// return to the first ok detection.
+func TestModelRestartCostsSeconds(t *testing.T) {
+	const outage, goal = 2 * time.Second, 5 * time.Second
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "restart")
+	s := startSim(t, 0)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), breaker: "    open_for = \"30s\"\n"},
+		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	okAfter := func(after uint64) func([]mosquittotest.Message) bool {
+		return func(msgs []mosquittotest.Message) bool {
+			for _, d := range detections(t, msgs, "front") {
+				if d.Status == gar.StatusOK && d.Seq > after {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	sub.WaitFor(t, "an ok detection", 30*time.Second, okAfter(0))
+
+	s.down(t)
+	waittest.For(t, "the breaker to open", 30*time.Second, func() bool {
+		return r.scrape(t).sum("garssl_mllm_breaker_state", map[string]string{"state": mllm.BreakerOpen}) == 1
+	})
+	time.Sleep(outage) // the outage itself, not a synchronisation
+	var lastSeq uint64
+	for _, d := range detections(t, sub.Messages(), "front") {
+		lastSeq = max(lastSeq, d.Seq)
+	}
+	s.up(t)
+	back := time.Now()
+	sub.WaitFor(t, "an ok detection after the return", 30*time.Second, okAfter(lastSeq))
+	cost := time.Since(back)
+	t.Logf("model server away %s: first ok detection %.2fs after its return", outage, cost.Seconds())
+	if cost > goal {
+		t.Errorf("first ok detection %s after the server's return, want at most %s", cost, goal)
+	}
+}
