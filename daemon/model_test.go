@@ -10,6 +10,7 @@ import (
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/mosquittotest"
 	"github.com/garssl/garssld/internal/waittest"
+	"github.com/garssl/garssld/omnisim"
 )
 
 // The model server goes down: the breaker opens, windows are published as
@@ -145,5 +146,41 @@ func TestModelRestartCostsSeconds(t *testing.T) {
 	t.Logf("model server away %s: first ok detection %.2fs after its return", outage, cost.Seconds())
 	if cost > goal {
 		t.Errorf("first ok detection %s after the server's return, want at most %s", cost, goal)
+	}
+}
+
+// A model server that cannot take the sound (vLLM without vllm[audio]) is
+// a setup problem: /readyz names the fix, windows are published as
+// mllm_unavailable saying it, and the breaker stays closed.
+func TestModelServerWithoutAudio(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "noaudio")
+	s := startSim(t, 0)
+	f := s.CurrentFaults()
+	f.RefuseMedia = omnisim.RefuseVLLMAudio
+	if err := s.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
+		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	sub.WaitFor(t, "mllm_unavailable detections", 30*time.Second, func(msgs []mosquittotest.Message) bool {
+		n := 0
+		for _, d := range detections(t, msgs, "front") {
+			if d.Status == gar.StatusMLLMUnavailable && strings.Contains(d.Error, "vllm[audio]") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	rep := r.ready(t)
+	if rep.Ready || len(rep.Endpoints) != 1 || rep.Endpoints[0].Breaker != mllm.BreakerClosed ||
+		!strings.Contains(rep.Endpoints[0].Problem, `pip install "vllm[audio]"`) ||
+		!strings.Contains(strings.Join(rep.Reasons, "; "), "misconfigured") {
+		t.Errorf("/readyz: %+v", rep)
+	}
+	if n := s.Stats().Faults.MediaRefused; n > 2 {
+		t.Errorf("the server was sent %d requests it refuses; after the first answer windows must fail without one", n)
 	}
 }
