@@ -41,7 +41,10 @@ mllm {
   # Default: none.
   api_key_file = "/etc/garssl/mllm.key"
 
-  # Bound on one HTTP request.
+  # Bound on one HTTP request. A window's requests are also cut when the
+  # window would turn stale (stream stale_after, 10s by default, so that
+  # comes first): `garssld check` warns about it. A hung server is then
+  # found by those cuts, when a request was out over 3x its usual time.
   timeout = "20s"
 
   # Concurrent requests per endpoint, shared fairly by all streams. Each
