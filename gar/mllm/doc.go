@@ -60,6 +60,16 @@
 //     vLLM rejects an id still in flight, and an abandoned attempt may be.
 //   - 401 and 403 wrap ErrKeyRefused and say whether the key in
 //     api_key_file was refused or none was sent.
+//   - A server that cannot take the media (HTTP 500 with vLLM's "Please
+//     install vllm[audio]" or llama-server's "image/audio input is not
+//     supported … mmproj") is a setup problem, not an outage: the error wraps
+//     ErrUnsupportedMedia and names the fix, the breaker does not count it,
+//     it is not retried, and the endpoint is marked (EndpointState.Problem,
+//     ProblemObserver) so that later requests pass it over and, when no
+//     other endpoint is usable, fail at once without a request. One request
+//     every Breaker.OpenFor checks whether the server was fixed; a success
+//     clears the mark, as does a new Client (a reload). Matching the body
+//     text is the only way to tell this from a crash, which answers 500 too.
 //   - Errors name the request id once, in front, and the attempt when it was
 //     not the first: "request n/s/7/refine, attempt 3: post …: HTTP 502: …".
 //   - Body: written by hand into one buffer sized up front, base64 media
