@@ -23,14 +23,17 @@ func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
 // streams' states, the model endpoints' breakers and refusals, and whether
 // shutdown began. Called from HTTP handlers.
 func (d *Daemon) readiness() health.Readiness {
+	pub := d.pub.Load()
 	r := health.Readiness{
 		Stopping:      d.stopping.Load(),
-		MQTTConnected: d.pub.Load().Connected(),
+		MQTTConnected: pub.Connected(),
+		Problems:      pub.Problems(),
+		Warnings:      pub.Warnings(),
 		Endpoints:     d.watch.Load().Endpoints(),
 		Streams:       map[string]string{},
 	}
 	for _, run := range d.runningStreams() {
-		state, _ := run.sup.status()
+		state, _, _ := run.sup.status()
 		r.Streams[run.sup.cfg.Name] = state
 	}
 	return r
