@@ -25,14 +25,7 @@ func TestModelOutage(t *testing.T) {
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
 	withStatus := func(status gar.Status, after uint64) func([]mosquittotest.Message) bool {
-		return func(msgs []mosquittotest.Message) bool {
-			for _, d := range detections(t, msgs, "front") {
-				if d.Status == status && d.Seq > after {
-					return true
-				}
-			}
-			return false
-		}
+		return detectionAfter(t, "front", status, after)
 	}
 	sub.WaitFor(t, "an ok detection", 30*time.Second, withStatus(gar.StatusOK, 0))
 	waittest.For(t, "ready", 30*time.Second, func() bool { return r.ready(t).Ready })
@@ -104,6 +97,19 @@ func TestTwoStreamsShareAHalfSpeedModel(t *testing.T) {
 	}
 }
 
+// detectionAfter is a wait condition: stream published a detection with
+// status after seq.
+func detectionAfter(t testing.TB, stream string, status gar.Status, seq uint64) func([]mosquittotest.Message) bool {
+	return func(msgs []mosquittotest.Message) bool {
+		for _, d := range detections(t, msgs, stream) {
+			if d.Status == status && d.Seq > seq {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // A model server away for 2 s costs seconds of mllm_unavailable, not the
 // breaker's open_for (issue 13): with the default breaker the first opening
 // lasts open_min (1 s) and doubles per failed probe, so the server's return
@@ -119,14 +125,7 @@ func TestModelRestartCostsSeconds(t *testing.T) {
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), breaker: "    open_for = \"30s\"\n"},
 		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
 	okAfter := func(after uint64) func([]mosquittotest.Message) bool {
-		return func(msgs []mosquittotest.Message) bool {
-			for _, d := range detections(t, msgs, "front") {
-				if d.Status == gar.StatusOK && d.Seq > after {
-					return true
-				}
-			}
-			return false
-		}
+		return detectionAfter(t, "front", gar.StatusOK, after)
 	}
 	sub.WaitFor(t, "an ok detection", 30*time.Second, okAfter(0))
 
