@@ -82,7 +82,10 @@ func (b *breaker) opened(probeFailed bool) time.Duration {
 	return b.level
 }
 
-// held reports whether the wrapper still holds the breaker open.
+// held reports whether the wrapper still holds the breaker open. A caller
+// that read an expired hold just before a new opening set one reaches
+// gobreaker while its own OpenMin runs, so it is refused there; only a
+// caller stalled for OpenMin between the two could probe early.
 func (b *breaker) held() bool { return time.Now().UnixNano() < b.holdUntil.Load() }
 
 // State is the breaker's state, open while held.
