@@ -126,8 +126,12 @@ type Breaker struct {
 	// failures in a row.
 	ConsecutiveFailures int
 
-	// OpenFor is how long an open breaker rejects requests before letting
-	// one probe through.
+	// OpenMin is how long a breaker that just tripped rejects requests
+	// before letting one probe through. Each failed probe doubles it, up to
+	// OpenFor; a success resets it.
+	OpenMin time.Duration
+
+	// OpenFor caps the open time that failed probes double.
 	OpenFor time.Duration
 }
 

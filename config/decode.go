@@ -196,6 +196,7 @@ func mllmSpec(m *MLLM) []attrSpec {
 func breakerSpec(b *Breaker) []attrSpec {
 	return []attrSpec{
 		intAttr("consecutive_failures", &b.ConsecutiveFailures),
+		durationAttr("open_min", &b.OpenMin),
 		durationAttr("open_for", &b.OpenFor),
 	}
 }

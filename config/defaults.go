@@ -30,7 +30,7 @@ func Default() Config {
 			SupportsN:        true,
 			StructuredOutput: true,
 			Schedule:         ScheduleParallel,
-			Breaker:          Breaker{ConsecutiveFailures: mllm.DefaultConsecutiveFailures, OpenFor: mllm.DefaultOpenFor},
+			Breaker:          Breaker{ConsecutiveFailures: mllm.DefaultConsecutiveFailures, OpenMin: mllm.DefaultOpenMin, OpenFor: mllm.DefaultOpenFor},
 			WindowDeadline:   30 * time.Second,
 		},
 		GAR: GAR{

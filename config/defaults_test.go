@@ -34,7 +34,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 			SupportsN:        true,
 			StructuredOutput: true,
 			Schedule:         "parallel",
-			Breaker:          Breaker{ConsecutiveFailures: 5, OpenFor: 30 * time.Second},
+			Breaker:          Breaker{ConsecutiveFailures: 5, OpenMin: time.Second, OpenFor: 30 * time.Second},
 			WindowDeadline:   30 * time.Second,
 		},
 		GAR: GAR{

@@ -40,6 +40,7 @@ func (c Config) String() string {
 	w.attr("window_deadline", duration(c.MLLM.WindowDeadline))
 	w.open("breaker")
 	w.attr("consecutive_failures", strconv.Itoa(c.MLLM.Breaker.ConsecutiveFailures))
+	w.attr("open_min", duration(c.MLLM.Breaker.OpenMin))
 	w.attr("open_for", duration(c.MLLM.Breaker.OpenFor))
 	w.close()
 	w.close()

@@ -107,6 +107,11 @@ func Parse(src []byte, filename string, opts ...Option) (*Config, error) {
 		// The file may have changed node_id since Default derived it.
 		c.MQTT.ClientID = defaultClientID(c.NodeID)
 	}
+	if b := &c.MLLM.Breaker; !c.IsSet("mllm.breaker.open_min") && b.OpenFor > 0 && b.OpenMin > b.OpenFor {
+		// A file that shortens open_for below the default start keeps a
+		// fixed open time, as before open_min existed.
+		b.OpenMin = b.OpenFor
+	}
 	c.normalize()
 
 	diags := append(d.diags, c.validate(false)...)

@@ -195,6 +195,11 @@ stream "b" {
 			want: []string{`garssl.hcl:3:16: mllm.breaker.open_for = -1s must be greater than 0`},
 		},
 		{
+			name: "breaker open_min longer than its cap",
+			src:  "mllm {\n  breaker {\n    open_min = \"1m\"\n  }\n}",
+			want: []string{`garssl.hcl:3:16: mllm.breaker.open_min = 1m0s is longer than mllm.breaker.open_for = 30s, which caps it; use at most 30s`},
+		},
+		{
 			name: "max reconnect interval out of range",
 			src:  "mqtt {\n  max_reconnect_interval = \"500ms\"\n}",
 			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = 500ms is out of range; use 1s to 10m`},

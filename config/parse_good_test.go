@@ -61,6 +61,7 @@ mllm {
   window_deadline = "45s"
   breaker {
     consecutive_failures = 3
+    open_min = "2s"
     open_for = "1m"
   }
 }
@@ -128,7 +129,7 @@ stream "front" {
 					Timeout:          15 * time.Second,
 					MaxInFlight:      8,
 					Schedule:         ScheduleSequential,
-					Breaker:          Breaker{ConsecutiveFailures: 3, OpenFor: time.Minute},
+					Breaker:          Breaker{ConsecutiveFailures: 3, OpenMin: 2 * time.Second, OpenFor: time.Minute},
 					WindowDeadline:   45 * time.Second,
 					SupportsN:        false,
 					StructuredOutput: false,
@@ -168,6 +169,14 @@ stream "front" {
 			want: func(c *Config) {
 				c.NodeID = "robot-9"
 				c.MQTT.ClientID = "garssld-robot-9"
+			},
+		},
+		{
+			name: "open_for below the default open_min, which follows it",
+			src:  "mllm {\n  breaker {\n    open_for = \"500ms\"\n  }\n}",
+			want: func(c *Config) {
+				c.MLLM.Breaker.OpenFor = 500 * time.Millisecond
+				c.MLLM.Breaker.OpenMin = 500 * time.Millisecond
 			},
 		},
 		{

@@ -149,7 +149,12 @@ func (v *validator) mllm(m MLLM) {
 	v.atLeast("mllm.max_in_flight", m.MaxInFlight, 1)
 	oneOf(v, "mllm.schedule", m.Schedule, schedules)
 	v.atLeast("mllm.breaker.consecutive_failures", m.Breaker.ConsecutiveFailures, 1)
+	v.positiveDuration("mllm.breaker.open_min", m.Breaker.OpenMin)
 	v.positiveDuration("mllm.breaker.open_for", m.Breaker.OpenFor)
+	if b := m.Breaker; b.OpenMin > 0 && b.OpenFor > 0 && b.OpenMin > b.OpenFor {
+		v.errorf("mllm.breaker.open_min", "%s = %s is longer than %s = %s, which caps it; use at most %s",
+			v.name("mllm.breaker.open_min"), b.OpenMin, v.name("mllm.breaker.open_for"), b.OpenFor, b.OpenFor)
+	}
 	v.positiveDuration("mllm.window_deadline", m.WindowDeadline)
 }
 

@@ -42,7 +42,10 @@ mllm {
   # Default: none.
   api_key_file = "/etc/garssl/mllm.key"
 
-  # Bound on one HTTP request.
+  # Bound on one HTTP request. A window's requests are also cut when the
+  # window would turn stale (stream stale_after, 10s by default, so that
+  # comes first): `garssld check` warns about it. A hung server is then
+  # found by those cuts, when a request was out over 3x its usual time.
   timeout = "20s"
 
   # Concurrent requests per endpoint, shared fairly by all streams. Each
@@ -73,7 +76,11 @@ mllm {
   breaker {
     # Open after this many transport failures in a row.
     consecutive_failures = 5
-    # Stay open this long before letting one probe request through.
+    # Stay open this long before letting one probe request through. Each
+    # failed probe doubles the open time, up to open_for; a success resets
+    # it, so a model server restarted for a few seconds costs seconds.
+    open_min = "1s"
+    # The longest open time: the cap of the doubling.
     open_for = "30s"
   }
 }

@@ -22,6 +22,7 @@ func NewLocalizer(cfg *config.Config, log hclog.Logger, obs mllm.Observer) (*gar
 		StructuredOutput: cfg.MLLM.StructuredOutput,
 		Breaker: mllm.BreakerConfig{
 			ConsecutiveFailures: uint32(cfg.MLLM.Breaker.ConsecutiveFailures),
+			OpenMin:             cfg.MLLM.Breaker.OpenMin,
 			OpenFor:             cfg.MLLM.Breaker.OpenFor,
 		},
 	}, log.Named("mllm"), obs)

@@ -34,7 +34,7 @@ func NewDetection(m WindowMeta, r Result) Detection {
 	if r.Err != nil && r.Status != StatusOK {
 		d.Error = redact.Text(r.Err.Error())
 	}
-	if r.Tokens != (TokenUsage{}) {
+	if r.Tokens.Prompt != 0 || r.Tokens.Completion != 0 || r.Tokens.Cached != nil {
 		t := r.Tokens
 		d.Tokens = &t
 	}

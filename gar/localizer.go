@@ -146,6 +146,9 @@ type window struct {
 	media    mllm.Media
 	mu       sync.Mutex // guards the counters below
 	tokens   TokenUsage
+	cached   int  // cached prompt tokens of the answers that reported them
+	answers  int  // answered requests
+	uncached bool // some answer did not report its cached tokens
 	calls    int
 	failures []StageFailure
 
@@ -172,6 +175,9 @@ func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 		res.Latency.Total = time.Since(start).Milliseconds()
 		w.mu.Lock()
 		res.Tokens, res.GAR.Requests, res.Failures = w.tokens, w.calls, w.failures
+		if w.answers > 0 && !w.uncached {
+			res.Tokens.Cached = &w.cached
+		}
 		w.mu.Unlock()
 	}()
 
@@ -253,7 +259,13 @@ func (w *window) call(ctx context.Context, req mllm.Request, source, trial int) 
 	w.calls += resp.Attempts // requests that reached a server, retries included
 	w.tokens.Prompt += resp.Usage.PromptTokens
 	w.tokens.Completion += resp.Usage.CompletionTokens
-	w.tokens.Cached += resp.Usage.CachedTokens
+	if err == nil {
+		// A window's cached count is known only when every answer said;
+		// a partial sum would pass for a lower hit rate.
+		w.answers++
+		w.cached += resp.Usage.CachedTokens
+		w.uncached = w.uncached || !resp.Usage.CachedReported
+	}
 	w.mu.Unlock()
 	if err != nil {
 		w.fail(req.Stage, source, trial, err)

@@ -984,3 +984,33 @@ func TestLocalizeTruthSidecar(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalizeTokensCachedOnlyWhenReported: tokens.cached sums what the
+// server reported and is left out, not 0, when it does not report it
+// (vLLM without --enable-prompt-tokens-details).
+func TestLocalizeTokensCachedOnlyWhenReported(t *testing.T) {
+	for _, details := range []bool{true, false} {
+		t.Run(fmt.Sprintf("prompt_tokens_details=%v", details), func(t *testing.T) {
+			cfg := simConfig(1)
+			cfg.PromptTokensDetails = details
+			s := startSim(t, cfg, nil)
+			l := newLocalizer(t, gar.Config{SupportsN: true}, newClient(t, s.clientConfig()))
+			res := localize(t, l, testInput(t, 1, 0))
+			if res.Status != gar.StatusOK {
+				t.Fatalf("status %s: %v", res.Status, res.Err)
+			}
+			d, err := json.Marshal(gar.NewDetection(gar.WindowMeta{}, res))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case details && (res.Tokens.Cached == nil || *res.Tokens.Cached == 0):
+				t.Errorf("cached tokens %v: the window's requests share a prefix the server reported", res.Tokens.Cached)
+			case !details && (res.Tokens.Cached != nil || strings.Contains(string(d), `"cached"`)):
+				t.Errorf("cached tokens unknown, yet published: %s", d)
+			case res.Tokens.Prompt == 0:
+				t.Errorf("no prompt tokens: %+v", res.Tokens)
+			}
+		})
+	}
+}

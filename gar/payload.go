@@ -199,7 +199,10 @@ type SourceRawOutput struct {
 type TokenUsage struct {
 	Prompt     int `json:"prompt"`
 	Completion int `json:"completion"`
-	Cached     int `json:"cached"`
+	// Cached is the prompt tokens served from the server's prefix cache;
+	// nil (omitted) when the server did not report it for every answer
+	// (vLLM without --enable-prompt-tokens-details), never 0 for unknown.
+	Cached *int `json:"cached,omitempty"`
 }
 
 // MarshalJSON fills an empty Schema with DetectionSchemaName, publishes nil

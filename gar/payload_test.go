@@ -52,7 +52,7 @@ func TestDetectionPayloadsValidate(t *testing.T) {
 	ok1.GAR.ValidTrials, ok1.GAR.Requests = 5, 4
 	ok1.LatencyMS = LatencyMS{Locate: 410, Audio: 380, Analysis: 900, Refine: 450, Total: 1790, AgeAtPublish: 4850}
 	ok1.Sources = []SourceResult{okSource(Box{50, 60, 150, 160}, Box{46, 56, 154, 164}, "dog barking")}
-	ok1.Tokens = &TokenUsage{Prompt: 2300, Completion: 410, Cached: 1500}
+	ok1.Tokens = &TokenUsage{Prompt: 2300, Completion: 410, Cached: new(1500)}
 	ok1.Raw = &RawOutputs{Locate: `{"bbox":[50,60,150,160]}`, Audio: `{"audio_class":"dog barking"}`}
 
 	ok2 := baseDetection(StatusOK)
@@ -60,6 +60,7 @@ func TestDetectionPayloadsValidate(t *testing.T) {
 	skipped.Refined, skipped.Ops, skipped.BearingDeg, skipped.Gate, skipped.Raw = false, nil, nil, nil, nil
 	skipped.RoleTags, skipped.Anchors = nil, nil // published as []
 	ok2.Sources = []SourceResult{okSource(Box{10, 20, 100, 120}, Box{12, 20, 100, 118}, "violin"), skipped}
+	ok2.Tokens = &TokenUsage{Prompt: 2300, Completion: 410} // the server did not report cached tokens
 
 	silent := baseDetection(StatusSilent)
 	silent.Audio.RMSDBFS = math.Inf(-1) // digital silence
@@ -77,6 +78,9 @@ func TestDetectionPayloadsValidate(t *testing.T) {
 	}
 	if text := marshal(t, silent); !strings.Contains(text, `"sources":[]`) || !strings.Contains(text, `"rms_dbfs":-200`) {
 		t.Errorf("silent payload: %s", text)
+	}
+	if text := marshal(t, ok2); !strings.Contains(text, `"tokens":{"prompt":2300,"completion":410}`) {
+		t.Errorf("unknown cached tokens must be omitted, not 0: %s", text)
 	}
 	if text := marshal(t, ok2); !strings.Contains(text, `"role_tags":[]`) || !strings.Contains(text, `"ops":null`) || strings.Count(text, "bearing_deg") != 1 {
 		t.Errorf("K=2 payload: %s", text)

@@ -45,13 +45,20 @@ type Endpoint struct {
 	Breaker string `json:"breaker"`
 	// Consecutive4xx counts 4xx answers since the last accepted request.
 	Consecutive4xx int `json:"consecutive_4xx"`
+	// Problem is a setup problem of the model server that keeps it from
+	// serving garssld, with its fix (it cannot take the images or audio:
+	// mllm.ErrUnsupportedMedia); empty when there is none. Not an outage:
+	// the server answers, but not to what garssld sends.
+	Problem string `json:"problem,omitempty"`
 }
 
 // refusing reports whether the endpoint answers everything with 4xx.
 func (e Endpoint) refusing() bool { return e.Consecutive4xx >= RefusalThreshold }
 
 // usable reports whether requests to the endpoint can succeed.
-func (e Endpoint) usable() bool { return e.Breaker != mllm.BreakerOpen && !e.refusing() }
+func (e Endpoint) usable() bool {
+	return e.Breaker != mllm.BreakerOpen && !e.refusing() && e.Problem == ""
+}
 
 // Report is the JSON body of /readyz, and what `garssld status` reads.
 type Report struct {
@@ -79,7 +86,9 @@ type EndpointReport struct {
 
 // Decide turns readiness inputs into a Report. Ready means: MQTT
 // connected, at least one stream running, and at least one model endpoint
-// whose breaker is not open and which does not refuse every request.
+// whose breaker is not open, which does not refuse every request and which
+// has no setup problem (Endpoint.Problem). An endpoint with a problem is
+// named with its fix, as misconfigured rather than down.
 // Cameras and the model server failing do not restart garssld (that would
 // not fix them); they make it not ready, which is what a load balancer or
 // an operator needs to know.
@@ -110,6 +119,8 @@ func Decide(r Readiness) Report {
 		switch {
 		case e.usable():
 			usable++
+		case e.Problem != "":
+			problems = append(problems, fmt.Sprintf("%s is misconfigured: it cannot take the images or audio garssld sends; fix: %s", e.Name, e.Problem))
 		case e.refusing():
 			problems = append(problems, fmt.Sprintf("%s refuses requests (%d 4xx answers in a row; check mllm.api_key_file and mllm.model)", e.Name, e.Consecutive4xx))
 		default:
@@ -193,6 +204,18 @@ func (w *ModelWatch) BreakerState(endpoint, state string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.endpoint(endpoint).Breaker = state
+}
+
+// EndpointProblem implements mllm.ProblemObserver: the endpoint's setup
+// problem, or "" once it serves again. It is passed on when next follows
+// problems too.
+func (w *ModelWatch) EndpointProblem(endpoint, problem string) {
+	if po, ok := w.next.(mllm.ProblemObserver); ok {
+		po.EndpointProblem(endpoint, problem)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.endpoint(endpoint).Problem = problem
 }
 
 // endpoint returns the entry for name, adding a closed one; w.mu is held.

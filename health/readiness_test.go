@@ -2,6 +2,7 @@ package health
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,11 @@ func TestDecide(t *testing.T) {
 			{Name: gpu1, Breaker: mllm.BreakerClosed, Consecutive4xx: 3}, {Name: gpu2, Breaker: mllm.BreakerOpen}}},
 			[]string{"model: no usable endpoint: " + gpu1 + " refuses requests (3 4xx answers in a row; check mllm.api_key_file and mllm.model); " +
 				gpu2 + " has its circuit breaker open (connection errors, timeouts or 5xx answers)"}},
+		{"misconfigured: not an outage, with its fix", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
+			{Name: gpu1, Breaker: mllm.BreakerClosed, Problem: "install vllm[audio]"}}},
+			[]string{"model: no usable endpoint: " + gpu1 + " is misconfigured: it cannot take the images or audio garssld sends; fix: install vllm[audio]"}},
+		{"one misconfigured, the other serving", Readiness{MQTTConnected: true, Streams: running, Endpoints: []Endpoint{
+			{Name: gpu1, Breaker: mllm.BreakerClosed, Problem: "install vllm[audio]"}, {Name: gpu2, Breaker: mllm.BreakerClosed}}}, nil},
 		{"no endpoint known", Readiness{MQTTConnected: true, Streams: running},
 			[]string{"model: no endpoint known"}},
 		{"stopping", Readiness{Stopping: true, MQTTConnected: true, Streams: running, Endpoints: closed},
@@ -168,5 +174,22 @@ func TestThrottlingIsNotRefusal(t *testing.T) {
 	rep := Decide(Readiness{MQTTConnected: true, Streams: map[string]string{"front": "running"}, Endpoints: w.Endpoints()})
 	if !rep.Ready || rep.Endpoints[0].Refusing || rep.Endpoints[0].Consecutive4xx != 0 {
 		t.Errorf("after %d throttled answers: %+v, want ready", 10*RefusalThreshold, rep)
+	}
+}
+
+// The model client's report of a setup problem reaches /readyz, and its
+// end clears it.
+func TestModelWatchFollowsProblems(t *testing.T) {
+	w := NewModelWatch(nil)
+	w.BreakerState(gpu1, mllm.BreakerClosed)
+	var po mllm.ProblemObserver = w
+	po.EndpointProblem(gpu1, "restart llama-server with --mmproj")
+	rep := Decide(Readiness{MQTTConnected: true, Streams: map[string]string{"front": "running"}, Endpoints: w.Endpoints()})
+	if rep.Ready || len(rep.Endpoints) != 1 || rep.Endpoints[0].Problem == "" || !strings.Contains(strings.Join(rep.Reasons, ";"), "--mmproj") {
+		t.Errorf("with a setup problem: %+v", rep)
+	}
+	po.EndpointProblem(gpu1, "")
+	if rep := Decide(Readiness{MQTTConnected: true, Streams: map[string]string{"front": "running"}, Endpoints: w.Endpoints()}); !rep.Ready {
+		t.Errorf("after the problem cleared: %+v", rep)
 	}
 }

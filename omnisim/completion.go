@@ -33,10 +33,12 @@ type choiceMessage struct {
 }
 
 type usage struct {
-	PromptTokens        int           `json:"prompt_tokens"`
-	CompletionTokens    int           `json:"completion_tokens"`
-	TotalTokens         int           `json:"total_tokens"`
-	PromptTokensDetails promptDetails `json:"prompt_tokens_details"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+	// PromptTokensDetails is null unless Config.PromptTokensDetails, as
+	// vLLM's is without --enable-prompt-tokens-details.
+	PromptTokensDetails *promptDetails `json:"prompt_tokens_details"`
 }
 
 type promptDetails struct {
@@ -74,6 +76,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Omnisim-Stage", string(p.answer.stage))
 
+	if msg := s.CurrentFaults().RefuseMedia.refusal(p.prompt.image != nil, p.prompt.audio != nil); msg != "" {
+		s.count(func(st *Stats) { st.Faults.MediaRefused++ })
+		s.log.Info("refusing media", "request_id", requestID, "stage", p.answer.stage, "error", msg)
+		writeError(w, http.StatusInternalServerError, "server_error", msg)
+		return
+	}
 	fault, garbage, faults := s.drawFault()
 	switch fault {
 	case faultError:
@@ -115,10 +123,12 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		completion += t
 	}
 	resp.Usage = usage{
-		PromptTokens:        sim.promptTokens,
-		CompletionTokens:    completion,
-		TotalTokens:         sim.promptTokens + completion,
-		PromptTokensDetails: promptDetails{CachedTokens: sim.cachedTokens},
+		PromptTokens:     sim.promptTokens,
+		CompletionTokens: completion,
+		TotalTokens:      sim.promptTokens + completion,
+	}
+	if s.cfg.PromptTokensDetails {
+		resp.Usage.PromptTokensDetails = &promptDetails{CachedTokens: sim.cachedTokens}
 	}
 	s.count(func(st *Stats) {
 		st.Counters.add(p.n, sim, completion)

@@ -13,6 +13,11 @@ type Config struct {
 	Sources   int    // --sources: K when a request does not say (see package doc)
 	TruthFile string // --truth: optional truth sidecar (JSON)
 
+	// PromptTokensDetails reports usage.prompt_tokens_details.cached_tokens,
+	// as vLLM does with --enable-prompt-tokens-details and llama-server
+	// always does.
+	PromptTokensDetails bool // --prompt-tokens-details
+
 	PrefixCache  bool          // --prefix-cache
 	CacheEntries int           // --cache-entries: LRU capacity in prefixes
 	CacheTTL     time.Duration // --cache-ttl
@@ -35,18 +40,19 @@ const maxSources = 8
 // DefaultConfig returns the documented defaults of cmd/omnisim.
 func DefaultConfig() Config {
 	return Config{
-		Model:             DefaultModel,
-		Seed:              1,
-		Sources:           1,
-		PrefixCache:       true,
-		CacheEntries:      4096,
-		CacheTTL:          10 * time.Minute,
-		BaseMs:            10,
-		PrefillMsPerToken: 0.5,
-		DecodeMsPerToken:  6,
-		BatchSlowdown:     0.05,
-		TimeScale:         1,
-		Faults:            Faults{HangMax: 5 * time.Minute},
+		Model:               DefaultModel,
+		Seed:                1,
+		Sources:             1,
+		PrefixCache:         true,
+		PromptTokensDetails: true,
+		CacheEntries:        4096,
+		CacheTTL:            10 * time.Minute,
+		BaseMs:              10,
+		PrefillMsPerToken:   0.5,
+		DecodeMsPerToken:    6,
+		BatchSlowdown:       0.05,
+		TimeScale:           1,
+		Faults:              Faults{HangMax: 5 * time.Minute},
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // Server.SetFaults or POST /admin/faults; the JSON form is
 //
 //	{"error_rate":0.1,"timeout_rate":0,"garbage_rate":0.05,
-//	 "hang_max":"5m","down":"10s-20s,40s-45s:close"}
+//	 "hang_max":"5m","down":"10s-20s,40s-45s:close","refuse_media":"vllm-audio"}
 //
 // where omitted members are zero, except hang_max which keeps its default.
 type Faults struct {
@@ -20,6 +20,47 @@ type Faults struct {
 	GarbageRate float64       // --garbage-rate: probability of unparsable content
 	HangMax     time.Duration // --hang-max: longest hang before a 504
 	Down        []DownWindow  // --down: outage windows after server start
+	// RefuseMedia answers media the simulated server cannot take as that
+	// server does (--refuse-media).
+	RefuseMedia MediaRefusal
+}
+
+// MediaRefusal names a model server set up without support for some media.
+// Such a server answers every request carrying that media with HTTP 500
+// and its own message, which is what garssld must recognise.
+type MediaRefusal string
+
+// The media refusals, with the messages of the real servers.
+const (
+	RefuseNone MediaRefusal = ""
+	// RefuseVLLMAudio is vLLM installed without its audio extra
+	// (pip install "vllm[audio]" brings librosa and soundfile).
+	RefuseVLLMAudio MediaRefusal = "vllm-audio"
+	// RefuseLlamaNoMMProj is llama-server started without --mmproj: it
+	// takes neither images nor audio.
+	RefuseLlamaNoMMProj MediaRefusal = "llama-no-mmproj"
+)
+
+// The real servers' messages (vLLM's multimodal audio loader, llama.cpp's
+// server chat parser).
+const (
+	VLLMAudioMessage  = "Please install vllm[audio] for audio support."
+	LlamaImageMessage = "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+	LlamaAudioMessage = "audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+)
+
+// refusal returns the message the server answers a request carrying the
+// given media with, or "" when it takes them.
+func (m MediaRefusal) refusal(image, audio bool) string {
+	switch {
+	case m == RefuseVLLMAudio && audio:
+		return VLLMAudioMessage
+	case m == RefuseLlamaNoMMProj && image:
+		return LlamaImageMessage
+	case m == RefuseLlamaNoMMProj && audio:
+		return LlamaAudioMessage
+	}
+	return ""
 }
 
 // DownWindow is an outage from From to To after the server started. During it
@@ -98,6 +139,11 @@ func (f Faults) validate() error {
 	if sum := f.ErrorRate + f.TimeoutRate + f.GarbageRate; sum > 1+1e-9 {
 		return fmt.Errorf("--error-rate + --timeout-rate + --garbage-rate must not exceed 1, got %v", sum)
 	}
+	switch f.RefuseMedia {
+	case RefuseNone, RefuseVLLMAudio, RefuseLlamaNoMMProj:
+	default:
+		return fmt.Errorf("--refuse-media %q: want %s or %s", f.RefuseMedia, RefuseVLLMAudio, RefuseLlamaNoMMProj)
+	}
 	if f.HangMax <= 0 {
 		return fmt.Errorf("--hang-max must be positive, got %s", f.HangMax)
 	}
@@ -125,6 +171,7 @@ type faultsWire struct {
 	GarbageRate float64 `json:"garbage_rate"`
 	HangMax     string  `json:"hang_max,omitempty"`
 	Down        string  `json:"down"`
+	RefuseMedia string  `json:"refuse_media,omitempty"`
 }
 
 // MarshalJSON writes the /admin/faults form.
@@ -135,6 +182,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		GarbageRate: f.GarbageRate,
 		HangMax:     f.HangMax.String(),
 		Down:        FormatDownWindows(f.Down),
+		RefuseMedia: string(f.RefuseMedia),
 	})
 }
 
@@ -151,7 +199,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	next := Faults{ErrorRate: w.ErrorRate, TimeoutRate: w.TimeoutRate, GarbageRate: w.GarbageRate, HangMax: f.HangMax, Down: down}
+	next := Faults{ErrorRate: w.ErrorRate, TimeoutRate: w.TimeoutRate, GarbageRate: w.GarbageRate, HangMax: f.HangMax, Down: down, RefuseMedia: MediaRefusal(w.RefuseMedia)}
 	if w.HangMax != "" {
 		if next.HangMax, err = time.ParseDuration(w.HangMax); err != nil {
 			return fmt.Errorf("faults: hang_max: %w", err)

@@ -256,3 +256,70 @@ func TestAdminFaults(t *testing.T) {
 		t.Fatalf("GET /admin/faults decoded to %+v, %v", got, err)
 	}
 }
+
+func TestRefuseMediaAnswersAsTheRealServer(t *testing.T) {
+	img, wav := plainJPEG(t, 224, 224, 1), makeWAV(t, 1, 16000, 1)
+	imageOnly := chatOpts{requestID: "n/f/1/locate", text: locatePrompt, image: img}
+	audioOnly := chatOpts{requestID: "n/f/1/audio", text: audioPrompt, audio: wav}
+	both := chatOpts{requestID: "n/f/1/locate", text: locatePrompt, image: img, audio: wav}
+	tests := []struct {
+		refuse MediaRefusal
+		req    chatOpts
+		want   string // "" when answered
+	}{
+		{RefuseVLLMAudio, audioOnly, VLLMAudioMessage},
+		{RefuseVLLMAudio, both, VLLMAudioMessage},
+		{RefuseVLLMAudio, imageOnly, ""},
+		{RefuseLlamaNoMMProj, imageOnly, LlamaImageMessage},
+		{RefuseLlamaNoMMProj, audioOnly, LlamaAudioMessage},
+		{RefuseLlamaNoMMProj, both, LlamaImageMessage},
+		{RefuseNone, both, ""},
+	}
+	for _, tt := range tests {
+		cfg := testConfig()
+		cfg.Faults.RefuseMedia = tt.refuse
+		s, ts := startServer(t, cfg)
+		r := postRaw(t, ts.URL, tt.req.body(t), tt.req.requestID)
+		var e errorBody
+		switch {
+		case tt.want == "" && r.status != http.StatusOK:
+			t.Errorf("%s, %s: %d %s, want 200", tt.refuse, tt.req.requestID, r.status, r.raw)
+		case tt.want != "" && (r.status != http.StatusInternalServerError || json.Unmarshal(r.raw, &e) != nil || e.Error.Message != tt.want):
+			t.Errorf("%s, %s: %d %s, want 500 saying %q", tt.refuse, tt.req.requestID, r.status, r.raw, tt.want)
+		case tt.want != "" && s.Stats().Faults.MediaRefused != 1:
+			t.Errorf("%s: stats media_refused = %d, want 1", tt.refuse, s.Stats().Faults.MediaRefused)
+		}
+	}
+	var f Faults
+	if err := json.Unmarshal([]byte(`{"refuse_media":"sometimes"}`), &f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.validate(); err == nil {
+		t.Error("an unknown refuse_media validated")
+	}
+}
+
+func TestPromptTokensDetailsReportedOrNull(t *testing.T) {
+	for _, details := range []bool{true, false} {
+		cfg := testConfig()
+		cfg.PromptTokensDetails = details
+		_, ts := startServer(t, cfg)
+		req := chatOpts{requestID: "n/f/1/audio", text: audioPrompt, audio: makeWAV(t, 1, 16000, 1)}
+		var body struct {
+			Usage struct {
+				Details *struct {
+					Cached *int `json:"cached_tokens"`
+				} `json:"prompt_tokens_details"`
+			} `json:"usage"`
+		}
+		for range 2 { // the second is a cache hit
+			r := postRaw(t, ts.URL, req.body(t), req.requestID)
+			if err := json.Unmarshal(r.raw, &body); err != nil {
+				t.Fatalf("%s: %v", r.raw, err)
+			}
+			if got := body.Usage.Details != nil && body.Usage.Details.Cached != nil; got != details {
+				t.Errorf("--prompt-tokens-details=%v: usage %s", details, r.raw)
+			}
+		}
+	}
+}

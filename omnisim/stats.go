@@ -27,6 +27,8 @@ type FaultCounts struct {
 	Timeouts int64 `json:"timeouts"` // hangs from --timeout-rate
 	Garbage  int64 `json:"garbage"`  // unparsable answers from --garbage-rate
 	Down     int64 `json:"down"`     // refusals inside --down windows
+	// MediaRefused counts requests refused by --refuse-media.
+	MediaRefused int64 `json:"media_refused"`
 }
 
 // Stats is the body of GET /stats.

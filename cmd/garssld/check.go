@@ -34,6 +34,11 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	// Warnings do not fail the check: the config loads and runs.
+	for _, d := range cfg.Warnings() {
+		d.Message = "warning: " + d.Message
+		fmt.Fprintln(stderr, d)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d streams)\n", *path, len(cfg.Streams))
 	return nil
 }

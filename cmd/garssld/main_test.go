@@ -200,6 +200,34 @@ func TestCheck(t *testing.T) {
 		t.Errorf("binary config: exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}
 
+	// mllm.timeout ≥ stale_after: a warning with its position, and still ok.
+	tests := []struct{ name, src, at, says string }{
+		{"default timeout", "stream \"a\" {\n  input = \"rtsp://cam/1\"\n  stale_after = \"5s\"\n}\n",
+			":3:17: warning: ", "mllm.timeout = 20s is not shorter than stream.a.stale_after = 5s"},
+		{"timeout set", "mllm {\n  timeout = \"10s\"\n}\nstream \"a\" {\n  input = \"rtsp://cam/1\"\n}\n",
+			":2:13: warning: ", "mllm.timeout = 10s is not shorter than stream.a.stale_after = 10s"},
+		{"shorter timeout", "mllm {\n  timeout = \"8s\"\n}\nstream \"a\" {\n  input = \"rtsp://cam/1\"\n}\n", "", ""},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(dir, "warn.hcl")
+		if err := os.WriteFile(file, []byte(tt.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := run(t, "check", "--config", file)
+		if code != 0 || !strings.Contains(stdout, "ok") {
+			t.Errorf("%s: exit %d, stdout %q: a warning must not fail the check", tt.name, code, stdout)
+		}
+		if tt.at == "" {
+			if stderr != "" {
+				t.Errorf("%s: stderr %q, want nothing", tt.name, stderr)
+			}
+			continue
+		}
+		if !strings.HasPrefix(stderr, file+tt.at) || !strings.Contains(stderr, tt.says) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: stderr %q, want one line at %s saying %q", tt.name, stderr, tt.at, tt.says)
+		}
+	}
+
 	// The demo runs from the top of the repository, where its input is.
 	t.Chdir("../..")
 	code, stdout, stderr := run(t, "check", "--config", "configs/demo.hcl")

@@ -284,6 +284,9 @@ func printStatus(w io.Writer, base string, v statusView, now time.Time) {
 		if e.Refusing {
 			note = "  refusing requests"
 		}
+		if e.Problem != "" {
+			note += "  misconfigured: " + shown(e.Problem)
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d%s\n", shown(e.Name), shown(e.Breaker), e.Consecutive4xx, note)
 	}
 	tw.Flush()

@@ -143,6 +143,24 @@ Model endpoints:
 		}
 	}
 
+	// The other endpoint cannot take the sound: misconfigured, with its fix.
+	d.watch.EndpointProblem("http://gpu-2:8000/v1", `run pip install "vllm[audio]"`)
+	d.watch.BreakerState("http://gpu-2:8000/v1", mllm.BreakerClosed)
+	code, stdout, _ = run(t, "status", "--http", d.url)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, line := range []string{
+		`http://gpu-2:8000/v1 is misconfigured: it cannot take the images or audio garssld sends; fix: run pip install "vllm[audio]"`,
+		`  http://gpu-2:8000/v1  closed   0  misconfigured: run pip install "vllm[audio]"` + "\n",
+	} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("status output lacks %q:\n%s", line, stdout)
+		}
+	}
+	d.watch.EndpointProblem("http://gpu-2:8000/v1", "")
+	d.watch.BreakerState("http://gpu-2:8000/v1", mllm.BreakerOpen)
+
 	// Ready, found through a config file whose key files this user may not
 	// be able to read.
 	d.watch.Request("http://gpu-1:8000/v1", "locate", mllm.ResultOK, time.Millisecond)

@@ -47,7 +47,9 @@ Faults (one seeded draw per request; hangs and --down run on real time):
   --error-rate → HTTP 500; --timeout-rate → hang until the client leaves or
   --hang-max, then 504; --garbage-rate → 200 with unparsable content;
   --down 10s-20s,40s-45s:close → 503 (or a dropped connection) in those
-  windows after start. POST /admin/faults {"error_rate":0,...} changes them.
+  windows after start; --refuse-media vllm-audio|llama-no-mmproj → HTTP 500
+  with that server's message to requests carrying audio (or any media).
+  POST /admin/faults {"error_rate":0,...} changes them.
 
 Flags:
 `
@@ -119,6 +121,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (omnisim.Config, option
 	fs.IntVar(&cfg.Sources, "sources", cfg.Sources, "sources K when a locate/audio request does not say (1..8)")
 	fs.StringVar(&cfg.TruthFile, "truth", "", "truth sidecar JSON: colour-matched boxes and a fixed audio class")
 	fs.BoolVar(&cfg.PrefixCache, "prefix-cache", cfg.PrefixCache, "model vLLM's automatic prefix caching")
+	fs.BoolVar(&cfg.PromptTokensDetails, "prompt-tokens-details", cfg.PromptTokensDetails,
+		"report usage.prompt_tokens_details.cached_tokens (vLLM's --enable-prompt-tokens-details); false sends null")
 	fs.IntVar(&cfg.CacheEntries, "cache-entries", cfg.CacheEntries, "prefix cache capacity (LRU, in prefixes)")
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", cfg.CacheTTL, "prefix cache entry lifetime")
 	fs.Float64Var(&cfg.BaseMs, "base-ms", cfg.BaseMs, "fixed overhead per request, simulated ms")
@@ -130,6 +134,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (omnisim.Config, option
 	fs.Float64Var(&cfg.Faults.TimeoutRate, "timeout-rate", 0, "probability of hanging (until the client leaves or --hang-max)")
 	fs.Float64Var(&cfg.Faults.GarbageRate, "garbage-rate", 0, "probability of unparsable content")
 	fs.DurationVar(&cfg.Faults.HangMax, "hang-max", cfg.Faults.HangMax, "longest injected hang, real time")
+	fs.Func("refuse-media", "answer media the way a server without support for them does: vllm-audio (vLLM without vllm[audio]) or llama-no-mmproj (llama-server without --mmproj)",
+		func(s string) error { cfg.Faults.RefuseMedia = omnisim.MediaRefusal(s); return nil })
 	fs.StringVar(&down, "down", "", "outage windows after start, e.g. 10s-20s,40s-45s:close (503, or :close drops the connection)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -27,6 +27,9 @@ const (
 	outcomeBadCount    // well-formed completion, wrong number of choices
 	outcomeCanceled    // the caller gave up
 	outcomeThrottled   // HTTP 429: the server is up and asks us to wait
+	outcomeDeadline    // cut by the window's freshness budget (ErrFreshness)
+	outcomeHung        // cut by freshness after being out far longer than usual
+	outcomeMedia       // the server cannot take the media (ErrUnsupportedMedia)
 )
 
 func (o outcome) result() string {
@@ -45,6 +48,10 @@ func (o outcome) result() string {
 		return ResultTransport
 	case outcomeCanceled:
 		return ResultCanceled
+	case outcomeDeadline, outcomeHung:
+		return ResultDeadline
+	case outcomeMedia:
+		return ResultUnsupportedMedia
 	default:
 		return ResultBadResponse
 	}
@@ -54,7 +61,7 @@ func (o outcome) result() string {
 // outcomes count towards its breaker and are worth retrying elsewhere.
 func (o outcome) isFailure() bool {
 	switch o {
-	case outcomeHTTP5xx, outcomeTimeout, outcomeTransport, outcomeBadEnvelope:
+	case outcomeHTTP5xx, outcomeTimeout, outcomeTransport, outcomeBadEnvelope, outcomeHung:
 		return true
 	default:
 		return false
@@ -66,7 +73,7 @@ func (o outcome) verdict(err error) error {
 	switch {
 	case o.isFailure():
 		return err
-	case o == outcomeCanceled || o == outcomeThrottled:
+	case o == outcomeCanceled || o == outcomeThrottled || o == outcomeDeadline:
 		return errNotCounted
 	default:
 		return nil
@@ -104,9 +111,10 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Re
 		hreq.Header.Set("Authorization", c.auth)
 	}
 
+	began := time.Now()
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return fail(c.classifyFailure(ctx, actx, label, err))
+		return fail(c.classifyFailure(ctx, actx, ep, time.Since(began), label, err))
 	}
 	defer resp.Body.Close()
 
@@ -114,10 +122,15 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Re
 		// A failed read still leaves the status, which is what matters.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		serr := &StatusError{Endpoint: ep.name, Code: resp.StatusCode, Message: errorMessage(msg), KeySent: c.auth != ""}
+		if resp.StatusCode >= 500 {
+			serr.Fix = mediaFix(serr.Message)
+		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
 			return attemptResult{out: outcomeThrottled, retryAfter: wait}, serr
+		case resp.StatusCode >= 500 && serr.Fix != "":
+			return fail(outcomeMedia, serr)
 		case resp.StatusCode >= 500:
 			return fail(outcomeHTTP5xx, serr)
 		case resp.StatusCode >= 400:
@@ -132,7 +145,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, body []byte, req *Re
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return fail(c.classifyFailure(ctx, actx, label+": read body", err))
+		return fail(c.classifyFailure(ctx, actx, ep, time.Since(began), label+": read body", err))
 	}
 	if len(data) > maxResponseBytes {
 		return fail(outcomeBadEnvelope, fmt.Errorf("%s: %w: body exceeds %d bytes", label, ErrBadResponse, maxResponseBytes))
@@ -164,10 +177,19 @@ func retryAfter(h string, now time.Time) (time.Duration, bool) {
 
 // classifyFailure tells the caller giving up from the attempt timing out from
 // the endpoint failing. The caller's deadline cutting an attempt short counts
-// as a timeout: a server that cannot answer within the window's deadline is
-// not serving this robot, whichever of the two limits is shorter.
-func (c *Client) classifyFailure(ctx, actx context.Context, label string, err error) (outcome, error) {
+// as a timeout (a server that cannot answer within the window's deadline is
+// not serving this robot, whichever of the two limits is shorter), unless
+// its cause is ErrFreshness: a window that ran out of freshness budget says
+// nothing about the server unless the attempt had been out longer than the
+// endpoint's hungAfter. out is how long the attempt had been out.
+func (c *Client) classifyFailure(ctx, actx context.Context, ep *endpoint, out time.Duration, label string, err error) (outcome, error) {
 	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), ErrFreshness):
+		if limit := ep.hungAfter(); out > limit {
+			return outcomeHung, fmt.Errorf("%s: no answer in %s, far longer than the endpoint's recent requests (counted against it past %s): %w (%w)",
+				label, out.Round(time.Millisecond), limit.Round(time.Millisecond), ErrFreshness, ctxErr)
+		}
+		return outcomeDeadline, fmt.Errorf("%s: %w (%w)", label, ErrFreshness, ctxErr)
 	case errors.Is(ctxErr, context.DeadlineExceeded):
 		return outcomeTimeout, fmt.Errorf("%s: no answer before the caller's deadline: %w", label, ctxErr)
 	case ctxErr != nil:

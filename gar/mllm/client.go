@@ -98,6 +98,7 @@ func (c *Client) States() []EndpointState {
 			Breaker:     breakerState(ep.breaker.State()),
 			InFlight:    int(ep.inFlight.Load()),
 			MaxInFlight: c.cfg.MaxInFlight,
+			Problem:     ep.problem(),
 		}
 	}
 	return states
@@ -127,7 +128,10 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := c.acquire(ctx, avoid)
 		if err != nil {
-			if errors.Is(err, ErrUnavailable) {
+			switch {
+			case errors.Is(err, ErrUnsupportedMedia):
+				c.obs.Request("", req.Stage, ResultUnsupportedMedia, 0)
+			case errors.Is(err, ErrUnavailable):
 				c.obs.Request("", req.Stage, ResultBreakerOpen, 0)
 			}
 			sent := Response{Attempts: attempt - 1, Latency: time.Since(start)}
@@ -141,6 +145,10 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 		began := time.Now()
 		ar, err := c.attempt(ctx, res.ep, body, &req, id)
 		took := time.Since(began)
+		if ar.out == outcomeOK {
+			res.ep.succeeded(took)
+		}
+		c.settleMedia(res, ar.out, err)
 		c.release(res, ar.out.verdict(err))
 		c.obs.Request(res.ep.name, req.Stage, ar.out.result(), took)
 		if ar.out == outcomeOK {
@@ -182,6 +190,32 @@ func (c *Client) Complete(ctx context.Context, req Request) (Response, error) {
 			return sent, failed(req.ID, attempt, err)
 		}
 		avoid = res.ep
+	}
+}
+
+// settleMedia follows an endpoint's setup problem: the first answer that it
+// cannot take the media logs the fix (once) and marks the endpoint, so that
+// windows fail at once instead of sending it requests it refuses; a
+// successful answer clears the mark. A marked endpoint gets one request
+// every breaker open_for to see whether its server was fixed without a
+// reload.
+func (c *Client) settleMedia(res reservation, out outcome, err error) {
+	var fix string
+	var serr *StatusError
+	if out == outcomeMedia && errors.As(err, &serr) {
+		fix = serr.Fix
+	}
+	if !res.ep.settleMedia(res.mediaProbe, out, fix, time.Now().Add(c.cfg.Breaker.OpenFor)) {
+		return
+	}
+	if fix != "" {
+		c.log.Error("the model server cannot take the images or audio garssld sends; windows fail until it is fixed",
+			"endpoint", res.ep.name, "fix", fix, "error", err)
+	} else {
+		c.log.Info("the model server takes garssld's media again", "endpoint", res.ep.name)
+	}
+	if po, ok := c.obs.(ProblemObserver); ok {
+		po.EndpointProblem(res.ep.name, fix)
 	}
 }
 

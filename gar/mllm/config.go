@@ -19,6 +19,7 @@ const (
 	DefaultMaxInFlight         = 8
 	DefaultConsecutiveFailures = 5
 	DefaultOpenFor             = 30 * time.Second
+	DefaultOpenMin             = time.Second
 )
 
 // Config configures a Client. Zero numeric fields take the Default* values.
@@ -47,8 +48,10 @@ type Config struct {
 type BreakerConfig struct {
 	// ConsecutiveFailures opens the breaker after this many failures in a row.
 	ConsecutiveFailures uint32
-	// OpenFor is how long an open breaker rejects requests before it lets a
-	// single probe through.
+	// OpenMin is how long a breaker that just tripped rejects requests
+	// before it lets a single probe through; each failed probe doubles it.
+	OpenMin time.Duration
+	// OpenFor caps the open time that failed probes double.
 	OpenFor time.Duration
 }
 
@@ -60,6 +63,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("max_in_flight %d is negative", cfg.MaxInFlight)
 	case cfg.Breaker.OpenFor < 0:
 		return cfg, fmt.Errorf("breaker open_for %s is negative", cfg.Breaker.OpenFor)
+	case cfg.Breaker.OpenMin < 0:
+		return cfg, fmt.Errorf("breaker open_min %s is negative", cfg.Breaker.OpenMin)
 	case strings.TrimSpace(cfg.Model) == "":
 		return cfg, errors.New("model is empty")
 	case len(cfg.Endpoints) == 0:
@@ -77,6 +82,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Breaker.OpenFor == 0 {
 		cfg.Breaker.OpenFor = DefaultOpenFor
 	}
+	if cfg.Breaker.OpenMin == 0 {
+		cfg.Breaker.OpenMin = DefaultOpenMin
+	}
+	// A cap below the start is a fixed open time of the cap.
+	cfg.Breaker.OpenMin = min(cfg.Breaker.OpenMin, cfg.Breaker.OpenFor)
 	return cfg, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -14,6 +15,9 @@ import (
 type reservation struct {
 	ep     *endpoint
 	report func(error)
+	// mediaProbe: the request checks whether the endpoint's media problem
+	// was fixed.
+	mediaProbe bool
 }
 
 // acquire reserves a slot for the next attempt, waiting while every usable
@@ -49,6 +53,12 @@ func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
 	n := len(c.endpoints)
 	refused := make([]bool, n) // half-open breakers whose probe is taken
 	probing := false           // some refusal was a half-open probe in flight
+	now := time.Now()
+	checkFix := make([]bool, n) // marked for their media, but due a check
+	for i, ep := range c.endpoints {
+		blocked, due := ep.mediaBlocked(now)
+		refused[i], checkFix[i] = blocked && !due, due
+	}
 	for {
 		best, admitting := -1, false
 		for k := range n {
@@ -87,7 +97,10 @@ func (c *Client) pickLocked(avoid *endpoint) (reservation, error) {
 		}
 		ep.inFlight.Add(1)
 		c.next = (best + 1) % n
-		return reservation{ep: ep, report: report}, nil
+		if checkFix[best] {
+			ep.startMediaProbe()
+		}
+		return reservation{ep: ep, report: report, mediaProbe: checkFix[best]}, nil
 	}
 }
 
@@ -113,10 +126,23 @@ func (c *Client) release(res reservation, verdict error) {
 	c.mu.Unlock()
 }
 
+// unavailableError says why no endpoint admits requests. When the only
+// endpoints not open cannot take the media, it also wraps
+// ErrUnsupportedMedia and names the fix.
 func (c *Client) unavailableError() error {
 	states := make([]string, len(c.endpoints))
+	setup := false
 	for i, ep := range c.endpoints {
+		if fix := ep.problem(); fix != "" && ep.breaker.State() != gobreaker.StateOpen {
+			states[i] = ep.name + " cannot take garssld's media; fix: " + fix
+			setup = true
+			continue
+		}
 		states[i] = ep.name + " " + breakerState(ep.breaker.State())
 	}
-	return fmt.Errorf("%w: no endpoint admits requests (%s)", ErrUnavailable, strings.Join(states, ", "))
+	err := fmt.Errorf("%w: no endpoint admits requests (%s)", ErrUnavailable, strings.Join(states, ", "))
+	if setup {
+		err = fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+	}
+	return err
 }

@@ -23,6 +23,35 @@ var ErrBadResponse = errors.New("bad response")
 // missing, wrong or not allowed this model. Waiting does not heal it.
 var ErrKeyRefused = errors.New("the server refused the API key")
 
+// ErrUnsupportedMedia means an endpoint answered that it cannot take the
+// images or audio garssld sends: a setup problem of the model server (vLLM
+// without its audio extra, llama-server without --mmproj), not an outage.
+// Its StatusError says how to fix it.
+var ErrUnsupportedMedia = errors.New("the model server cannot take garssld's media")
+
+// mediaProblems are the answers (HTTP 500) of model servers set up without
+// support for some media, with what fixes each. They are the servers' own
+// texts: matching them is the only way to tell a setup problem from a
+// crash, which answers 500 too.
+var mediaProblems = []struct{ says, fix string }{
+	{"Please install vllm[audio]", `vLLM was installed without its audio extra: run pip install "vllm[audio]" on the model server and restart vLLM`},
+	{"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+		"llama-server takes no images: restart it with --mmproj and the model's multimodal projector GGUF"},
+	{"audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+		"llama-server takes no audio: restart it with --mmproj and the model's multimodal projector GGUF"},
+}
+
+// mediaFix returns the fix for a server message that says it cannot take
+// the media, or "".
+func mediaFix(message string) string {
+	for _, p := range mediaProblems {
+		if strings.Contains(message, p.says) {
+			return p.fix
+		}
+	}
+	return ""
+}
+
 // ErrFreshness is the cause (context.WithDeadlineCause) a caller gives a
 // request's context when its deadline is the window's own freshness budget
 // (stale_after), not a limit on the server. A cut for freshness says nothing
@@ -44,12 +73,18 @@ type StatusError struct {
 	// KeySent says whether the request carried an API key, which decides
 	// what a 401 or 403 means.
 	KeySent bool
+	// Fix is set when the server said it cannot take the media: what to
+	// change on the model server.
+	Fix string
 }
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("post %s/chat/completions: HTTP %d", e.Endpoint, e.Code)
 	if e.Message != "" {
 		msg += ": " + e.Message
+	}
+	if e.Fix != "" {
+		msg += "; fix: " + e.Fix
 	}
 	if e.keyRefused() {
 		if e.KeySent {
@@ -61,10 +96,14 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// Unwrap makes a 401 or 403 match ErrKeyRefused.
+// Unwrap makes a 401 or 403 match ErrKeyRefused, and an answer that the
+// media cannot be taken ErrUnsupportedMedia.
 func (e *StatusError) Unwrap() error {
-	if e.keyRefused() {
+	switch {
+	case e.keyRefused():
 		return ErrKeyRefused
+	case e.Fix != "":
+		return ErrUnsupportedMedia
 	}
 	return nil
 }

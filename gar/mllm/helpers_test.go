@@ -26,6 +26,19 @@ type recorder struct {
 	mu       sync.Mutex
 	requests []observedRequest
 	states   map[string][]string
+	problems []string // "endpoint=problem", in order
+}
+
+func (r *recorder) EndpointProblem(endpoint, problem string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = append(r.problems, endpoint+"="+problem)
+}
+
+func (r *recorder) problemHistory() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.problems...)
 }
 
 func (r *recorder) Request(endpoint, stage, result string, _ time.Duration) {

@@ -8,13 +8,25 @@ const (
 	ResultHTTP4xx = "http_4xx"
 	// ResultThrottled is HTTP 429: the server is up and busy and asks to
 	// wait. It is neither a failure nor a refusal of garssld's requests.
-	ResultThrottled   = "throttled"
-	ResultHTTP5xx     = "http_5xx"
-	ResultTimeout     = "timeout"
+	ResultThrottled = "throttled"
+	ResultHTTP5xx   = "http_5xx"
+	// ResultTimeout is the expiry of Config.Timeout or of a caller's
+	// deadline other than its freshness budget.
+	ResultTimeout = "timeout"
+	// ResultDeadline is a request cut because its window's freshness budget
+	// ran out (context cause ErrFreshness). It is not held against the
+	// endpoint unless the request had been out abnormally long (see
+	// ErrFreshness).
+	ResultDeadline    = "deadline"
 	ResultTransport   = "transport"
 	ResultBadResponse = "bad_response"
 	ResultCanceled    = "canceled"
 	ResultBreakerOpen = "breaker_open"
+	// ResultUnsupportedMedia is an endpoint answering that it cannot take
+	// garssld's images or audio (ErrUnsupportedMedia): a setup problem,
+	// neither counted by the breaker nor retried. With an empty endpoint, a
+	// request refused because every usable endpoint has that problem.
+	ResultUnsupportedMedia = "unsupported_media"
 )
 
 // Breaker states reported to Observer.BreakerState and in EndpointState.
@@ -35,6 +47,16 @@ type Observer interface {
 	// BreakerState reports the initial state of each endpoint's breaker at New
 	// and every change after that.
 	BreakerState(endpoint, state string)
+}
+
+// ProblemObserver is an Observer that also follows endpoints' setup
+// problems; the client calls it when the Observer given to New implements
+// it.
+type ProblemObserver interface {
+	// EndpointProblem reports that an endpoint cannot serve garssld until
+	// its server is set up differently, saying what to fix, or that it can
+	// again (problem "").
+	EndpointProblem(endpoint, problem string)
 }
 
 // NopObserver discards everything; New uses it when given a nil Observer.

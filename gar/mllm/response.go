@@ -18,9 +18,13 @@ const maxResponseBytes = 8 << 20
 type Usage struct {
 	PromptTokens     int
 	CompletionTokens int
-	// CachedTokens is the part of PromptTokens served from the prefix cache;
-	// 0 when the server does not report it.
+	// CachedTokens is the part of PromptTokens served from the prefix cache,
+	// when CachedReported.
 	CachedTokens int
+	// CachedReported says whether the server reported
+	// usage.prompt_tokens_details.cached_tokens (vLLM only does with
+	// --enable-prompt-tokens-details).
+	CachedReported bool
 }
 
 // Response is a completed request.
@@ -42,7 +46,7 @@ type wireResponse struct {
 		PromptTokens        int `json:"prompt_tokens"`
 		CompletionTokens    int `json:"completion_tokens"`
 		PromptTokensDetails *struct {
-			CachedTokens int `json:"cached_tokens"`
+			CachedTokens *int `json:"cached_tokens"`
 		} `json:"prompt_tokens_details"`
 	} `json:"usage"`
 }
@@ -130,8 +134,8 @@ func parseResponse(body []byte, want int) ([]string, Usage, error) {
 	if u := wire.Usage; u != nil {
 		usage.PromptTokens = u.PromptTokens
 		usage.CompletionTokens = u.CompletionTokens
-		if d := u.PromptTokensDetails; d != nil {
-			usage.CachedTokens = d.CachedTokens
+		if d := u.PromptTokensDetails; d != nil && d.CachedTokens != nil {
+			usage.CachedTokens, usage.CachedReported = *d.CachedTokens, true
 		}
 	}
 	return texts, usage, nil

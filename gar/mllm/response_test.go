@@ -24,7 +24,21 @@ func TestParseResponse(t *testing.T) {
 			body:      `{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"bbox\":[1,2,3,4]}"}}],"usage":{"prompt_tokens":512,"completion_tokens":31,"total_tokens":543,"prompt_tokens_details":{"cached_tokens":384}}}`,
 			want:      1,
 			wantTexts: []string{`{"bbox":[1,2,3,4]}`},
-			wantUsage: Usage{PromptTokens: 512, CompletionTokens: 31, CachedTokens: 384},
+			wantUsage: Usage{PromptTokens: 512, CompletionTokens: 31, CachedTokens: 384, CachedReported: true},
+		},
+		{
+			name:      "zero cached tokens reported",
+			body:      `{"choices":[{"index":0,"message":{"content":"a"}}],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0}}}`,
+			want:      1,
+			wantTexts: []string{"a"},
+			wantUsage: Usage{PromptTokens: 10, CompletionTokens: 2, CachedReported: true},
+		},
+		{
+			name:      "null prompt token details (vLLM without --enable-prompt-tokens-details)",
+			body:      `{"choices":[{"index":0,"message":{"content":"a"}}],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":null}}`,
+			want:      1,
+			wantTexts: []string{"a"},
+			wantUsage: Usage{PromptTokens: 10, CompletionTokens: 2},
 		},
 		{
 			name:      "no prompt token details",
@@ -117,7 +131,7 @@ func TestCompleteReturnsOrderedChoicesAndUsage(t *testing.T) {
 	if want := []string{"first", "second"}; !reflect.DeepEqual(resp.Choices, want) {
 		t.Errorf("choices = %q, want %q", resp.Choices, want)
 	}
-	if want := (Usage{PromptTokens: 600, CompletionTokens: 40, CachedTokens: 143}); resp.Usage != want {
+	if want := (Usage{PromptTokens: 600, CompletionTokens: 40, CachedTokens: 143, CachedReported: true}); resp.Usage != want {
 		t.Errorf("usage = %+v, want %+v", resp.Usage, want)
 	}
 	if resp.Endpoint != url || resp.Attempts != 1 || resp.Latency <= 0 {
