@@ -192,6 +192,10 @@ type MQTT struct {
 	// oldest are dropped and counted.
 	MaxPending int
 
+	// MaxAge drops a stored detection older than this instead of resending
+	// it after a reconnect or restart; 0 keeps everything.
+	MaxAge time.Duration
+
 	// Username is sent when not empty.
 	Username string
 

@@ -66,6 +66,7 @@
 //     check). Device nodes under /dev and FFmpeg protocols such as pipe:
 //     are left to capture, since a USB camera may be plugged in late.
 //   - A tls block requires a TLS broker scheme (ssl, tls, mqtts, wss).
+//   - mqtt.max_age is 0 (keep everything) to 168h.
 //   - mqtt.max_reconnect_interval is 1s to 10m: paho starts reconnecting
 //     after 1s, and its own default of 10m keeps a robot back in range
 //     offline for nothing.

@@ -128,6 +128,11 @@ mqtt {
   # counted.
   max_pending = 10000
 
+  # A stored detection older than this when the broker is reached again
+  # (after a reconnect or a restart) is dropped instead of sent, and
+  # counted as expired; 0 keeps everything. 0 to 168h.
+  max_age = "10m0s"
+
   # Optional credentials. password_file must exist, be non-empty and needs
   # a username. Default: none.
   username = "robot-7"

@@ -39,7 +39,7 @@ var breakerStates = []string{"closed", "half-open", "open"}
 // alerts see every series from the first scrape.
 var (
 	mqttKinds          = []string{"detection", "state", "status"}
-	mqttDropReasons    = []string{"max_pending", "store_error", "publish_error", "shutdown"}
+	mqttDropReasons    = []string{"max_pending", "expired", "store_error", "publish_error", "shutdown"}
 	mqttCommandResults = []string{"applied", "ignored_retained", "malformed", "unknown_stream"}
 )
 
