@@ -39,9 +39,16 @@ type Publisher struct {
 	obs    Observer
 	topics topics
 	broker string // redacted, for logs
-	client mqtt.Client
-	store  *safeStore
-	flush  time.Duration
+	// client is owned by Run's goroutine, which may replace it (see
+	// renewClient); other goroutines read current.
+	client   mqtt.Client
+	current  atomic.Pointer[clientBox]
+	pahoOpts *mqtt.ClientOptions
+	// orphanLimit is how many message ids pruned detections may hold
+	// before the client is replaced.
+	orphanLimit int
+	store       *safeStore
+	flush       time.Duration
 
 	ran     atomic.Bool
 	wake    chan struct{} // work for the publisher goroutine
@@ -124,6 +131,9 @@ func New(o Options) (*Publisher, error) {
 	// The backlog left by an earlier run counts towards max_pending from
 	// the first Detection on.
 	p.store.Open()
+	p.mu.Lock()
+	p.reportPendingLocked()
+	p.mu.Unlock()
 	setPahoLogger(p.log.Named("paho"))
 
 	opts := mqtt.NewClientOptions().
@@ -161,12 +171,14 @@ func New(o Options) (*Publisher, error) {
 	if o.TLS != nil {
 		opts.SetTLSConfig(o.TLS)
 	}
-	p.client = mqtt.NewClient(opts)
+	p.pahoOpts = opts
+	p.orphanLimit = orphanLimit(o.MaxPending)
+	p.setClient(mqtt.NewClient(opts))
 	return p, nil
 }
 
 // Connected reports whether the connection to the broker is up now.
-func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
+func (p *Publisher) Connected() bool { return p.current.Load().IsConnectionOpen() }
 
 // Detection queues one detection payload for <stream>/detections. It never
 // blocks on the network. The Publisher keeps payload; the caller must not
@@ -376,6 +388,10 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	if open != st.open {
 		st.open = open
 		p.obs.Connected(open)
+	}
+	if open && p.orphans() >= p.orphanLimit {
+		p.renewClient()
+		return
 	}
 	if gen := p.connGen.Load(); open && gen != st.gen {
 		st.gen = gen

@@ -243,7 +243,11 @@ func (s *safeStore) remove(key string) {
 	}
 }
 
-func (s *safeStore) Close() { s.guard("close", s.inner.Close) }
+// Close does nothing: paho closes the store when a client disconnects,
+// and a client being replaced (renewClient) may finish its Disconnect
+// after its successor opened the store, which would then refuse every
+// write. The inner store needs no closing: it holds no open files.
+func (s *safeStore) Close() {}
 
 func (s *safeStore) Reset() {
 	s.guard("reset", s.inner.Reset)

@@ -1,0 +1,253 @@
+package publish
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/waittest"
+)
+
+// handedOver reports whether every detection given to the publisher has
+// reached paho's store (or been dropped).
+func handedOver(p *Publisher) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue) == 0 && p.handing == 0
+}
+
+// watchStore polls the store directory until the test ends and returns
+// the most detections it ever held.
+func watchStore(t *testing.T, dir string) (most func() int64) {
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if n := int64(storedDetections(t, dir)); n > peak.Load() {
+				peak.Store(n)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	return peak.Load
+}
+
+// TestNoPubackBacklogBoundedAcrossReconnects: a broker that never sends a
+// PUBACK, dropped four times, with max_pending = 5. The store never holds
+// more than 5 detections, the pending gauge reads exactly what is stored,
+// every detection pushed out is counted as dropped and none as published,
+// and a dropped detection is never resent after a reconnect.
+func TestNoPubackBacklogBoundedAcrossReconnects(t *testing.T) {
+	noLeaks(t)
+	fb := startFakeBroker(t)
+	o := testOptions(t, fb.URL())
+	o.MaxPending = 5
+	o.FlushTimeout = 500 * time.Millisecond // nothing will be acknowledged
+	h := newHarness(t, o)
+	most := watchStore(t, o.StoreDir)
+	h.run(t)
+
+	const rounds, perRound = 5, 5
+	seq := uint64(0)
+	for round := range rounds {
+		waittest.For(t, "connection "+strconv.Itoa(round+1), 20*time.Second, func() bool {
+			return fb.connections() == round+1 && h.p.Connected()
+		})
+		for range perRound {
+			seq++
+			h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+		}
+		waittest.For(t, "this round's detections at the broker", 20*time.Second, func() bool {
+			got := fb.received(round)
+			return slices.Contains(got, seq) && handedOver(h.p)
+		})
+		if n := storedDetections(t, o.StoreDir); n != o.MaxPending {
+			t.Errorf("round %d: store holds %d detections, want %d", round, n, o.MaxPending)
+		}
+		if got := h.obs.get(func(r *recorder) int { return r.pending }); got != o.MaxPending {
+			t.Errorf("round %d: pending gauge %d, want %d", round, got, o.MaxPending)
+		}
+		// A connection only ever carries the previous round's survivors
+		// (resent) and this round's detections: nothing pruned comes back.
+		lo := uint64(max(0, round-1)*perRound + 1)
+		for _, s := range fb.received(round) {
+			if s < lo {
+				t.Errorf("connection %d carried seq %d, dropped before it", round+1, s)
+			}
+		}
+		if round < rounds-1 {
+			fb.drop()
+		}
+	}
+	if got := most(); got > int64(o.MaxPending) {
+		t.Errorf("store held %d detections at its peak, want at most max_pending = %d", got, o.MaxPending)
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.maxPending }); got > o.MaxPending {
+		t.Errorf("pending gauge peaked at %d, want at most %d", got, o.MaxPending)
+	}
+	produced := int(seq)
+	dropped := h.obs.get(func(r *recorder) int { return r.dropped[DropMaxPending] })
+	published := h.obs.get(func(r *recorder) int { return r.published[KindDetection] })
+	if dropped != produced-o.MaxPending || published != 0 || h.obs.droppedTotal() != dropped {
+		t.Errorf("produced %d: dropped %d (max_pending), published %d, dropped in all %d; want %d, 0, %d",
+			produced, dropped, published, h.obs.droppedTotal(), produced-o.MaxPending, produced-o.MaxPending)
+	}
+}
+
+// TestStoredDetectionsExpire: detections stored during an outage longer
+// than max_age are dropped, unsent, when the broker is back, and counted
+// as expired; a live one still goes out.
+func TestStoredDetectionsExpire(t *testing.T) {
+	noLeaks(t)
+	b, sub := sessionBroker(t, "expire-sub", mosquittotest.Config{})
+	o := testOptions(t, b.URL())
+	o.MaxAge = time.Second
+	h := newHarness(t, o)
+	h.run(t)
+	waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
+	b.Stop()
+	waittest.For(t, "the loss of the connection", 20*time.Second, func() bool { return !h.p.Connected() })
+	for seq := uint64(1); seq <= 3; seq++ {
+		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	waittest.For(t, "three stored detections", 10*time.Second, func() bool {
+		return storedDetections(t, o.StoreDir) == 3 && handedOver(h.p)
+	})
+	stored := time.Now()
+	// The outage outlasts max_age.
+	waittest.For(t, "max_age to pass", 10*time.Second, func() bool { return time.Since(stored) > 2*o.MaxAge })
+	b.Start()
+	waittest.For(t, "the reconnection", 20*time.Second, h.p.Connected)
+	h.p.Detection("front", 4, detectionPayload(t, "front", 4))
+	sch := detectionSchema(t)
+	sub.WaitFor(t, "seq 4", 20*time.Second, func(m []mosquittotest.Message) bool {
+		return slices.Contains(detectionSeqs(t, sch, m, "front"), 4)
+	})
+	waittest.For(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+	if got := detectionSeqs(t, sch, sub.Messages(), "front"); !slices.Equal(got, []uint64{4}) {
+		t.Errorf("received seqs %v, want only 4", got)
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropExpired] }); got != 3 {
+		t.Errorf("expired %d, want 3", got)
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.published[KindDetection] }); got != 1 {
+		t.Errorf("published %d detections, want 1", got)
+	}
+	if n := len(h.logs.lines("older than max_age")); n != 1 {
+		t.Errorf("%d 'older than max_age' lines, want 1", n)
+	}
+}
+
+// TestStoredDetectionsExpireAcrossRestart: what an earlier run left in
+// the store is dated by its files and expires at start; the pending gauge
+// counts it from New on.
+func TestStoredDetectionsExpireAcrossRestart(t *testing.T) {
+	noLeaks(t)
+	b, sub := sessionBroker(t, "expire-restart-sub", mosquittotest.Config{})
+	b.Stop()
+	o := testOptions(t, b.URL())
+	earlier := newHarness(t, o)
+	stop := earlier.run(t)
+	for seq := uint64(1); seq <= 5; seq++ {
+		earlier.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	waittest.For(t, "five stored detections", 10*time.Second, func() bool { return handedOver(earlier.p) })
+	stop()
+	// Three are an hour old, two are fresh.
+	files, _ := filepath.Glob(filepath.Join(o.StoreDir, "o.*.msg"))
+	old := time.Now().Add(-time.Hour)
+	aged := 0
+	for _, f := range files {
+		if pkt := readStored(t, f); pkt != nil && !pkt.Retain && aged < 3 {
+			if err := os.Chtimes(f, old, old); err != nil {
+				t.Fatal(err)
+			}
+			aged++
+		}
+	}
+
+	b.Start()
+	h := newHarness(t, o)
+	if got := h.obs.get(func(r *recorder) int { return r.pending }); got != 5 {
+		t.Errorf("pending gauge after New = %d, want the 5 stored", got)
+	}
+	h.run(t)
+	sch := detectionSchema(t)
+	sub.WaitFor(t, "the two fresh detections", 20*time.Second, func(m []mosquittotest.Message) bool {
+		return len(detectionSeqs(t, sch, m, "front")) >= 2
+	})
+	waittest.For(t, "pending 0", 10*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+	if got := len(detectionSeqs(t, sch, sub.Messages(), "front")); got != 2 {
+		t.Errorf("received %d detections, want the 2 fresh ones", got)
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropExpired] }); got != 3 {
+		t.Errorf("expired %d, want 3", got)
+	}
+}
+
+// TestPrunedMessageIDsDoNotLeak: each detection pruned from the store
+// leaves its message id claimed in paho's client (paho frees ids only on
+// acknowledgements). Against a broker that acknowledges nothing, 1,000
+// prunes would claim 1,000 ids; the publisher replaces the client once
+// orphanLimit are held, so the claimed ids stay bounded, and the
+// detections kept in the store still go out on the new client.
+func TestPrunedMessageIDsDoNotLeak(t *testing.T) {
+	noLeaks(t)
+	fb := startFakeBroker(t)
+	o := testOptions(t, fb.URL())
+	o.MaxPending = 5
+	o.FlushTimeout = 500 * time.Millisecond
+	h := newHarness(t, o)
+	const limit = 100
+	h.p.orphanLimit = limit
+	h.run(t)
+	waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
+
+	const prunes = 1000
+	most := 0
+	seq := uint64(0)
+	for seq < prunes+uint64(o.MaxPending) {
+		for range o.MaxPending {
+			seq++
+			h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+		}
+		waittest.For(t, "the batch stored", 20*time.Second, func() bool { return handedOver(h.p) })
+		most = max(most, pahoClaimedIDs(t, h.p.current.Load().Client))
+	}
+	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropMaxPending] }); got != prunes {
+		t.Fatalf("pruned %d, want %d", got, prunes)
+	}
+	// Room for the stored detections and the status messages this broker
+	// never acknowledges (one per connection).
+	if bound := limit + o.MaxPending + 2*fb.connections() + 5; most > bound {
+		t.Errorf("paho held %d message ids at most across %d prunes, want at most %d", most, prunes, bound)
+	}
+	if n := len(h.logs.lines("replacing the MQTT client")); n < prunes/limit-1 {
+		t.Errorf("client replaced %d times, want about %d", n, prunes/limit)
+	}
+	waittest.For(t, "the last detection at the broker", 20*time.Second, func() bool {
+		for i := range fb.connections() {
+			if slices.Contains(fb.received(i), seq) {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("%d prunes: paho held at most %d message ids; %d connections", prunes, most, fb.connections())
+}
