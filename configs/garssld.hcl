@@ -124,8 +124,9 @@ mqtt {
   # daemon (systemd StateDirectory=garssl).
   store_dir = "/var/lib/garssl/mqtt"
 
-  # Messages waiting for the broker; beyond it the oldest are dropped and
-  # counted.
+  # Detections waiting for the broker's acknowledgement, queued or in the
+  # store, across reconnects and restarts; beyond it the oldest stored one
+  # is dropped and counted. Retained status and state are never dropped.
   max_pending = 10000
 
   # A stored detection older than this when the broker is reached again
@@ -141,7 +142,9 @@ mqtt {
   # Default: "garssld-<node_id>".
   client_id = "garssld-robot-7"
 
-  # Longest wait between attempts to reach the broker, 1s to 10m.
+  # Longest wait between attempts to reach the broker, 1s to 10m. For the
+  # first 10 s of an outage attempts are 0.5-1 s apart; then the wait
+  # doubles up to this. It starts again after a connection that lasted 10 s.
   max_reconnect_interval = "30s"
 
   # Optional client TLS; needs a TLS broker scheme. Without this block a
