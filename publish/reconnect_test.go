@@ -67,13 +67,15 @@ func TestRedialDelays(t *testing.T) {
 
 // flapCycle returns the broker cycle of TestReconnectsKeepUpWithFlappingBroker:
 // the 20 s (5 s down) for 3 minutes with GARSSLD_FLAP_FULL=1
-// (make bench), else two cycles whose up-periods still outlast
-// stableAfter.
+// (make bench), else three 15 s cycles whose up-periods still outlast
+// stableAfter. Both are short enough for paho's own backoff to fall
+// behind by the third outage (it starts afresh only after 20 s without a
+// failed attempt).
 func flapCycle() (up, down time.Duration, cycles int) {
 	if os.Getenv("GARSSLD_FLAP_FULL") != "" {
 		return 15 * time.Second, 5 * time.Second, 9
 	}
-	return stableAfter + 3*time.Second, 5 * time.Second, 2
+	return stableAfter + 2*time.Second, 3 * time.Second, 3
 }
 
 // TestReconnectsKeepUpWithFlappingBroker: a broker restarted over and
