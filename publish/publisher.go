@@ -128,12 +128,9 @@ func New(o Options) (*Publisher, error) {
 	p.store = newSafeStore(newStore(o.StoreDir), o.StoreDir, p.topics.isLatest, p.storeFailed)
 	p.store.ledger = p
 	p.store.setLatest(p.topics.status(), p.statusPayload(StatusOnline))
-	// The backlog left by an earlier run counts towards max_pending from
-	// the first Detection on.
-	p.store.Open()
-	p.mu.Lock()
-	p.reportPendingLocked()
-	p.mu.Unlock()
+	// The store is opened, and what an earlier run left in it adopted
+	// into the backlog, when paho connects: on a reload the publisher
+	// being replaced still uses the store until its Run returns.
 	setPahoLogger(p.log.Named("paho"))
 
 	opts := mqtt.NewClientOptions().
