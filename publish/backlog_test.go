@@ -203,21 +203,38 @@ func TestStoredDetectionsExpireAcrossRestart(t *testing.T) {
 
 // TestPrunedMessageIDsDoNotLeak: each detection pruned from the store
 // leaves its message id claimed in paho's client (paho frees ids only on
-// acknowledgements). Against a broker that acknowledges nothing, 1,000
-// prunes would claim 1,000 ids; the publisher replaces the client once
-// orphanLimit are held, so the claimed ids stay bounded, and the
-// detections kept in the store still go out on the new client.
+// acknowledgements). 1,000 prunes would claim 1,000 ids, against a broker
+// that acknowledges nothing or during an outage; the publisher replaces
+// the client once orphanLimit are held, so the claimed ids stay bounded,
+// and the detections kept in the store still go out.
 func TestPrunedMessageIDsDoNotLeak(t *testing.T) {
+	for _, outage := range []bool{false, true} {
+		name := map[bool]string{false: "broker never acknowledges", true: "broker unreachable"}[outage]
+		t.Run(name, func(t *testing.T) { prunedIDsBounded(t, outage) })
+	}
+}
+
+func prunedIDsBounded(t *testing.T, outage bool) {
 	noLeaks(t)
-	fb := startFakeBroker(t)
-	o := testOptions(t, fb.URL())
+	var fb *fakeBroker
+	var url string
+	port := mosquittotest.ReservePort(t)
+	if outage {
+		url = "tcp://127.0.0.1:" + strconv.Itoa(port)
+	} else {
+		fb = startFakeBroker(t)
+		url = fb.URL()
+	}
+	o := testOptions(t, url)
 	o.MaxPending = 5
 	o.FlushTimeout = 500 * time.Millisecond
 	h := newHarness(t, o)
 	const limit = 100
 	h.p.orphanLimit = limit
 	h.run(t)
-	waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
+	if !outage {
+		waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
+	}
 
 	const prunes = 1000
 	most := 0
@@ -233,21 +250,33 @@ func TestPrunedMessageIDsDoNotLeak(t *testing.T) {
 	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropMaxPending] }); got != prunes {
 		t.Fatalf("pruned %d, want %d", got, prunes)
 	}
-	// Room for the stored detections and the status messages this broker
-	// never acknowledges (one per connection).
-	if bound := limit + o.MaxPending + 2*fb.connections() + 5; most > bound {
+	// Room for the stored detections and the status messages a broker
+	// that acknowledges nothing leaves claimed (one per connection).
+	connections := 0
+	if fb != nil {
+		connections = fb.connections()
+	}
+	if bound := limit + o.MaxPending + 2*connections + 5; most > bound {
 		t.Errorf("paho held %d message ids at most across %d prunes, want at most %d", most, prunes, bound)
 	}
 	if n := len(h.logs.lines("replacing the MQTT client")); n < prunes/limit-1 {
 		t.Errorf("client replaced %d times, want about %d", n, prunes/limit)
 	}
-	waittest.For(t, "the last detection at the broker", 20*time.Second, func() bool {
-		for i := range fb.connections() {
-			if slices.Contains(fb.received(i), seq) {
-				return true
+	t.Logf("%d prunes: paho held at most %d message ids", prunes, most)
+	if !outage {
+		waittest.For(t, "the last detection at the broker", 20*time.Second, func() bool {
+			for i := range fb.connections() {
+				if slices.Contains(fb.received(i), seq) {
+					return true
+				}
 			}
-		}
-		return false
-	})
-	t.Logf("%d prunes: paho held at most %d message ids; %d connections", prunes, most, fb.connections())
+			return false
+		})
+		return
+	}
+	mosquittotest.StartOn(t, port, mosquittotest.Config{})
+	waittest.For(t, "pending 0", 30*time.Second, func() bool { return h.obs.get(func(r *recorder) int { return r.pending }) == 0 })
+	if got := h.obs.get(func(r *recorder) int { return r.published[KindDetection] }); got != o.MaxPending {
+		t.Errorf("published %d detections after the outage, want the %d kept", got, o.MaxPending)
+	}
 }

@@ -56,8 +56,9 @@ type Publisher struct {
 	connGen atomic.Uint64 // OnConnect calls so far
 	failed  atomic.Int64  // failed connection attempts since the last success
 	redial  *redial
-	// dialStop ends redial's waits at shutdown.
-	dialStop chan struct{}
+	// retire stops the current client's connection attempts (see
+	// newClient).
+	retire func()
 
 	mu          sync.Mutex
 	queue       []detection // detections not yet handed to paho, oldest first
@@ -95,21 +96,20 @@ func New(o Options) (*Publisher, error) {
 		return nil, fmt.Errorf("mqtt store dir: %w", err)
 	}
 	p := &Publisher{
-		o:        o,
-		log:      o.Logger,
-		obs:      o.Observer,
-		topics:   newTopics(o.TopicPrefix, o.NodeID),
-		broker:   redactBroker(o.Broker),
-		flush:    o.FlushTimeout,
-		wake:     make(chan struct{}, 1),
-		cmdWake:  make(chan struct{}, 1),
-		known:    make(map[string]bool),
-		states:   make(map[string][]byte),
-		dirty:    make(map[string]bool),
-		cmds:     make(map[string]bool),
-		backlog:  newBacklog(),
-		redial:   newRedial(o.MaxReconnectInterval),
-		dialStop: make(chan struct{}),
+		o:       o,
+		log:     o.Logger,
+		obs:     o.Observer,
+		topics:  newTopics(o.TopicPrefix, o.NodeID),
+		broker:  redactBroker(o.Broker),
+		flush:   o.FlushTimeout,
+		wake:    make(chan struct{}, 1),
+		cmdWake: make(chan struct{}, 1),
+		known:   make(map[string]bool),
+		states:  make(map[string][]byte),
+		dirty:   make(map[string]bool),
+		cmds:    make(map[string]bool),
+		backlog: newBacklog(),
+		redial:  newRedial(o.MaxReconnectInterval),
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -158,7 +158,6 @@ func New(o Options) (*Publisher, error) {
 		SetBinaryWill(p.topics.status(), p.statusPayload(StatusOffline), statusQoS, true).
 		SetOnConnectHandler(p.onConnect).
 		SetConnectionLostHandler(p.onConnectionLost).
-		SetConnectionNotificationHandler(p.onConnectionNotification).
 		// The broker may deliver commands for the persistent session's old
 		// subscription before OnConnect has subscribed again.
 		SetDefaultPublishHandler(p.onMessage)
@@ -170,7 +169,7 @@ func New(o Options) (*Publisher, error) {
 	}
 	p.pahoOpts = opts
 	p.orphanLimit = orphanLimit(o.MaxPending)
-	p.setClient(mqtt.NewClient(opts))
+	p.setClient(p.newClient())
 	return p, nil
 }
 
@@ -355,7 +354,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.shutdown(&st)
 			close(stop)
 			wg.Wait()
-			close(p.dialStop)
+			p.retire()
 			p.client.Disconnect(uint(disconnectQuiesce / time.Millisecond))
 			if st.open {
 				p.obs.Connected(false)
@@ -386,7 +385,7 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 		st.open = open
 		p.obs.Connected(open)
 	}
-	if open && p.orphans() >= p.orphanLimit {
+	if p.orphans() >= p.orphanLimit {
 		p.renewClient()
 		return
 	}
@@ -699,12 +698,6 @@ func (p *Publisher) onConnectionLost(_ mqtt.Client, err error) {
 // reports nowhere else but its own loggers, with what to check, folding
 // repeats. paho calls it synchronously from its connect loop.
 func (p *Publisher) onConnectionNotification(_ mqtt.Client, n mqtt.ConnectionNotification) {
-	if c, ok := n.(mqtt.ConnectionNotificationConnecting); ok {
-		// Called at the start of every attempt, from paho's connect
-		// loop: the backoff's wait.
-		p.redial.wait(c.IsReconnect, c.Attempt, p.dialStop)
-		return
-	}
 	failed, ok := n.(mqtt.ConnectionNotificationFailed)
 	if !ok {
 		return
