@@ -280,3 +280,56 @@ func prunedIDsBounded(t *testing.T, outage bool) {
 		t.Errorf("published %d detections after the outage, want the %d kept", got, o.MaxPending)
 	}
 }
+
+// TestBacklogAccounting walks the backlog through acknowledgements in
+// and out of order, prunes and resumes.
+func TestBacklogAccounting(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	b := newBacklog()
+	for i := 1; i <= 4; i++ {
+		b.add("o."+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Minute), i != 4)
+	}
+	if b.add("o.2", t0, true) {
+		t.Error("a PUBREL written over a stored key counted as new")
+	}
+	if !b.acked("o.2") || b.acked("o.2") {
+		t.Error("an acknowledgement must count once")
+	}
+	if k, _ := b.oldest(); k != "o.1" {
+		t.Errorf("oldest = %s, want o.1", k)
+	}
+	b.prune("o.1")
+	if k, _ := b.oldest(); k != "o.3" || b.orphaned() != 1 {
+		t.Errorf("after pruning o.1: oldest %s, orphans %d; want o.3, 1", k, b.orphaned())
+	}
+	if b.acked("o.1") || b.orphaned() != 0 {
+		t.Error("a late acknowledgement of a pruned key must free its orphan and count nothing")
+	}
+	// o.3 (3 min) is older than max_age at 4.5 min; o.4 (unclaimed) is
+	// not, but a limit of 0 prunes it without an orphan.
+	expired, over := b.resume(t0.Add(4*time.Minute+30*time.Second), time.Minute, 0)
+	if !slices.Equal(expired, []string{"o.3"}) || !slices.Equal(over, []string{"o.4"}) || b.len() != 0 {
+		t.Errorf("resume: expired %v, over %v, left %d; want [o.3], [o.4], 0", expired, over, b.len())
+	}
+	if b.orphaned() != 1 {
+		t.Errorf("orphans %d, want 1 (o.3 was claimed, o.4 not)", b.orphaned())
+	}
+	b.newClient()
+	if b.orphaned() != 0 {
+		t.Error("a new client holds no orphans")
+	}
+
+	// Acknowledgements out of order do not let the order list grow.
+	for i := range 1000 {
+		b.add("o."+strconv.Itoa(100+i), t0, true)
+		if i >= 10 {
+			b.acked("o." + strconv.Itoa(100+i-5))
+		}
+	}
+	if b.len() != 10 || len(b.order) > 2*b.len()+65 {
+		t.Errorf("%d entries, %d in order; want 10 and a compacted order", b.len(), len(b.order))
+	}
+	if k, _ := b.oldest(); k != "o.100" {
+		t.Errorf("oldest = %s, want o.100", k)
+	}
+}
