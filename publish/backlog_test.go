@@ -333,3 +333,36 @@ func TestBacklogAccounting(t *testing.T) {
 		t.Errorf("oldest = %s, want o.100", k)
 	}
 }
+
+// TestQoS2AccountedOnPubcomp: at QoS 2 paho writes the PUBREL over the
+// stored publish and deletes it on PUBCOMP; a detection is pending until
+// then and published once, across an outage too.
+func TestQoS2AccountedOnPubcomp(t *testing.T) {
+	noLeaks(t)
+	b, sub := sessionBroker(t, "qos2-sub", mosquittotest.Config{})
+	o := testOptions(t, b.URL())
+	o.QoS = 2
+	h := newHarness(t, o)
+	h.run(t)
+	waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
+	for seq := uint64(1); seq <= 5; seq++ {
+		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	b.Stop()
+	for seq := uint64(6); seq <= 10; seq++ {
+		h.p.Detection("front", seq, detectionPayload(t, "front", seq))
+	}
+	b.Start()
+	sch := detectionSchema(t)
+	sub.WaitFor(t, "seqs 1..10", 30*time.Second, func(m []mosquittotest.Message) bool {
+		set, _ := distinct(detectionSeqs(t, sch, m, "front"))
+		return hasRun(set, 1, 10)
+	})
+	waittest.For(t, "pending 0 and 10 published", 20*time.Second, func() bool {
+		return h.obs.get(func(r *recorder) int { return r.pending }) == 0 &&
+			h.obs.get(func(r *recorder) int { return r.published[KindDetection] }) == 10
+	})
+	if d := h.obs.droppedTotal(); d != 0 {
+		t.Errorf("dropped %d", d)
+	}
+}
