@@ -57,8 +57,8 @@ type Options struct {
 	Version string
 	// StoreDir holds paho's file store; New creates it.
 	StoreDir string
-	// MaxPending bounds detections queued or held by paho (at least 1,
-	// and below paho's 65535 message ids).
+	// MaxPending bounds the detections queued or in paho's store without
+	// an acknowledgement (at least 1, and below paho's 65535 message ids).
 	MaxPending int
 	// MaxAge is how old a stored detection may be when paho is about to
 	// resend it after a (re)connect; older ones are dropped unsent. 0
