@@ -99,6 +99,7 @@ type Daemon struct {
 	analysis                  *analysis
 	retired                   []*analysis // replaced by a reload, finishing their windows
 	stopping                  atomic.Bool
+	stateSeq                  atomic.Uint64 // numbers every stream's state changes
 	commands                  commandBox
 	streamsMu                 sync.Mutex // guards streams for readers off the owner loop
 	streams                   map[string]*streamRun
@@ -339,11 +340,13 @@ func (d *Daemon) streamNames() []string { return slices.Clone(d.streamOrder) }
 // registers its heartbeat. enabled false starts it paused.
 func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	log := streamLog(d.log, s.Name)
+	d.metrics.AddStream(s.Name) // a stream removed by an earlier reload may come back
 	sup := newSupervisor(s, streamEnv{
 		log:           log,
 		modelSize:     d.cfg.GAR.ModelSize,
 		submit:        d.submit,
 		onState:       d.onState,
+		stateSeq:      func() uint64 { return d.stateSeq.Add(1) },
 		heartbeat:     d.wd.Register("stream " + s.Name),
 		beatEvery:     d.beat,
 		sinkHook:      d.opts.test.sinkHook,
@@ -400,8 +403,8 @@ func (d *Daemon) submit(w windowing.Window) {
 	}
 }
 
-// onState passes a stream's state change to the publisher. Called from
-// capture's goroutines; must not block.
-func (d *Daemon) onState(stream, state, errText string) {
-	d.pub.Load().StreamState(stream, state, errText)
+// onState passes a stream's state change to the publisher, which keeps the
+// highest seq. Called from capture's goroutines; must not block.
+func (d *Daemon) onState(stream, state, errText string, seq uint64) {
+	d.pub.Load().StreamState(stream, state, errText, seq)
 }

@@ -30,7 +30,7 @@ func (d *Daemon) readiness() health.Readiness {
 		Streams:       map[string]string{},
 	}
 	for _, run := range d.runningStreams() {
-		state, _ := run.sup.status()
+		state, _, _ := run.sup.status()
 		r.Streams[run.sup.cfg.Name] = state
 	}
 	return r

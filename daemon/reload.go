@@ -269,8 +269,8 @@ func (d *Daemon) setEnabled(name string, on bool) error {
 func (d *Daemon) swapPublisher(pub *publish.Publisher) {
 	d.pub.Store(pub)
 	for _, run := range d.runningStreams() {
-		state, errText := run.sup.status()
-		pub.StreamState(run.sup.cfg.Name, state, errText)
+		state, errText, seq := run.sup.status()
+		pub.StreamState(run.sup.cfg.Name, state, errText, seq)
 	}
 	old := d.pubTask
 	old.cancel()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,8 +36,13 @@ type streamEnv struct {
 	modelSize int
 	submit    func(windowing.Window)
 	// onState reports a state change (capture's or the supervisor's own)
-	// to the publisher.
-	onState   func(stream, state, errText string)
+	// to the publisher, numbered by stateSeq. Calls may overlap and arrive
+	// out of order; the higher seq is the newer state.
+	onState func(stream, state, errText string, seq uint64)
+	// stateSeq numbers a stream's state changes. One counter for the
+	// daemon, so that a stream restarted or added again by a reload goes
+	// on above its predecessor's numbers.
+	stateSeq  func() uint64
 	heartbeat *sdnotify.Heartbeat
 	beatEvery time.Duration
 	// sinkHook, for tests, runs at the start of every watched sink call.
@@ -65,11 +71,12 @@ type supervisor struct {
 	enabled bool      // at start
 	enable  chan bool // latest command wins; see setEnabled
 
-	mu      sync.Mutex
-	state   string
-	errText string
-	carry   streamCarry
-	cur     *session // nil between sessions
+	mu       sync.Mutex
+	state    string
+	errText  string
+	stateSeq uint64 // the number of state, from env.stateSeq
+	carry    streamCarry
+	cur      *session // nil between sessions
 }
 
 // source is what a supervisor reads of a running capture.Source.
@@ -96,11 +103,15 @@ func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled 
 	if env.stallSlack == 0 {
 		env.stallSlack = stallSlack
 	}
+	if env.stateSeq == nil { // a supervisor on its own, in tests
+		var n atomic.Uint64
+		env.stateSeq = func() uint64 { return n.Add(1) }
+	}
 	state := string(capture.StateConnecting)
 	if !enabled {
 		state = statePaused
 	}
-	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state}
+	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state, stateSeq: env.stateSeq()}
 }
 
 // setEnabled asks the supervisor to capture (true) or to pause (false). It
@@ -125,8 +136,8 @@ func (s *supervisor) setEnabled(on bool) {
 // stopped until it is paused and resumed, or restarted by a reload.
 func (s *supervisor) run(ctx context.Context) error {
 	defer s.env.heartbeat.Unregister()
-	state, _ := s.status()
-	s.env.onState(s.cfg.Name, state, "")
+	state, _, seq := s.status()
+	s.env.onState(s.cfg.Name, state, "", seq)
 	tick := time.NewTicker(s.env.beatEvery)
 	defer tick.Stop()
 	enabled := s.enabled
@@ -198,8 +209,9 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 		hook = func() { s.env.sinkHook(name) }
 	}
 	sink := newWatchedSink(cutter, hook)
+	var capSeq uint64 // the newest capture status taken; under s.mu
 	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize), sink, s.env.log, func(st capture.Status) {
-		s.setState(string(st.State), st.LastError)
+		s.captureState(&capSeq, st)
 	})
 	if err != nil {
 		return nil, err
@@ -270,21 +282,49 @@ func (s *supervisor) alive(sess *session) bool {
 	return now.Sub(sess.moved) <= s.cfg.StallTimeout+s.env.stallSlack
 }
 
+// setState makes state the stream's and reports it if it changed.
 func (s *supervisor) setState(state, errText string) {
 	s.mu.Lock()
+	s.changeLocked(state, errText)
+}
+
+// captureState takes a capture status unless a newer one of the same
+// session (*last, its Seq) was taken already: the camera and a separate
+// microphone call back from their own goroutines after capture's lock is
+// released, so an older status can arrive second.
+func (s *supervisor) captureState(last *uint64, st capture.Status) {
+	s.mu.Lock()
+	if st.Seq <= *last {
+		s.mu.Unlock()
+		return
+	}
+	*last = st.Seq
+	s.changeLocked(string(st.State), st.LastError)
+}
+
+// changeLocked sets the state, numbers a change under s.mu, which it
+// releases, and reports the change. The report is made unlocked (the
+// publisher must not wait on a stream), so reports can cross; their
+// numbers order them.
+func (s *supervisor) changeLocked(state, errText string) {
 	changed := state != s.state || errText != s.errText
-	s.state, s.errText = state, errText
+	if changed {
+		s.state, s.errText = state, errText
+		s.stateSeq = s.env.stateSeq()
+	}
+	seq := s.stateSeq
 	s.mu.Unlock()
 	if changed {
-		s.env.onState(s.cfg.Name, state, errText)
+		s.env.onState(s.cfg.Name, state, errText, seq)
 	}
 }
 
-// status is the stream's state and the error that explains it.
-func (s *supervisor) status() (state, errText string) {
+// status is the stream's state, the error that explains it, and the
+// state's number.
+func (s *supervisor) status() (state, errText string, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state, s.errText
+	return s.state, s.errText, s.stateSeq
 }
 
 // snapshot is the stream's counters for the metrics scrape.

@@ -114,7 +114,7 @@ func TestSetCommands(t *testing.T) {
 	var h *harness
 	o.OnSet = func(stream string, enabled bool) {
 		sets.onSet(stream, enabled)
-		h.p.StreamState(stream, map[bool]string{true: "running", false: "paused"}[enabled], "")
+		h.p.StreamState(stream, map[bool]string{true: "running", false: "paused"}[enabled], "", 0)
 	}
 	h = newHarness(t, o)
 	h.p.SetStreams([]string{"front"})

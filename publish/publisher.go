@@ -71,6 +71,7 @@ type Publisher struct {
 	known       map[string]bool
 	statusDirty bool
 	states      map[string][]byte // latest state payload per stream
+	stateSeq    map[string]uint64 // the seq of each stream's latest state
 	dirty       map[string]bool   // streams whose latest state awaits publishing
 	cmds        map[string]bool   // stream → enabled, awaiting OnSet
 
@@ -96,20 +97,21 @@ func New(o Options) (*Publisher, error) {
 		return nil, fmt.Errorf("mqtt store dir: %w", err)
 	}
 	p := &Publisher{
-		o:       o,
-		log:     o.Logger,
-		obs:     o.Observer,
-		topics:  newTopics(o.TopicPrefix, o.NodeID),
-		broker:  redactBroker(o.Broker),
-		flush:   o.FlushTimeout,
-		wake:    make(chan struct{}, 1),
-		cmdWake: make(chan struct{}, 1),
-		known:   make(map[string]bool),
-		states:  make(map[string][]byte),
-		dirty:   make(map[string]bool),
-		cmds:    make(map[string]bool),
-		backlog: newBacklog(),
-		redial:  newRedial(o.MaxReconnectInterval),
+		o:        o,
+		log:      o.Logger,
+		obs:      o.Observer,
+		topics:   newTopics(o.TopicPrefix, o.NodeID),
+		broker:   redactBroker(o.Broker),
+		flush:    o.FlushTimeout,
+		wake:     make(chan struct{}, 1),
+		cmdWake:  make(chan struct{}, 1),
+		known:    make(map[string]bool),
+		states:   make(map[string][]byte),
+		stateSeq: make(map[string]uint64),
+		dirty:    make(map[string]bool),
+		cmds:     make(map[string]bool),
+		backlog:  newBacklog(),
+		redial:   newRedial(o.MaxReconnectInterval),
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -249,8 +251,10 @@ func (p *Publisher) endBurstLocked() (dropped int, ended bool) {
 // StreamState records a stream's state for the retained <stream>/state
 // topic. It never blocks: updates are coalesced to the latest per stream
 // and published by Run when connected (and again after every reconnect).
-// errText may be empty.
-func (p *Publisher) StreamState(stream, state, errText string) {
+// errText may be empty. seq numbers the stream's states: callers report
+// from several goroutines, so an update with a lower seq than the one
+// kept arrived late and is dropped.
+func (p *Publisher) StreamState(stream, state, errText string, seq uint64) {
 	var e *string
 	if errText != "" {
 		e = &errText
@@ -259,9 +263,15 @@ func (p *Publisher) StreamState(stream, state, errText string) {
 		State string  `json:"state"`
 		Error *string `json:"error"`
 	}{state, e})
-	// Any resend of an older state message carries this one from now on.
-	p.store.setLatest(p.topics.state(stream), payload)
 	p.mu.Lock()
+	if last, ok := p.stateSeq[stream]; ok && seq < last {
+		p.mu.Unlock()
+		return
+	}
+	p.stateSeq[stream] = seq
+	// Any resend of an older state message carries this one from now on;
+	// set under p.mu, so in seq order.
+	p.store.setLatest(p.topics.state(stream), payload)
 	p.states[stream] = payload
 	p.dirty[stream] = true
 	p.mu.Unlock()
