@@ -51,6 +51,9 @@ func Default() Config {
 			MaxPending:           10000,
 			MaxAge:               10 * time.Minute,
 			MaxReconnectInterval: 30 * time.Second,
+			VerifyDelivery:       true,
+			ConfirmWithin:        10 * time.Second,
+			MaxMessageBytes:      256 << 10,
 			// Parse derives it again when the file sets node_id.
 			ClientID: defaultClientID(nodeID),
 		},

@@ -197,6 +197,26 @@ stream "c" {
 			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = "30" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},
 		},
 		{
+			name: "confirm within out of range",
+			src:  "mqtt {\n  confirm_within = \"100ms\"\n}",
+			want: []string{`garssl.hcl:2:20: mqtt.confirm_within = 100ms is out of range; use 1s to 10m`},
+		},
+		{
+			name: "max message bytes too small",
+			src:  "mqtt {\n  max_message_bytes = 512\n}",
+			want: []string{`garssl.hcl:2:23: mqtt.max_message_bytes = 512 is out of range; use 1024 to 268435456`},
+		},
+		{
+			name: "topic prefix too long",
+			src:  "mqtt {\n  topic_prefix = \"" + strings.Repeat("a", 129) + "\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix is 129 bytes long; use at most 128`},
+		},
+		{
+			name: "stream name too long",
+			src:  "stream \"" + strings.Repeat("c", 70000) + "\" {\n  input = \"rtsp://cam/1\"\n}",
+			want: []string{`garssl.hcl:1:8: stream name "cccccccccccccccccccc"… is 70000 bytes long; use at most 64`},
+		},
+		{
 			name: "unknown schedule",
 			src:  "mllm {\n  schedule = \"serial\"\n}",
 			want: []string{`garssl.hcl:2:14: mllm.schedule "serial" is not one of "parallel", "sequential"`},

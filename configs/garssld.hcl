@@ -147,6 +147,20 @@ mqtt {
   # doubles up to this. It starts again after a connection that lasted 10 s.
   max_reconnect_interval = "30s"
 
+  # Subscribe to this node's own detections and confirm that each one
+  # published comes back from the broker within confirm_within (1s to
+  # 10m). A broker acknowledges, then drops, what its ACL denies or what
+  # exceeds its message_size_limit; this makes it visible in /readyz,
+  # `garssld status` and garssl_mqtt_unconfirmed_total. Behind a bridge
+  # only the local broker is verified.
+  verify_delivery = true
+  confirm_within = "10s"
+
+  # A detection larger than this (keep_raw makes them large) is not sent
+  # but counted (reason "too_large") and logged; 1024 to 268435456. Keep
+  # it at or below the broker's message_size_limit.
+  max_message_bytes = 262144
+
   # Optional client TLS; needs a TLS broker scheme. Without this block a
   # TLS broker is verified against the system roots.
   tls {

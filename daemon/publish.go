@@ -22,6 +22,7 @@ func (d *Daemon) buildPublisher(cfg *config.Config) (*publish.Publisher, error) 
 	o.Logger = d.log.Named("mqtt")
 	o.Observer = d.metrics.MQTT()
 	o.OnSet = d.commands.put
+	o.RunID = d.runID
 	p, err := publish.New(o)
 	if err != nil {
 		return nil, ConfigError{err}
@@ -123,7 +124,10 @@ func (d *Daemon) applyCommands() {
 			d.log.Warn("set command not applied", "stream", name, "enabled", on, "error", err)
 			continue
 		}
-		d.log.Info("set command applied", "stream", name, "enabled", on)
+		d.metrics.MQTT().CommandChanged()
+		// The publisher logs the commands received, one line per stream
+		// per 10 s; a flood must not turn into a line per change.
+		d.log.Debug("set command applied", "stream", name, "enabled", on)
 	}
 }
 

@@ -23,9 +23,12 @@ func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
 // streams' states, the model endpoints' breakers and refusals, and whether
 // shutdown began. Called from HTTP handlers.
 func (d *Daemon) readiness() health.Readiness {
+	pub := d.pub.Load()
 	r := health.Readiness{
 		Stopping:      d.stopping.Load(),
-		MQTTConnected: d.pub.Load().Connected(),
+		MQTTConnected: pub.Connected(),
+		Problems:      pub.Problems(),
+		Warnings:      pub.Warnings(),
 		Endpoints:     d.watch.Load().Endpoints(),
 		Streams:       map[string]string{},
 	}

@@ -77,6 +77,7 @@ type supervisor struct {
 	stateSeq uint64 // the number of state, from env.stateSeq
 	carry    streamCarry
 	cur      *session // nil between sessions
+	opened   int      // capture sessions started: each opens the input
 }
 
 // source is what a supervisor reads of a running capture.Source.
@@ -218,6 +219,9 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	sess := &session{src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	s.mu.Lock()
+	s.opened++
+	s.mu.Unlock()
 	s.setState(string(capture.StateConnecting), "")
 	// The supervisor waits for this goroutine in stop or ended.
 	go func() {

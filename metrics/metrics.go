@@ -40,8 +40,8 @@ var breakerStates = []string{"closed", "half-open", "open"}
 // alerts see every series from the first scrape.
 var (
 	mqttKinds          = []string{"detection", "state", "status"}
-	mqttDropReasons    = []string{"max_pending", "expired", "store_error", "publish_error", "shutdown"}
-	mqttCommandResults = []string{"applied", "ignored_retained", "malformed", "unknown_stream"}
+	mqttDropReasons    = []string{"max_pending", "expired", "store_error", "publish_error", "shutdown", "too_large"}
+	mqttCommandResults = []string{"received", "ignored_retained", "malformed", "unknown_stream"}
 )
 
 // Options are what New needs besides the registry.
@@ -171,6 +171,12 @@ func (b *builder) gaugeVec(name, help string, labels ...string) *prometheus.Gaug
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	b.made = append(b.made, g)
 	return g
+}
+
+func (b *builder) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+	b.made = append(b.made, c)
+	return c
 }
 
 func (b *builder) gauge(name, help string) prometheus.Gauge {

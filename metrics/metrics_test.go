@@ -72,7 +72,9 @@ func exercise(m *Metrics) {
 	mq.Dropped("max_pending")
 	mq.Pending(7)
 	mq.Connected(true)
-	mq.Command("applied")
+	mq.Command("received")
+	mq.CommandChanged()
+	mq.Unconfirmed()
 }
 
 var frontSnapshot = StreamSnapshot{
@@ -408,24 +410,25 @@ func TestMQTTValues(t *testing.T) {
 garssl_mqtt_messages_published_total{kind="detection"} 2
 garssl_mqtt_messages_published_total{kind="state"} 1
 garssl_mqtt_messages_published_total{kind="status"} 0
-# HELP garssl_mqtt_messages_dropped_total MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown).
+# HELP garssl_mqtt_messages_dropped_total MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown, too_large).
 # TYPE garssl_mqtt_messages_dropped_total counter
 garssl_mqtt_messages_dropped_total{reason="expired"} 0
 garssl_mqtt_messages_dropped_total{reason="max_pending"} 0
 garssl_mqtt_messages_dropped_total{reason="publish_error"} 0
 garssl_mqtt_messages_dropped_total{reason="shutdown"} 0
 garssl_mqtt_messages_dropped_total{reason="store_error"} 1
+garssl_mqtt_messages_dropped_total{reason="too_large"} 0
 # HELP garssl_mqtt_pending_messages MQTT detections queued or in the file store and not yet acknowledged by the broker.
 # TYPE garssl_mqtt_pending_messages gauge
 garssl_mqtt_pending_messages 3
 # HELP garssl_mqtt_connected 1 while the MQTT client is connected to the broker, else 0.
 # TYPE garssl_mqtt_connected gauge
 garssl_mqtt_connected 0
-# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).
+# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (received, ignored_retained, malformed, unknown_stream).
 # TYPE garssl_mqtt_commands_total counter
-garssl_mqtt_commands_total{result="applied"} 0
 garssl_mqtt_commands_total{result="ignored_retained"} 0
 garssl_mqtt_commands_total{result="malformed"} 1
+garssl_mqtt_commands_total{result="received"} 0
 garssl_mqtt_commands_total{result="unknown_stream"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
@@ -586,11 +589,11 @@ func TestKnownSeriesStartAtZero(t *testing.T) {
 # TYPE garssl_gar_gate_decisions_total counter
 garssl_gar_gate_decisions_total{decision="refined"} 0
 garssl_gar_gate_decisions_total{decision="skipped"} 0
-# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).
+# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (received, ignored_retained, malformed, unknown_stream).
 # TYPE garssl_mqtt_commands_total counter
-garssl_mqtt_commands_total{result="applied"} 0
 garssl_mqtt_commands_total{result="ignored_retained"} 0
 garssl_mqtt_commands_total{result="malformed"} 0
+garssl_mqtt_commands_total{result="received"} 0
 garssl_mqtt_commands_total{result="unknown_stream"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),

@@ -68,6 +68,18 @@ type Options struct {
 	MaxReconnectInterval time.Duration
 	// FlushTimeout bounds the shutdown; 0 means DefaultFlushTimeout.
 	FlushTimeout time.Duration
+	// RunID names this run in the status payload and its last will, so
+	// that another process publishing as the same node can be told apart
+	// from a leftover of this node's earlier run.
+	RunID string
+	// VerifyDelivery subscribes to the node's own detections and counts
+	// those that do not come back within ConfirmWithin; false unsubscribes
+	// (the persistent session would keep the subscription).
+	VerifyDelivery bool
+	ConfirmWithin  time.Duration
+	// MaxMessageBytes bounds a detection's payload; a larger one is
+	// dropped (DropTooLarge). 0 means no bound.
+	MaxMessageBytes int
 
 	// Logger receives the publisher's log lines; nil discards them.
 	Logger hclog.Logger
@@ -113,6 +125,12 @@ func (o *Options) check() error {
 	if o.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("max age %s must not be negative", o.MaxAge))
 	}
+	if o.VerifyDelivery && o.ConfirmWithin <= 0 {
+		errs = append(errs, fmt.Errorf("confirm within %s must be greater than 0", o.ConfirmWithin))
+	}
+	if o.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("max message bytes %d must not be negative", o.MaxMessageBytes))
+	}
 	if o.FlushTimeout < 0 {
 		errs = append(errs, fmt.Errorf("flush timeout %s must not be negative", o.FlushTimeout))
 	}
@@ -146,6 +164,9 @@ func FromConfig(cfg *config.Config, version string) (Options, error) {
 		MaxPending:           m.MaxPending,
 		MaxAge:               m.MaxAge,
 		MaxReconnectInterval: m.MaxReconnectInterval,
+		VerifyDelivery:       m.VerifyDelivery,
+		ConfirmWithin:        m.ConfirmWithin,
+		MaxMessageBytes:      m.MaxMessageBytes,
 	}, nil
 }
 

@@ -186,8 +186,8 @@ func TestStatusPayloadShape(t *testing.T) {
 	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
 	h.p.SetStreams([]string{"front"})
 	for state, want := range map[string]string{
-		StatusOffline: `{"state":"offline","node":"robot-7","version":"test-1.0"}`,
-		StatusOnline:  `{"state":"online","node":"robot-7","version":"test-1.0","streams":["front"]}`,
+		StatusOffline: `{"state":"offline","node":"robot-7","run_id":"` + testRunID + `","version":"test-1.0"}`,
+		StatusOnline:  `{"state":"online","node":"robot-7","run_id":"` + testRunID + `","version":"test-1.0","streams":["front"]}`,
 	} {
 		if got := string(h.p.statusPayload(state)); got != want {
 			t.Errorf("%s payload = %s, want %s", state, got, want)

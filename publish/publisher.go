@@ -27,10 +27,6 @@ const (
 // and must reach the broker.
 const statusQoS = 1
 
-// kindSubscribe marks the subscribe token in the token list; it is not a
-// message kind the Observer sees.
-const kindSubscribe = "subscribe"
-
 // Publisher publishes detections, stream states and the node's status to
 // MQTT and receives set commands. Create it with New and call Run once.
 type Publisher struct {
@@ -54,8 +50,12 @@ type Publisher struct {
 	wake    chan struct{} // work for the publisher goroutine
 	cmdWake chan struct{} // commands for the command goroutine
 	connGen atomic.Uint64 // OnConnect calls so far
-	failed  atomic.Int64  // failed connection attempts since the last success
-	redial  *redial
+
+	commands  *commandSlots
+	verify    *verifier // nil without VerifyDelivery
+	conflicts *conflicts
+	failed    atomic.Int64 // failed connection attempts since the last success
+	redial    *redial
 	// retire stops the current client's connection attempts (see
 	// newClient).
 	retire func()
@@ -73,7 +73,8 @@ type Publisher struct {
 	states      map[string][]byte // latest state payload per stream
 	stateSeq    map[string]uint64 // the seq of each stream's latest state
 	dirty       map[string]bool   // streams whose latest state awaits publishing
-	cmds        map[string]bool   // stream → enabled, awaiting OnSet
+	subs        []subscription    // subscribe requests awaiting their SUBACK
+	statusSince time.Time         // the first subscription to the status; zero before
 
 	tokens tokenList
 
@@ -109,7 +110,6 @@ func New(o Options) (*Publisher, error) {
 		states:   make(map[string][]byte),
 		stateSeq: make(map[string]uint64),
 		dirty:    make(map[string]bool),
-		cmds:     make(map[string]bool),
 		backlog:  newBacklog(),
 		redial:   newRedial(o.MaxReconnectInterval),
 	}
@@ -123,6 +123,11 @@ func New(o Options) (*Publisher, error) {
 		p.flush = DefaultFlushTimeout
 	}
 	p.tokens.added = make(chan struct{}, 1)
+	p.commands = newCommandSlots()
+	if o.VerifyDelivery {
+		p.verify = newVerifier(o.ConfirmWithin, p.topics.detectionsFilter(), p.log, p.obs)
+	}
+	p.conflicts = newConflicts(o.NodeID, o.RunID, o.ClientID, p.topics.status(), p.log)
 	newStore := o.newStore
 	if newStore == nil {
 		newStore = func(dir string) mqtt.Store { return mqtt.NewFileStore(dir) }
@@ -154,9 +159,9 @@ func New(o Options) (*Publisher, error) {
 		SetMaxReconnectInterval(pahoDelay).
 		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(writeTimeout).
-		// Handlers run in their own goroutines, so a slow one cannot stall
-		// paho's router (and with it the PUBACKs of our publishes).
-		SetOrderMatters(false).
+		// Handlers run in the order the broker delivered, so the last set
+		// command wins; see onMessage for why that is safe.
+		SetOrderMatters(true).
 		SetBinaryWill(p.topics.status(), p.statusPayload(StatusOffline), statusQoS, true).
 		SetOnConnectHandler(p.onConnect).
 		SetConnectionLostHandler(p.onConnectionLost).
@@ -186,6 +191,16 @@ func (p *Publisher) Connected() bool { return p.current.Load().IsConnectionOpen(
 // it, or while the store holds none, the oldest queued.
 func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 	d := detection{topic: p.topics.detections(stream), stream: stream, seq: seq, payload: payload}
+	if max := p.o.MaxMessageBytes; max > 0 && len(payload) > max {
+		// A broker with a smaller message_size_limit acknowledges and
+		// drops it; better not to send it and say so.
+		p.obs.Dropped(DropTooLarge)
+		if logIt, folded := p.storeFold.note("drop " + DropTooLarge); logIt {
+			p.log.Warn("a detection is larger than mqtt.max_message_bytes; not sent",
+				"stream", stream, "seq", seq, "bytes", len(payload), "max_message_bytes", max, "repeats", folded)
+		}
+		return
+	}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -289,6 +304,7 @@ func (p *Publisher) SetStreams(names []string) {
 	for _, n := range names {
 		p.known[n] = true
 	}
+	p.commands.forget(p.known)
 	closing := p.closing
 	p.statusDirty = true
 	p.mu.Unlock()
@@ -315,9 +331,10 @@ func (p *Publisher) statusPayload(state string) []byte {
 	b, _ := json.Marshal(struct {
 		State   string    `json:"state"`
 		Node    string    `json:"node"`
+		RunID   string    `json:"run_id"`
 		Version string    `json:"version"`
 		Streams *[]string `json:"streams,omitempty"`
-	}{state, p.o.NodeID, p.o.Version, streams})
+	}{state, p.o.NodeID, p.o.RunID, p.o.Version, streams})
 	return b
 }
 
@@ -348,7 +365,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.watchTokens(stop) }()
-	go func() { defer wg.Done(); p.applyCommands(stop) }()
+	go func() { defer wg.Done(); p.commands.run(stop, p.log, p.o.OnSet) }()
 
 	p.log.Info("connecting to the MQTT broker", "broker", p.broker, "client_id", p.o.ClientID)
 	// With ConnectRetry the token completes only at the first success; it
@@ -401,13 +418,17 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	}
 	if gen := p.connGen.Load(); open && gen != st.gen {
 		st.gen = gen
-		p.subscribe()
+		p.subscribe(gen)
 		p.mu.Lock()
 		p.statusDirty = true
 		for s := range p.states {
 			p.dirty[s] = true
 		}
 		p.mu.Unlock()
+	}
+	p.checkSubscriptions(st.gen)
+	if p.verify != nil {
+		p.verify.check(time.Now())
 	}
 	if open {
 		p.publishStatus()
@@ -416,21 +437,17 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	p.publishDetections(open, deadline)
 }
 
-func (p *Publisher) subscribe() {
-	// QoS 0: the broker does not queue commands for us while we are away,
-	// so a command sent during an outage cannot take effect hours later.
-	tok := p.client.Subscribe(p.topics.setFilter(), 0, p.onMessage)
-	p.tokens.add(pendingToken{tok: tok, kind: kindSubscribe})
-}
-
 func (p *Publisher) publishStatus() {
 	p.mu.Lock()
 	dirty := p.statusDirty && !p.closing
-	p.statusDirty = false
+	since := p.statusSince
 	p.mu.Unlock()
-	if !dirty {
+	if !dirty || !p.statusRead(since) {
 		return
 	}
+	p.mu.Lock()
+	p.statusDirty = false
+	p.mu.Unlock()
 	payload := p.statusPayload(StatusOnline)
 	p.store.setLatest(p.topics.status(), payload)
 	tok := p.client.Publish(p.topics.status(), statusQoS, true, payload)
@@ -483,6 +500,9 @@ func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 		// Put moves it to the backlog (see stored).
 		p.handing++
 		p.mu.Unlock()
+		if p.verify != nil {
+			p.verify.sentDetection(d.topic, d.payload, time.Now())
+		}
 		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
 		p.mu.Lock()
 		notStored := p.handing > 0
@@ -665,25 +685,6 @@ func (p *Publisher) completed(t pendingToken) {
 		} else {
 			p.obs.Published(t.kind)
 		}
-	case kindSubscribe:
-		p.subscribed(t.tok, err)
-	}
-}
-
-func (p *Publisher) subscribed(tok mqtt.Token, err error) {
-	if err != nil {
-		p.log.Warn("cannot subscribe to the set topics; commands are not received until the next reconnect",
-			"topic", p.topics.setFilter(), "error", err)
-		return
-	}
-	st, ok := tok.(*mqtt.SubscribeToken)
-	if !ok {
-		return
-	}
-	for topic, code := range st.Result() {
-		if code == 0x80 {
-			p.log.Warn("the broker refused the subscription to the set topics; check its ACL", "topic", topic)
-		}
 	}
 }
 
@@ -691,6 +692,11 @@ func (p *Publisher) subscribed(tok mqtt.Token, err error) {
 // only signals: the publisher goroutine subscribes and publishes the
 // status and states, so no paho callback publishes or blocks.
 func (p *Publisher) onConnect(mqtt.Client) {
+	now := time.Now()
+	p.conflicts.connected(now)
+	if p.verify != nil {
+		p.verify.connected(true, now)
+	}
 	p.connGen.Add(1)
 	failed := p.failed.Swap(0)
 	p.connFold.reset()
@@ -700,6 +706,11 @@ func (p *Publisher) onConnect(mqtt.Client) {
 }
 
 func (p *Publisher) onConnectionLost(_ mqtt.Client, err error) {
+	now := time.Now()
+	p.conflicts.lost(now)
+	if p.verify != nil {
+		p.verify.connected(false, now)
+	}
 	p.log.Warn("lost the connection to the MQTT broker; reconnecting", "broker", p.broker, "error", err)
 	p.signal()
 }
@@ -730,11 +741,36 @@ func (p *Publisher) storeFailed(op string, err error) {
 	}
 }
 
-// onMessage handles a message on a set topic. It runs on a paho
-// goroutine, so it only parses, counts and records the command; OnSet is
-// called from Run's command goroutine.
+// onMessage handles every message the broker delivers: set commands,
+// the echo of this node's detections and its status.
+//
+// paho runs it with OrderMatters(true), so in the order the broker
+// delivered, which is what makes the last set command win. In paho
+// v1.5.1 (router.go matchAndDispatch, client.go startCommsWorkers) that
+// means on the router goroutine, which calls each handler inline and
+// then queues the message's PUBACK; the goroutine that reads the
+// connection hands each incoming PUBLISH to the router over an
+// unbuffered channel and reads PUBACKs, SUBACKs and PINGRESPs in the same
+// loop. A handler that blocked would stall the acknowledgements of our
+// publishes and the keepalive, and one that called Publish or Subscribe
+// and waited could deadlock. So every branch here is an O(1) hand-off
+// (a hash of the payload for an echo, a small JSON parse for a status or
+// command, a map write under a short lock and a non-blocking signal); the
+// work happens on goroutines Run owns.
 func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
-	stream, ok := p.topics.streamOfSet(m.Topic())
+	topic := m.Topic()
+	switch {
+	case topic == p.topics.status():
+		p.conflicts.status(m.Payload(), time.Now())
+		p.signal()
+		return
+	case p.topics.isDetections(topic):
+		if p.verify != nil {
+			p.verify.echo(topic, m.Payload())
+		}
+		return
+	}
+	stream, ok := p.topics.streamOfSet(topic)
 	if !ok {
 		return
 	}
@@ -757,9 +793,6 @@ func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	p.mu.Lock()
 	known := p.known[stream]
-	if known {
-		p.cmds[stream] = cmd.Enabled
-	}
 	p.mu.Unlock()
 	if !known {
 		p.obs.Command(CommandUnknownStream)
@@ -768,31 +801,6 @@ func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	p.obs.Command(CommandApplied)
-	p.log.Info("set command received", "stream", stream, "enabled", cmd.Enabled)
-	select {
-	case p.cmdWake <- struct{}{}:
-	default:
-	}
-}
-
-// applyCommands calls OnSet with the latest command per stream.
-func (p *Publisher) applyCommands(stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		case <-p.cmdWake:
-		}
-		p.mu.Lock()
-		cmds := p.cmds
-		p.cmds = make(map[string]bool)
-		p.mu.Unlock()
-		if p.o.OnSet == nil {
-			continue
-		}
-		for _, s := range slices.Sorted(maps.Keys(cmds)) {
-			p.o.OnSet(s, cmds[s])
-		}
-	}
+	p.obs.Command(CommandReceived)
+	p.commands.put(stream, cmd.Enabled)
 }
