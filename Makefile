@@ -1,7 +1,8 @@
 # garssld — build, test and run on Debian 12 (bookworm), as root.
 #   make demo   install what is missing, build, run the pipeline on the bundled sample
 #   make test   install what is missing, gofmt/vet, go test -race ./...
-#   make bench  the benchmarks quoted in the closing notes
+#   make bench  the benchmarks quoted in the closing notes, and the long
+#               soaks (a broker restarted every 20 s for 3 minutes)
 #   make install DESTDIR=/tmp/pkg PREFIX=/usr
 
 SHELL       := /bin/bash
@@ -63,6 +64,7 @@ bench: build
 	./scripts/bench-dump.sh
 	./scripts/bench-daemon.sh
 	./scripts/soak-udp.sh
+	GARSSLD_FLAP_FULL=1 $(GO) test -race -count=1 -run TestReconnectsKeepUpWithFlappingBroker -v ./publish/
 
 demo: build
 	./scripts/demo.sh

@@ -192,9 +192,14 @@ type MQTT struct {
 	// daemon creates it; it is not checked at load.
 	StoreDir string
 
-	// MaxPending bounds the messages waiting for the broker; beyond it the
-	// oldest are dropped and counted.
+	// MaxPending bounds the detections waiting for the broker's
+	// acknowledgement (queued or stored); beyond it the oldest are dropped
+	// and counted.
 	MaxPending int
+
+	// MaxAge drops a stored detection older than this instead of resending
+	// it after a reconnect or restart; 0 keeps everything.
+	MaxAge time.Duration
 
 	// Username is sent when not empty.
 	Username string

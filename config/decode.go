@@ -222,6 +222,7 @@ func mqttSpec(m *MQTT) []attrSpec {
 		stringAttr("topic_prefix", &m.TopicPrefix),
 		stringAttr("store_dir", &m.StoreDir),
 		intAttr("max_pending", &m.MaxPending),
+		durationAttr("max_age", &m.MaxAge),
 		stringAttr("username", &m.Username),
 		fileAttr("password_file", &m.PasswordFile),
 		stringAttr("client_id", &m.ClientID),

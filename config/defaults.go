@@ -49,6 +49,7 @@ func Default() Config {
 			TopicPrefix:          "garssl",
 			StoreDir:             "/var/lib/garssl/mqtt",
 			MaxPending:           10000,
+			MaxAge:               10 * time.Minute,
 			MaxReconnectInterval: 30 * time.Second,
 			VerifyDelivery:       true,
 			ConfirmWithin:        10 * time.Second,

@@ -43,7 +43,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 		},
 		MQTT: MQTT{
 			Broker: "tcp://127.0.0.1:1883", QoS: 1, TopicPrefix: "garssl",
-			StoreDir: "/var/lib/garssl/mqtt", MaxPending: 10000,
+			StoreDir: "/var/lib/garssl/mqtt", MaxPending: 10000, MaxAge: 10 * time.Minute,
 			ClientID: "garssld-" + got.NodeID, MaxReconnectInterval: 30 * time.Second,
 			VerifyDelivery: true, ConfirmWithin: 10 * time.Second, MaxMessageBytes: 256 << 10,
 		},

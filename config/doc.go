@@ -66,9 +66,10 @@
 //     check). Device nodes under /dev and FFmpeg protocols such as pipe:
 //     are left to capture, since a USB camera may be plugged in late.
 //   - A tls block requires a TLS broker scheme (ssl, tls, mqtts, wss).
-//   - mqtt.max_reconnect_interval is 1s to 10m: paho starts reconnecting
-//     after 1s, and its own default of 10m keeps a robot back in range
-//     offline for nothing.
+//   - mqtt.max_age is 0 (keep everything) to 168h.
+//   - mqtt.max_reconnect_interval is 1s to 10m: the backoff reaches 1-2 s
+//     after its fast phase, and 10m keeps a robot back in range offline
+//     for nothing.
 //   - Referenced files (api_key_file, password_file, tls files) must be
 //     readable regular files, and secrets non-empty, unless SkipFileChecks
 //     is given; paths are used as written, relative to the working

@@ -63,6 +63,7 @@ func (c Config) String() string {
 	w.attr("topic_prefix", quote(c.MQTT.TopicPrefix))
 	w.attr("store_dir", quote(c.MQTT.StoreDir))
 	w.attr("max_pending", strconv.Itoa(c.MQTT.MaxPending))
+	w.attr("max_age", duration(c.MQTT.MaxAge))
 	w.attr("username", quote(c.MQTT.Username))
 	w.attr("password_file", quote(c.MQTT.PasswordFile))
 	w.attr("client_id", quote(c.MQTT.ClientID))

@@ -210,6 +210,16 @@ stream "b" {
 			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = 1h0m0s is out of range; use 1s to 10m`},
 		},
 		{
+			name: "max age negative",
+			src:  "mqtt {\n  max_age = \"-1m\"\n}",
+			want: []string{`garssl.hcl:2:13: mqtt.max_age = -1m0s is out of range; use 0 (keep everything) to 168h`},
+		},
+		{
+			name: "max age too long",
+			src:  "mqtt {\n  max_age = \"200h\"\n}",
+			want: []string{`garssl.hcl:2:13: mqtt.max_age = 200h0m0s is out of range; use 0 (keep everything) to 168h`},
+		},
+		{
 			name: "max reconnect interval not a duration",
 			src:  "mqtt {\n  max_reconnect_interval = 30\n}",
 			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = "30" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},

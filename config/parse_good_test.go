@@ -82,6 +82,7 @@ mqtt {
   topic_prefix = "fleet/garssl"
   store_dir = "/tmp/q"
   max_pending = 50
+  max_age = "1h"
   username = "robot-7"
   password_file = "$DIR/key"
   client_id = "r7"
@@ -138,7 +139,7 @@ stream "front" {
 					SilenceDBFS: -50.5, Temperature: 0.7, TopP: 0.95, KeepRaw: true}
 				c.MQTT = MQTT{
 					Broker: "mqtts://broker:8883", QoS: 2, TopicPrefix: "fleet/garssl", StoreDir: "/tmp/q",
-					MaxPending: 50, Username: "robot-7", PasswordFile: dir + "/key", ClientID: "r7",
+					MaxPending: 50, MaxAge: time.Hour, Username: "robot-7", PasswordFile: dir + "/key", ClientID: "r7",
 					MaxReconnectInterval: 5 * time.Second, VerifyDelivery: false, ConfirmWithin: 3 * time.Second,
 					MaxMessageBytes: 65536,
 					TLS:             &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},

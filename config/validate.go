@@ -29,6 +29,9 @@ const (
 	// a robot back in range waits for nothing.
 	minReconnectInterval = time.Second
 	maxReconnectInterval = 10 * time.Minute
+	// maxMessageAge is a week: a detection older than that is history,
+	// and a longer limit is more likely a typo for 0.
+	maxMessageAge = 7 * 24 * time.Hour
 	// An echo takes milliseconds on a healthy broker; a second leaves room
 	// for a loaded one, and past 10m an outage is long noticed anyway.
 	minConfirmWithin = time.Second
@@ -192,6 +195,9 @@ func (v *validator) mqtt(m MQTT) {
 	v.topicPrefix(m.TopicPrefix)
 	v.storeDir(m.StoreDir)
 	v.atLeast("mqtt.max_pending", m.MaxPending, 1)
+	if d := m.MaxAge; d < 0 || d > maxMessageAge {
+		v.errorf("mqtt.max_age", "mqtt.max_age = %s is out of range; use 0 (keep everything) to 168h", d)
+	}
 	v.secretFile("mqtt.password_file", m.PasswordFile)
 	if m.PasswordFile != "" && m.Username == "" {
 		v.errorf("mqtt.password_file", "mqtt.password_file is set but mqtt.username is empty; MQTT sends a password only with a user name")

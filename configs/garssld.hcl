@@ -132,9 +132,15 @@ mqtt {
   # daemon (systemd StateDirectory=garssl).
   store_dir = "/var/lib/garssl/mqtt"
 
-  # Messages waiting for the broker; beyond it the oldest are dropped and
-  # counted.
+  # Detections waiting for the broker's acknowledgement, queued or in the
+  # store, across reconnects and restarts; beyond it the oldest stored one
+  # is dropped and counted. Retained status and state are never dropped.
   max_pending = 10000
+
+  # A stored detection older than this when the broker is reached again
+  # (after a reconnect or a restart) is dropped instead of sent, and
+  # counted as expired; 0 keeps everything. 0 to 168h.
+  max_age = "10m0s"
 
   # Optional credentials. password_file must exist, be non-empty and needs
   # a username. Default: none.
@@ -144,7 +150,9 @@ mqtt {
   # Default: "garssld-<node_id>".
   client_id = "garssld-robot-7"
 
-  # Longest wait between attempts to reach the broker, 1s to 10m.
+  # Longest wait between attempts to reach the broker, 1s to 10m. For the
+  # first 10 s of an outage attempts are 0.5-1 s apart; then the wait
+  # doubles up to this. It starts again after a connection that lasted 10 s.
   max_reconnect_interval = "30s"
 
   # Subscribe to this node's own detections and confirm that each one

@@ -40,7 +40,7 @@ var breakerStates = []string{"closed", "half-open", "open"}
 // alerts see every series from the first scrape.
 var (
 	mqttKinds          = []string{"detection", "state", "status"}
-	mqttDropReasons    = []string{"max_pending", "store_error", "publish_error", "shutdown", "too_large"}
+	mqttDropReasons    = []string{"max_pending", "expired", "store_error", "publish_error", "shutdown", "too_large"}
 	mqttCommandResults = []string{"received", "ignored_retained", "malformed", "unknown_stream"}
 )
 

@@ -409,19 +409,20 @@ func TestMQTTValues(t *testing.T) {
 	o.Command("malformed")
 
 	const want = `
-# HELP garssl_mqtt_messages_published_total MQTT messages handed to the client library, by kind (detection, state, status).
+# HELP garssl_mqtt_messages_published_total MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status).
 # TYPE garssl_mqtt_messages_published_total counter
 garssl_mqtt_messages_published_total{kind="detection"} 2
 garssl_mqtt_messages_published_total{kind="state"} 1
 garssl_mqtt_messages_published_total{kind="status"} 0
-# HELP garssl_mqtt_messages_dropped_total MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown, too_large).
+# HELP garssl_mqtt_messages_dropped_total MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown, too_large).
 # TYPE garssl_mqtt_messages_dropped_total counter
+garssl_mqtt_messages_dropped_total{reason="expired"} 0
 garssl_mqtt_messages_dropped_total{reason="max_pending"} 0
 garssl_mqtt_messages_dropped_total{reason="publish_error"} 0
 garssl_mqtt_messages_dropped_total{reason="shutdown"} 0
 garssl_mqtt_messages_dropped_total{reason="store_error"} 1
 garssl_mqtt_messages_dropped_total{reason="too_large"} 0
-# HELP garssl_mqtt_pending_messages MQTT messages queued or in flight and not yet handed over or acknowledged.
+# HELP garssl_mqtt_pending_messages MQTT detections queued or in the file store and not yet acknowledged by the broker.
 # TYPE garssl_mqtt_pending_messages gauge
 garssl_mqtt_pending_messages 3
 # HELP garssl_mqtt_connected 1 while the MQTT client is connected to the broker, else 0.

@@ -17,13 +17,13 @@ type MQTT struct {
 func newMQTT(b *builder) *MQTT {
 	o := &MQTT{
 		published: b.counterVec("mqtt_messages_published_total",
-			"MQTT messages handed to the client library, by kind (detection, state, status).",
+			"MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status).",
 			"kind"),
 		dropped: b.counterVec("mqtt_messages_dropped_total",
-			"MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown, too_large).",
+			"MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown, too_large).",
 			"reason"),
 		pending: b.gauge("mqtt_pending_messages",
-			"MQTT messages queued or in flight and not yet handed over or acknowledged."),
+			"MQTT detections queued or in the file store and not yet acknowledged by the broker."),
 		connected: b.gauge("mqtt_connected",
 			"1 while the MQTT client is connected to the broker, else 0."),
 		commands: b.counterVec("mqtt_commands_total",

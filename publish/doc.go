@@ -34,9 +34,13 @@
 //   - SetConnectRetry(true) and SetAutoReconnect(true): without
 //     ConnectRetry, a publish before the first connection (broker down at
 //     boot) fails with ErrNotConnected and is lost; with it, paho stores
-//     it. SetMaxReconnectInterval comes from mqtt.max_reconnect_interval
-//     (default 30 s; paho's default of 10 minutes keeps a robot offline
-//     long after the broker is back).
+//     it. paho's own waits between attempts are set to 1 ms, and redial
+//     (reconnect.go) waits instead, from the connection notification paho
+//     calls synchronously at the start of every attempt: paho's backoff
+//     never shrinks after a short reconnect, and fell 30 s behind a broker
+//     restarted every 20 s. redial tries at once, then every 0.5–1 s for
+//     10 s, then doubles up to mqtt.max_reconnect_interval, and starts
+//     again only after a connection that lasted 10 s.
 //   - SetOrderMatters(true), so handlers run in the order the broker
 //     delivered (with false each runs on its own goroutine, and a command
 //     sent after another could be applied before it). They run on paho's
@@ -46,23 +50,28 @@
 //     onMessage). OnSet runs on a goroutine of Run. OnConnect only
 //     signals; Run's goroutine subscribes (paho's ResumeSubs does not
 //     cover reconnects) and publishes "online".
-//   - No token is waited for without a deadline: a watcher goroutine
-//     selects on each token's Done() together with Run's stop, and the
-//     only waits in line are at shutdown, bounded by FlushTimeout. A
-//     completed token means "handed to paho", not "acknowledged": paho
-//     completes a resent message's token before its PUBACK. A token that
-//     fails is counted (DropPublishError) and never published again,
-//     because paho stored the message before failing it and a retry would
-//     duplicate it.
+//   - Detections at QoS 1 and 2 are accounted by store key, not by token:
+//     paho completes a resent message's token when it resends it, before
+//     its PUBACK, and a token of a message removed from the store never
+//     completes. The store wrapper reports each detection paho stores and
+//     each one it deletes (its acknowledgement) to the Publisher's backlog
+//     (backlog.go), under the Publisher's lock, so queued + stored is one
+//     exact sum. A detection paho refuses before storing it is counted
+//     (DropPublishError); one it stored is never handed over again.
 //   - One publisher goroutine behind a bounded queue: paho's Publish blocks
 //     (up to the write timeout) when its outbound channel is full, so
-//     callers never call it. At most MaxPending detections are outstanding
-//     (queued here or held by paho), well below paho's 65535 message ids.
-//     Past it the oldest detection still queued here is dropped; when paho
-//     holds all of them (during a long outage they are in its file store,
-//     and withdrawing one would leak its message id), the new one is.
-//     Either way the drop is counted (DropMaxPending) and logged once per
-//     burst; Observer.Pending exports the depth.
+//     callers never call it. At most MaxPending detections are pending
+//     (queued here or stored unacknowledged), across reconnects and
+//     restarts. Past it the oldest stored detection is deleted from the
+//     store (or, with none stored, the oldest queued is dropped), counted
+//     (DropMaxPending) and logged once per burst. When paho lists the
+//     store to resend it after a (re)connect, detections older than
+//     MaxAge are deleted first (DropExpired), so paho never resends them.
+//     paho keeps a deleted message's id claimed (it frees ids only on
+//     acknowledgements); once orphanLimit are, Run replaces the client
+//     (renew.go). No token is waited for without a deadline: a watcher
+//     goroutine selects on each remaining token (QoS 0 detections, status,
+//     state, subscribe) together with Run's stop.
 //   - paho's FileStore panics on any I/O error, from paho's own goroutines
 //     too. The store is wrapped: panics are recovered and logged, a message
 //     whose write failed is kept in memory so paho's bookkeeping stays
@@ -118,9 +127,9 @@
 // # Goroutines
 //
 // Run owns its goroutines (the publisher loop, the token watcher and the
-// command goroutine, which paces OnSet) and returns only after they have ended and the client
-// has disconnected. paho's reconnect loop sleeps, and waits for a
-// handshake, without a way to wake it, so after a Disconnect during an
-// outage it can linger for up to max_reconnect_interval plus the connect
-// timeout (10 s) before it notices and ends; it publishes nothing.
+// command goroutine, which paces OnSet) and returns only after they have
+// ended and the client has disconnected. redial's wait in paho's reconnect
+// loop ends at shutdown, but a handshake in progress cannot be woken, so
+// after a Disconnect during an outage paho's loop can linger for up to the
+// connect timeout (10 s) before it notices and ends; it publishes nothing.
 package publish

@@ -121,11 +121,11 @@ func storedMessages(t *testing.T, dir string) int {
 	return len(m)
 }
 
-// TestMaxPendingDropsOldest bounds the outstanding detections at
-// max_pending: detections still queued are dropped oldest first; once paho
-// holds max_pending (in its file store, where they cannot be withdrawn),
-// new ones are dropped. Drops are counted, logged once per burst, and the
-// depth is exported.
+// TestMaxPendingDropsOldest bounds the pending detections at max_pending:
+// detections still queued are dropped oldest first; once paho holds
+// max_pending in its file store, the oldest stored one is deleted there,
+// unsent. Drops are counted, logged once per burst, and the depth is
+// exported.
 func TestMaxPendingDropsOldest(t *testing.T) {
 	noLeaks(t)
 	b, sub := sessionBroker(t, "pending-sub", mosquittotest.Config{})
@@ -144,8 +144,11 @@ func TestMaxPendingDropsOldest(t *testing.T) {
 	waittest.For(t, "the queue handed to paho", 10*time.Second, func() bool {
 		return storedMessages(t, h.opts.StoreDir) == 5
 	})
-	// paho now holds all five: a new detection is the only one droppable.
+	// paho now holds all five: the oldest stored one (8) goes.
 	h.p.Detection("front", 13, detectionPayload(t, "front", 13))
+	waittest.For(t, "13 stored in place of 8", 10*time.Second, func() bool {
+		return storedMessages(t, h.opts.StoreDir) == 5 && h.obs.get(func(r *recorder) int { return r.pending }) == 5
+	})
 	if got := h.obs.get(func(r *recorder) int { return r.dropped[DropMaxPending] }); got != 8 {
 		t.Fatalf("dropped %d, want 8", got)
 	}
@@ -158,9 +161,9 @@ func TestMaxPendingDropsOldest(t *testing.T) {
 
 	b.Start()
 	sch := detectionSchema(t)
-	sub.WaitFor(t, "seqs 8..12", 30*time.Second, func(m []mosquittotest.Message) bool {
+	sub.WaitFor(t, "seqs 9..13", 30*time.Second, func(m []mosquittotest.Message) bool {
 		set, _ := distinct(detectionSeqs(t, sch, m, "front"))
-		return hasRun(set, 8, 12)
+		return hasRun(set, 9, 13)
 	})
 	waittest.For(t, "the end of the burst", 20*time.Second, func() bool {
 		return len(h.logs.lines("below max_pending again")) == 1
@@ -177,7 +180,7 @@ func TestMaxPendingDropsOldest(t *testing.T) {
 		return set[14] && set[15] && set[16]
 	})
 	set, _ := distinct(detectionSeqs(t, sch, sub.Messages(), "front"))
-	for seq := uint64(1); seq <= 7; seq++ {
+	for seq := uint64(1); seq <= 8; seq++ {
 		if set[seq] {
 			t.Errorf("seq %d arrived though it was dropped as the oldest", seq)
 		}

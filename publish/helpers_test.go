@@ -109,7 +109,7 @@ func testOptions(t *testing.T, brokerURL string) Options {
 	return Options{
 		Broker: brokerURL, ClientID: "garssld-" + testNode, QoS: 1,
 		TopicPrefix: testPrefix, NodeID: testNode, Version: "test-1.0",
-		StoreDir: t.TempDir(), MaxPending: 10000, MaxReconnectInterval: time.Second,
+		StoreDir: t.TempDir(), MaxPending: 10000, MaxAge: 10 * time.Minute, MaxReconnectInterval: time.Second,
 		FlushTimeout: 10 * time.Second, RunID: testRunID,
 	}
 }

@@ -9,17 +9,19 @@ const (
 
 // Reasons reported to Observer.Dropped.
 const (
-	// DropMaxPending: max_pending detections were outstanding; the oldest
-	// one still held by the publisher (or, when paho holds all of them, the
-	// new one) was dropped.
+	// DropMaxPending: max_pending detections were outstanding (queued or
+	// stored unacknowledged); the oldest was removed from the file store
+	// (or from the queue, when the store held none).
 	DropMaxPending = "max_pending"
+	// DropExpired: a stored detection was older than max_age when paho
+	// was about to resend it after a (re)connect; it was removed unsent.
+	DropExpired = "expired"
 	// DropStoreError: the file store could not write while the broker was
 	// unreachable, so the detection could have been kept only in memory.
 	DropStoreError = "store_error"
-	// DropPublishError: paho completed the detection's token with an
-	// error, and it is not published again (paho may still hold it); or
-	// the detection has QoS 0 and the broker is unreachable, where paho
-	// keeps nothing.
+	// DropPublishError: paho refused the detection before storing it (no
+	// connection, no free message id), or at QoS 0 its token failed or
+	// the broker was unreachable, where paho keeps nothing.
 	DropPublishError = "publish_error"
 	// DropShutdown: the detection arrived after Run began to stop, or
 	// could not be handed to paho before the flush deadline.
@@ -45,15 +47,19 @@ const (
 // publisher's goroutines and paho's callbacks, so they must be quick, must
 // not block and must not call back into the Publisher.
 type Observer interface {
-	// Published reports a message whose paho token completed without
-	// error: handed to the library, which for a resent message is before
-	// the broker's PUBACK. kind is KindDetection, KindState or KindStatus.
+	// Published reports a message delivered to the broker: a detection
+	// at QoS 1 or 2 when paho deletes it from its store on the broker's
+	// acknowledgement, one at QoS 0 when its token completes (written to
+	// the network), a state or status message when its token completes.
+	// kind is KindDetection, KindState or KindStatus.
 	Published(kind string)
 	// Dropped reports one detection that will not be published, with one
-	// of the Drop… reasons.
+	// of the Drop… reasons. A stored detection is dropped only when it
+	// leaves the store unacknowledged.
 	Dropped(reason string)
-	// Pending reports the detections queued or handed to paho and not yet
-	// completed, after every change.
+	// Pending reports the detections queued, being handed to paho, or in
+	// its store without an acknowledgement, after every change; it is
+	// called under the Publisher's lock, so the last value is exact.
 	Pending(n int)
 	// Connected reports the connection to the broker going up or down.
 	Connected(up bool)

@@ -28,10 +28,6 @@ const (
 	writeTimeout = 10 * time.Second
 	// connectTimeout bounds one dial plus the CONNECT/CONNACK handshake.
 	connectTimeout = 10 * time.Second
-	// connectRetryInterval is paho's fixed wait between failed connection
-	// attempts before the first success; after that its reconnect backoff
-	// (1 s doubling to MaxReconnectInterval) applies.
-	connectRetryInterval = 2 * time.Second
 	// disconnectQuiesce is how long Disconnect waits for the DISCONNECT
 	// packet to go out.
 	disconnectQuiesce = 250 * time.Millisecond
@@ -61,10 +57,14 @@ type Options struct {
 	Version string
 	// StoreDir holds paho's file store; New creates it.
 	StoreDir string
-	// MaxPending bounds detections queued or held by paho (at least 1,
-	// and below paho's 65535 message ids).
+	// MaxPending bounds the detections queued or in paho's store without
+	// an acknowledgement (at least 1, and below paho's 65535 message ids).
 	MaxPending int
-	// MaxReconnectInterval caps paho's reconnect backoff.
+	// MaxAge is how old a stored detection may be when paho is about to
+	// resend it after a (re)connect; older ones are dropped unsent. 0
+	// keeps all.
+	MaxAge time.Duration
+	// MaxReconnectInterval caps the reconnect backoff.
 	MaxReconnectInterval time.Duration
 	// FlushTimeout bounds the shutdown; 0 means DefaultFlushTimeout.
 	FlushTimeout time.Duration
@@ -127,6 +127,9 @@ func (o *Options) check() error {
 	if o.MaxReconnectInterval <= 0 {
 		errs = append(errs, fmt.Errorf("max reconnect interval %s must be greater than 0", o.MaxReconnectInterval))
 	}
+	if o.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("max age %s must not be negative", o.MaxAge))
+	}
 	if o.VerifyDelivery && o.ConfirmWithin <= 0 {
 		errs = append(errs, fmt.Errorf("confirm within %s must be greater than 0", o.ConfirmWithin))
 	}
@@ -164,6 +167,7 @@ func FromConfig(cfg *config.Config, version string) (Options, error) {
 		Version:              version,
 		StoreDir:             m.StoreDir,
 		MaxPending:           m.MaxPending,
+		MaxAge:               m.MaxAge,
 		MaxReconnectInterval: m.MaxReconnectInterval,
 		VerifyDelivery:       m.VerifyDelivery,
 		ConfirmWithin:        m.ConfirmWithin,

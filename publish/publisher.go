@@ -35,9 +35,16 @@ type Publisher struct {
 	obs    Observer
 	topics topics
 	broker string // redacted, for logs
-	client mqtt.Client
-	store  *safeStore
-	flush  time.Duration
+	// client is owned by Run's goroutine, which may replace it (see
+	// renewClient); other goroutines read current.
+	client   mqtt.Client
+	current  atomic.Pointer[clientBox]
+	pahoOpts *mqtt.ClientOptions
+	// orphanLimit is how many message ids pruned detections may hold
+	// before the client is replaced.
+	orphanLimit int
+	store       *safeStore
+	flush       time.Duration
 
 	ran     atomic.Bool
 	wake    chan struct{} // work for the publisher goroutine
@@ -48,10 +55,16 @@ type Publisher struct {
 	verify    *verifier // nil without VerifyDelivery
 	conflicts *conflicts
 	failed    atomic.Int64 // failed connection attempts since the last success
+	redial    *redial
+	// retire stops the current client's connection attempts (see
+	// newClient).
+	retire func()
 
 	mu          sync.Mutex
 	queue       []detection // detections not yet handed to paho, oldest first
-	inflight    int         // detections handed to paho whose token has not completed
+	handing     int         // detections inside client.Publish, not yet stored
+	inflight    int         // QoS 0 detections handed to paho whose token has not completed
+	backlog     *backlog    // detections in paho's store without an acknowledgement
 	burst       int         // detections dropped since the backlog last filled up
 	closing     bool
 	streams     []string
@@ -97,6 +110,8 @@ func New(o Options) (*Publisher, error) {
 		states:   make(map[string][]byte),
 		stateSeq: make(map[string]uint64),
 		dirty:    make(map[string]bool),
+		backlog:  newBacklog(),
+		redial:   newRedial(o.MaxReconnectInterval),
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -118,7 +133,11 @@ func New(o Options) (*Publisher, error) {
 		newStore = func(dir string) mqtt.Store { return mqtt.NewFileStore(dir) }
 	}
 	p.store = newSafeStore(newStore(o.StoreDir), o.StoreDir, p.topics.isLatest, p.storeFailed)
+	p.store.ledger = p
 	p.store.setLatest(p.topics.status(), p.statusPayload(StatusOnline))
+	// The store is opened, and what an earlier run left in it adopted
+	// into the backlog, when paho connects: on a reload the publisher
+	// being replaced still uses the store until its Run returns.
 	setPahoLogger(p.log.Named("paho"))
 
 	opts := mqtt.NewClientOptions().
@@ -133,9 +152,11 @@ func New(o Options) (*Publisher, error) {
 		// Without ConnectRetry a publish before the first connection fails
 		// with ErrNotConnected instead of going to the store.
 		SetConnectRetry(true).
-		SetConnectRetryInterval(connectRetryInterval).
 		SetAutoReconnect(true).
-		SetMaxReconnectInterval(o.MaxReconnectInterval).
+		// redial waits before each attempt (see reconnect.go); paho's
+		// own waits are made negligible.
+		SetConnectRetryInterval(pahoDelay).
+		SetMaxReconnectInterval(pahoDelay).
 		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(writeTimeout).
 		// Handlers run in the order the broker delivered, so the last set
@@ -144,7 +165,6 @@ func New(o Options) (*Publisher, error) {
 		SetBinaryWill(p.topics.status(), p.statusPayload(StatusOffline), statusQoS, true).
 		SetOnConnectHandler(p.onConnect).
 		SetConnectionLostHandler(p.onConnectionLost).
-		SetConnectionNotificationHandler(p.onConnectionNotification).
 		// The broker may deliver commands for the persistent session's old
 		// subscription before OnConnect has subscribed again.
 		SetDefaultPublishHandler(p.onMessage)
@@ -154,18 +174,21 @@ func New(o Options) (*Publisher, error) {
 	if o.TLS != nil {
 		opts.SetTLSConfig(o.TLS)
 	}
-	p.client = mqtt.NewClient(opts)
+	p.pahoOpts = opts
+	p.orphanLimit = orphanLimit(o.MaxPending)
+	p.setClient(p.newClient())
 	return p, nil
 }
 
 // Connected reports whether the connection to the broker is up now.
-func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
+func (p *Publisher) Connected() bool { return p.current.Load().IsConnectionOpen() }
 
 // Detection queues one detection payload for <stream>/detections. It never
-// blocks. The Publisher keeps payload; the caller must not change it
-// afterwards. When max_pending detections are outstanding, the oldest one
-// the Publisher still holds is dropped; when paho holds all of them (they
-// are in its file store and cannot be withdrawn), payload is.
+// blocks on the network. The Publisher keeps payload; the caller must not
+// change it afterwards. When max_pending detections are pending (queued,
+// or stored by paho without an acknowledgement), the oldest is dropped:
+// the oldest in the file store, deleted there so that paho never resends
+// it, or while the store holds none, the oldest queued.
 func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 	d := detection{topic: p.topics.detections(stream), stream: stream, seq: seq, payload: payload}
 	if max := p.o.MaxMessageBytes; max > 0 && len(payload) > max {
@@ -185,27 +208,59 @@ func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 		p.log.Debug("detection after shutdown began; dropped", "stream", stream, "seq", seq)
 		return
 	}
-	if len(p.queue)+p.inflight < p.o.MaxPending {
+	if p.pendingLocked() < p.o.MaxPending {
 		p.queue = append(p.queue, d)
-		p.obs.Pending(len(p.queue) + p.inflight)
+		p.reportPendingLocked()
 		p.mu.Unlock()
 		p.signal()
 		return
 	}
-	dropped := d
-	if len(p.queue) > 0 {
-		dropped = p.popLocked()
+	from := "file store"
+	if key, ok := p.backlog.oldest(); ok {
+		p.backlog.prune(key)
+		// A file removal, under the lock so that no resume lists the key
+		// in between; paho's own store calls never wait for this lock.
+		p.store.remove(key)
 		p.queue = append(p.queue, d)
+	} else if len(p.queue) > 0 {
+		p.popLocked()
+		p.queue = append(p.queue, d)
+		from = "queue"
+	} else {
+		// Every pending detection is inside a paho call or a QoS 0 token
+		// in flight: none can be taken back, so the new one goes.
+		from = "new"
 	}
+	p.reportPendingLocked()
 	p.burst++
 	first := p.burst == 1
 	p.mu.Unlock()
 	p.obs.Dropped(DropMaxPending)
 	if first {
 		p.log.Warn("mqtt backlog is full; dropping the oldest detections until the broker takes messages again",
-			"max_pending", p.o.MaxPending, "stream", dropped.stream, "seq", dropped.seq)
+			"max_pending", p.o.MaxPending, "from", from, "stream", stream, "seq", seq)
 	}
 	p.signal()
+}
+
+// pendingLocked is the number of pending detections; p.mu must be held.
+func (p *Publisher) pendingLocked() int {
+	return len(p.queue) + p.handing + p.inflight + p.backlog.len()
+}
+
+// reportPendingLocked tells the Observer the pending count. It is called
+// under p.mu so that concurrent changes report in order and the last
+// value is exact.
+func (p *Publisher) reportPendingLocked() { p.obs.Pending(p.pendingLocked()) }
+
+// endBurstLocked reports, once the backlog is below max_pending again
+// after drops, how many were dropped; p.mu must be held.
+func (p *Publisher) endBurstLocked() (dropped int, ended bool) {
+	if p.burst == 0 || p.pendingLocked() >= p.o.MaxPending {
+		return 0, false
+	}
+	dropped, p.burst = p.burst, 0
+	return dropped, true
 }
 
 // StreamState records a stream's state for the retained <stream>/state
@@ -329,12 +384,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.shutdown(&st)
 			close(stop)
 			wg.Wait()
+			p.retire()
 			p.client.Disconnect(uint(disconnectQuiesce / time.Millisecond))
 			if st.open {
 				p.obs.Connected(false)
 			}
 			p.mu.Lock()
-			left := p.inflight
+			left := p.backlog.len()
 			p.mu.Unlock()
 			if left > 0 {
 				p.log.Info("detections not yet acknowledged stay in the MQTT file store and go out after the next start",
@@ -358,6 +414,10 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	if open != st.open {
 		st.open = open
 		p.obs.Connected(open)
+	}
+	if p.orphans() >= p.orphanLimit {
+		p.renewClient()
+		return
 	}
 	if gen := p.connGen.Load(); open && gen != st.gen {
 		st.gen = gen
@@ -434,18 +494,40 @@ func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 		}
 		d := p.popLocked()
 		if reason != "" {
-			p.obs.Pending(len(p.queue) + p.inflight)
+			p.reportPendingLocked()
 			p.mu.Unlock()
 			p.dropped(d, reason)
 			continue
 		}
-		p.inflight++
+		// While handing is set, the detection counts as pending; paho's
+		// Put moves it to the backlog (see stored).
+		p.handing++
 		p.mu.Unlock()
 		if p.verify != nil {
 			p.verify.sentDetection(d.topic, d.payload, time.Now())
 		}
 		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
-		p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
+		p.mu.Lock()
+		notStored := p.handing > 0
+		p.handing = 0
+		if notStored && p.o.QoS == 0 {
+			p.inflight++
+		}
+		p.reportPendingLocked()
+		p.mu.Unlock()
+		switch {
+		case !notStored:
+			// Accounted by the store: published on its acknowledgement.
+		case p.o.QoS == 0:
+			p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
+		default:
+			// paho refused it before storing (no connection, no free
+			// message id): nobody will send it.
+			p.obs.Dropped(DropPublishError)
+			if logIt, folded := p.errFold.note(fmt.Sprint(tok.Error())); logIt {
+				p.log.Warn("paho refused a detection", "stream", d.stream, "seq", d.seq, "error", tok.Error(), "repeats", folded)
+			}
+		}
 	}
 }
 
@@ -510,7 +592,7 @@ func (p *Publisher) shutdown(st *loopState) {
 	defer poll.Stop()
 	for {
 		p.mu.Lock()
-		n := p.inflight
+		n := p.inflight + p.backlog.len()
 		p.mu.Unlock()
 		if n == 0 || !p.client.IsConnectionOpen() || time.Now().After(deadline) {
 			return
@@ -581,22 +663,17 @@ func (p *Publisher) completed(t pendingToken) {
 	err := t.tok.Error()
 	switch t.kind {
 	case KindDetection:
+		// QoS 0 only: paho stores nothing, and the token completes when
+		// the message is written to the network.
 		p.mu.Lock()
 		p.inflight--
-		total := len(p.queue) + p.inflight
-		p.obs.Pending(total)
-		endBurst := p.burst > 0 && total < p.o.MaxPending
-		dropped := p.burst
-		if endBurst {
-			p.burst = 0
-		}
+		p.reportPendingLocked()
+		dropped, endBurst := p.endBurstLocked()
 		p.mu.Unlock()
 		if endBurst {
 			p.log.Info("mqtt backlog is below max_pending again", "dropped", dropped)
 		}
 		if err != nil {
-			// Not published again: paho stored it before failing the
-			// token, so a retry would make a duplicate.
 			p.obs.Dropped(DropPublishError)
 			if logIt, folded := p.errFold.note(err.Error()); logIt {
 				p.log.Warn("paho failed a detection; it is not published again", "stream", t.stream, "seq", t.seq, "error", err, "repeats", folded)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,24 @@ type safeStore struct {
 	latest    map[string][]byte
 	isLatest  func(topic string) bool
 	purgeDone bool
+
+	// ledger is told which outbound messages enter and leave the store;
+	// nil tells nobody.
+	ledger storeLedger
+}
+
+// storeLedger accounts for the detections in the store (the Publisher's
+// backlog). safeStore calls it without holding its own lock, after the
+// inner store has done the operation (or, for listing, before paho sees
+// the keys).
+type storeLedger interface {
+	// stored reports an outbound packet written under key at time at.
+	stored(key string, p packets.ControlPacket, at time.Time, claimed bool)
+	// deleted reports key deleted by paho: its acknowledgement.
+	deleted(key string)
+	// listing reports the keys paho is about to resend (on connect and
+	// every reconnect) and returns those to delete first, unsent.
+	listing(keys []string) (prune []string)
 }
 
 // probeFile is written and removed to test whether the store can write
@@ -81,22 +100,45 @@ func (s *safeStore) Open() {
 	s.purgeDone = true
 	s.mu.Unlock()
 	if purge {
-		s.purgeStale()
+		s.adopt()
 	}
 }
 
-// purgeStale deletes retained status and state messages left by an
-// earlier run: the new run publishes current ones on connect, and paho
-// would resend the old ones after them.
-func (s *safeStore) purgeStale() {
+// adopt takes over what an earlier run left: it deletes retained status
+// and state messages (the new run publishes current ones on connect, and
+// paho would resend the old ones after them) and reports the others to
+// the ledger, oldest first, dated by their files' modification time.
+func (s *safeStore) adopt() {
+	type left struct {
+		key string
+		p   packets.ControlPacket
+		at  time.Time
+	}
 	var keys []string
+	var found []left
 	s.guard("list", func() { keys = s.inner.All() })
 	for _, key := range keys {
 		var p packets.ControlPacket
 		s.guard("get", func() { p = s.inner.Get(key) })
+		if p == nil {
+			continue
+		}
 		if pub, ok := p.(*packets.PublishPacket); ok && pub.Retain && s.isLatest(pub.TopicName) {
 			s.guard("delete", func() { s.inner.Del(key) })
+			continue
 		}
+		at := time.Now()
+		if fi, err := os.Stat(filepath.Join(s.dir, key+".msg")); err == nil {
+			at = fi.ModTime()
+		}
+		found = append(found, left{key, p, at})
+	}
+	if s.ledger == nil {
+		return
+	}
+	slices.SortStableFunc(found, func(a, b left) int { return a.at.Compare(b.at) })
+	for _, l := range found {
+		s.ledger.stored(l.key, l.p, l.at, false)
 	}
 }
 
@@ -106,12 +148,15 @@ func (s *safeStore) Put(key string, m packets.ControlPacket) {
 		s.failing = false
 		delete(s.spill, key)
 		s.mu.Unlock()
-		return
+	} else {
+		s.mu.Lock()
+		s.failing = true
+		s.spill[key] = detach(m)
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.failing = true
-	s.spill[key] = detach(m)
-	s.mu.Unlock()
+	if s.ledger != nil {
+		s.ledger.stored(key, m, time.Now(), true)
+	}
 }
 
 // detach returns a copy of m that shares nothing paho may write: paho
@@ -152,18 +197,43 @@ func (s *safeStore) Get(key string) packets.ControlPacket {
 	return p
 }
 
+// All lists the stored keys. paho calls it when it connects and after
+// every reconnect, to resend what the store holds; the ledger's prunes
+// (detections too old, or the oldest beyond max_pending) are deleted
+// first, so that paho never resends them.
 func (s *safeStore) All() []string {
 	var keys []string
 	s.guard("list", func() { keys = s.inner.All() })
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for k := range s.spill {
 		keys = append(keys, k)
 	}
-	return keys
+	s.mu.Unlock()
+	if s.ledger == nil {
+		return keys
+	}
+	prune := s.ledger.listing(keys)
+	if len(prune) == 0 {
+		return keys
+	}
+	gone := make(map[string]bool, len(prune))
+	for _, k := range prune {
+		s.remove(k)
+		gone[k] = true
+	}
+	return slices.DeleteFunc(keys, func(k string) bool { return gone[k] })
 }
 
+// Del is paho's acknowledgement of key.
 func (s *safeStore) Del(key string) {
+	s.remove(key)
+	if s.ledger != nil {
+		s.ledger.deleted(key)
+	}
+}
+
+// remove deletes key without telling the ledger.
+func (s *safeStore) remove(key string) {
 	s.mu.Lock()
 	_, spilled := s.spill[key]
 	delete(s.spill, key)
@@ -173,7 +243,11 @@ func (s *safeStore) Del(key string) {
 	}
 }
 
-func (s *safeStore) Close() { s.guard("close", s.inner.Close) }
+// Close does nothing: paho closes the store when a client disconnects,
+// and a client being replaced (renewClient) may finish its Disconnect
+// after its successor opened the store, which would then refuse every
+// write. The inner store needs no closing: it holds no open files.
+func (s *safeStore) Close() {}
 
 func (s *safeStore) Reset() {
 	s.guard("reset", s.inner.Reset)
