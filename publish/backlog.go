@@ -29,6 +29,9 @@ type backlog struct {
 	order   []backlogRef
 	next    uint64
 	orphans map[string]bool
+	// forgotten holds the echo keys of pruned detections until the
+	// publisher tells its verifier not to await them.
+	forgotten []uint64
 }
 
 type backlogEntry struct {
@@ -37,6 +40,9 @@ type backlogEntry struct {
 	// claimed: the current paho client holds the message's id (it
 	// stored the message, or listed it to resend).
 	claimed bool
+	// echo is the delivery verifier's key of the message, 0 when it is
+	// not verified.
+	echo uint64
 }
 
 type backlogRef struct {
@@ -53,12 +59,12 @@ func (b *backlog) len() int { return len(b.entries) }
 // add records key as stored at at and reports whether it is new; a key
 // already present keeps its age (paho writes a QoS 2 message's PUBREL
 // over it).
-func (b *backlog) add(key string, at time.Time, claimed bool) bool {
+func (b *backlog) add(key string, at time.Time, claimed bool, echo uint64) bool {
 	if _, ok := b.entries[key]; ok {
 		return false
 	}
 	b.next++
-	b.entries[key] = &backlogEntry{n: b.next, at: at, claimed: claimed}
+	b.entries[key] = &backlogEntry{n: b.next, at: at, claimed: claimed, echo: echo}
 	b.order = append(b.order, backlogRef{key, b.next})
 	return true
 }
@@ -89,10 +95,23 @@ func (b *backlog) live(r backlogRef) bool {
 // prune removes key unacknowledged; its id becomes an orphan if the
 // client holds it.
 func (b *backlog) prune(key string) {
-	if e := b.entries[key]; e != nil && e.claimed {
-		b.orphans[key] = true
+	if e := b.entries[key]; e != nil {
+		if e.claimed {
+			b.orphans[key] = true
+		}
+		if e.echo != 0 {
+			b.forgotten = append(b.forgotten, e.echo)
+		}
 	}
 	b.remove(key)
+}
+
+// takeForgotten returns the echo keys of the detections pruned since the
+// last call: they will never reach the broker, so no echo is due.
+func (b *backlog) takeForgotten() []uint64 {
+	f := b.forgotten
+	b.forgotten = nil
+	return f
 }
 
 // oldest returns the key stored longest ago.
@@ -167,8 +186,12 @@ func (p *Publisher) stored(key string, pkt packets.ControlPacket, at time.Time, 
 	if !backlogged(key, pkt) {
 		return
 	}
+	var echo uint64
+	if m, ok := pkt.(*packets.PublishPacket); ok && p.verify != nil {
+		echo = p.verify.key(m.TopicName, m.Payload)
+	}
 	p.mu.Lock()
-	if p.backlog.add(key, at, claimed) && claimed && p.handing > 0 {
+	if p.backlog.add(key, at, claimed, echo) && claimed && p.handing > 0 {
 		p.handing--
 	}
 	p.reportPendingLocked()
@@ -202,7 +225,9 @@ func (p *Publisher) listing([]string) []string {
 	limit := max(0, p.o.MaxPending-len(p.queue)-p.handing-p.inflight)
 	expired, over := p.backlog.resume(time.Now(), p.o.MaxAge, limit)
 	p.reportPendingLocked()
+	forgotten := p.backlog.takeForgotten()
 	p.mu.Unlock()
+	p.forgetEchoes(forgotten)
 	for range expired {
 		p.obs.Dropped(DropExpired)
 	}
@@ -218,4 +243,12 @@ func (p *Publisher) listing([]string) []string {
 			"count", len(over), "max_pending", p.o.MaxPending)
 	}
 	return append(expired, over...)
+}
+
+// forgetEchoes tells the verifier that pruned detections will never be
+// delivered: a drop garssld made itself and counted is not the broker's.
+func (p *Publisher) forgetEchoes(keys []uint64) {
+	if p.verify != nil && len(keys) > 0 {
+		p.verify.forget(keys)
+	}
 }

@@ -118,6 +118,9 @@ func TestStoredDetectionsExpire(t *testing.T) {
 	b, sub := sessionBroker(t, "expire-sub", mosquittotest.Config{})
 	o := testOptions(t, b.URL())
 	o.MaxAge = time.Second
+	// Detections garssld expired itself are not the broker's drops: the
+	// delivery echo must not await them.
+	o.VerifyDelivery, o.ConfirmWithin = true, time.Second
 	h := newHarness(t, o)
 	h.run(t)
 	waittest.For(t, "the connection", 20*time.Second, h.p.Connected)
@@ -151,6 +154,11 @@ func TestStoredDetectionsExpire(t *testing.T) {
 	}
 	if n := len(h.logs.lines("older than max_age")); n != 1 {
 		t.Errorf("%d 'older than max_age' lines, want 1", n)
+	}
+	received := time.Now()
+	waittest.For(t, "confirm_within to pass twice", 10*time.Second, func() bool { return time.Since(received) > 2*o.ConfirmWithin })
+	if n := h.obs.get(func(r *recorder) int { return r.unconfirmed }); n != 0 || len(h.p.Problems())+len(h.p.Warnings()) != 0 {
+		t.Errorf("expired detections awaited as echoes: %d unconfirmed, problems %q, warnings %q", n, h.p.Problems(), h.p.Warnings())
 	}
 }
 
@@ -287,9 +295,9 @@ func TestBacklogAccounting(t *testing.T) {
 	t0 := time.Unix(1e9, 0)
 	b := newBacklog()
 	for i := 1; i <= 4; i++ {
-		b.add("o."+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Minute), i != 4)
+		b.add("o."+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Minute), i != 4, 0)
 	}
-	if b.add("o.2", t0, true) {
+	if b.add("o.2", t0, true, 0) {
 		t.Error("a PUBREL written over a stored key counted as new")
 	}
 	if !b.acked("o.2") || b.acked("o.2") {
@@ -321,7 +329,7 @@ func TestBacklogAccounting(t *testing.T) {
 
 	// Acknowledgements out of order do not let the order list grow.
 	for i := range 1000 {
-		b.add("o."+strconv.Itoa(100+i), t0, true)
+		b.add("o."+strconv.Itoa(100+i), t0, true, 0)
 		if i >= 10 {
 			b.acked("o." + strconv.Itoa(100+i-5))
 		}

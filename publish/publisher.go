@@ -234,7 +234,9 @@ func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 	p.reportPendingLocked()
 	p.burst++
 	first := p.burst == 1
+	forgotten := p.backlog.takeForgotten()
 	p.mu.Unlock()
+	p.forgetEchoes(forgotten)
 	p.obs.Dropped(DropMaxPending)
 	if first {
 		p.log.Warn("mqtt backlog is full; dropping the oldest detections until the broker takes messages again",

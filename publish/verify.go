@@ -109,6 +109,21 @@ func (v *verifier) sentDetection(topic string, payload []byte, now time.Time) {
 	v.order = append(v.order, awaited{key: k, at: now})
 }
 
+// forget stops awaiting the echoes of detections garssld itself dropped
+// from its store (max_pending, max_age).
+func (v *verifier) forget(keys []uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, k := range keys {
+		switch n := v.await[k]; {
+		case n > 1:
+			v.await[k] = n - 1
+		case n == 1:
+			delete(v.await, k)
+		}
+	}
+}
+
 func (v *verifier) forgetOldestLocked() {
 	a := v.order[0]
 	v.order = v.order[1:]
