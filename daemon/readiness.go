@@ -20,14 +20,19 @@ func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
 }
 
 // readiness gathers what /readyz decides from: the broker connection, the
-// streams' states, the model endpoints' breakers and refusals, and whether
-// shutdown began. Called from HTTP handlers.
+// streams' states, the model endpoints' breakers and refusals, the streams
+// the model is too slow for, and whether shutdown began. Called from HTTP
+// handlers.
 func (d *Daemon) readiness() health.Readiness {
 	r := health.Readiness{
 		Stopping:      d.stopping.Load(),
 		MQTTConnected: d.pub.Load().Connected(),
 		Endpoints:     d.watch.Load().Endpoints(),
 		Streams:       map[string]string{},
+	}
+	for _, g := range d.sched.Load().Degraded() {
+		r.Degraded = append(r.Degraded, health.DegradedStream{Stream: g.Stream, Dropped: g.Dropped,
+			ServiceTime: g.ServiceTime, StaleAfter: g.StaleAfter})
 	}
 	for _, run := range d.runningStreams() {
 		state, _ := run.sup.status()

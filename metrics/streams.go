@@ -61,7 +61,7 @@ func newStreamCollector(snapshots func() []StreamSnapshot) *streamCollector {
 		stalls:          desc("capture_stalls_total", "Times no packet arrived from the stream within its stall_timeout."),
 		discontinuities: desc("capture_discontinuities_total", "Timestamp jumps in the stream that the window timeline absorbed."),
 		windowsCut:      desc("windows_cut_total", "Windows cut from the stream and handed to the scheduler."),
-		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and stale or queue_full drops by the scheduler.", "reason"),
+		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and the scheduler's drops (stale, too_late, superseded, queue_full, paused, removed, shutdown).", "reason"),
 		silence:         desc("audio_silence_filled_seconds_total", "Audio gaps in the stream filled with silence."),
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/garssl/garssld/schedule"
 )
 
-func TestQueueDropsOldestAndCountsEveryDrop(t *testing.T) {
+func TestNewestQueuedWindowStartsAndEveryDropIsCounted(t *testing.T) {
 	clock := newFakeClock()
 	loc := newFakeLocalizer()
 	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, time.Hour))
@@ -37,22 +37,20 @@ func TestQueueDropsOldestAndCountsEveryDrop(t *testing.T) {
 	if got := r.obs.queueDepth("a"); got != 2 {
 		t.Fatalf("queue depth = %d, want 2", got)
 	}
-	var order []string
-	for range 2 {
-		loc.finishOne(t)
-		order = append(order, loc.next(t))
+	// The newest starts next; the one it overtook is superseded.
+	loc.finishOne(t)
+	if id := loc.next(t); id != "robot/a/6" {
+		t.Fatalf("window started after the first: %s, want robot/a/6", id)
 	}
 	loc.finishOne(t)
-	if want := []string{"robot/a/5", "robot/a/6"}; !slices.Equal(order, want) {
-		t.Fatalf("windows started after the first: %v, want %v", order, want)
-	}
 	waittest.For(t, "every window accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
-	if got, want := r.pub.seqs("a"), []uint64{1, 5, 6}; !slices.Equal(got, want) {
+	if got, want := r.pub.seqs("a"), []uint64{1, 6}; !slices.Equal(got, want) {
 		t.Fatalf("published seqs %v, want %v", got, want)
 	}
-	if got := r.obs.totalDrops("a"); got != 3 {
-		t.Fatalf("drops = %d (%v), want 3 queue_full", got, r.obs.dropped["a"])
+	if got, sup := r.obs.totalDrops("a"), r.obs.drops("a", schedule.DropSuperseded); got != 4 || sup != 1 {
+		t.Fatalf("drops %v, want 3 queue_full and 1 superseded", r.obs.dropped["a"])
 	}
+	loc.noneStarted(t)
 	loc.mu.Lock()
 	defer loc.mu.Unlock()
 	if loc.maxInFl != 1 {
@@ -66,63 +64,44 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 	loc := newFakeLocalizer()
 	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, staleAfter), streamCfg("b", 2, staleAfter))
 
-	t0 := clock.Now()
-	r.submit(t, window(t, "b", 1, t0, false, false)) // runs; a has the next turn
-	loc.next(t)
-	r.submit(t, window(t, "a", 1, t0.Add(-8*time.Second), false, false)) // a late window: queued
-	r.submit(t, window(t, "a", 2, t0, false, false))                     // queued
-	r.submit(t, window(t, "b", 2, t0, false, false))                     // queued
-	clock.Advance(3 * time.Second)                                       // a/1 is 11 s old, the others 3 s
-
-	// a's turn comes when b/1 ends: a/1 is stale and skipped, and a keeps
-	// its turn, so a/2 starts before b/2.
-	loc.finishOne(t)
-	if id := loc.next(t); id != "robot/a/2" {
-		t.Fatalf("after b/1: started %s, want robot/a/2", id)
-	}
-	waittest.For(t, "b/1 published", 20*time.Second, func() bool { return r.pub.find("b", 1) != nil })
-	if got := r.pub.find("b", 1).LatencyMS.AgeAtPublish; got != 3000 {
-		t.Fatalf("b/1 age_at_publish = %d ms, want 3000 (fake clock)", got)
-	}
-	if got := r.obs.drops("a", schedule.DropStale); got != 1 {
-		t.Fatalf("stale drops = %d, want 1 (a/1)", got)
-	}
-	if slices.Contains(loc.callIDs(), "robot/a/1") {
-		t.Fatal("stale window a/1 reached the model")
-	}
-
-	// a/2's result comes back when it is 11 s old: never published. b/2,
-	// as old, is dropped when its turn comes.
-	clock.Advance(8 * time.Second)
-	loc.finishOne(t)
-	waittest.For(t, "a and b accounted for", 20*time.Second, func() bool { return r.accounted("a", 2) && r.accounted("b", 2) })
-	if d := r.pub.find("a", 2); d != nil {
-		t.Fatalf("a/2 published at age %d ms, older than stale_after %s", d.LatencyMS.AgeAtPublish, staleAfter)
-	}
-	if a, b := r.obs.drops("a", schedule.DropStale), r.obs.drops("b", schedule.DropStale); a != 2 || b != 1 {
-		t.Fatalf("stale drops a=%d b=%d, want 2 and 1", a, b)
-	}
-	loc.noneStarted(t)
-
 	// A window pushed out of a full queue when already stale is counted as
 	// stale, not queue_full.
 	now := clock.Now()
-	r.submit(t, window(t, "a", 3, now, false, false)) // runs
+	r.submit(t, window(t, "a", 1, now, false, false)) // runs
 	loc.next(t)
-	r.submit(t, window(t, "a", 4, now.Add(-20*time.Second), false, false))
-	r.submit(t, window(t, "a", 5, now, false, false))
-	r.submit(t, window(t, "a", 6, now, false, false)) // pushes 4 out
-	if got, full := r.obs.drops("a", schedule.DropStale), r.obs.drops("a", schedule.DropQueueFull); got != 3 || full != 0 {
-		t.Fatalf("after pushing out a stale window: stale %d, queue_full %d; want 3 and 0", got, full)
-	}
-	for _, want := range []string{"robot/a/5", "robot/a/6"} {
-		loc.finishOne(t)
-		if id := loc.next(t); id != want {
-			t.Fatalf("started %s, want %s", id, want)
-		}
+	r.submit(t, window(t, "a", 2, now.Add(-20*time.Second), false, false))
+	r.submit(t, window(t, "a", 3, now, false, false))
+	r.submit(t, window(t, "a", 4, now, false, false)) // pushes 2 out
+	if got, full := r.obs.drops("a", schedule.DropStale), r.obs.drops("a", schedule.DropQueueFull); got != 1 || full != 0 {
+		t.Fatalf("after pushing out a stale window: stale %d, queue_full %d; want 1 and 0", got, full)
 	}
 	loc.finishOne(t)
-	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
+	if id := loc.next(t); id != "robot/a/4" {
+		t.Fatalf("started %s, want robot/a/4", id)
+	}
+	loc.finishOne(t)
+	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 4) })
+	if got := r.pub.seqs("a"); !slices.Equal(got, []uint64{1, 4}) {
+		t.Fatalf("published %v, want [1 4]", got)
+	}
+
+	// b/1's result comes back 11 s after its window ended: never published;
+	// the queued windows, as old, are dropped when the slot frees.
+	t0 := clock.Now()
+	r.submit(t, window(t, "b", 1, t0, false, false)) // runs
+	loc.next(t)
+	r.submit(t, window(t, "a", 5, t0.Add(-8*time.Second), false, false)) // queued
+	r.submit(t, window(t, "b", 2, t0, false, false))                     // queued
+	clock.Advance(11 * time.Second)
+	loc.finishOne(t)
+	waittest.For(t, "a and b accounted for", 20*time.Second, func() bool { return r.accounted("a", 5) && r.accounted("b", 2) })
+	if n := r.pub.count("b"); n != 0 || r.pub.find("a", 5) != nil {
+		t.Fatalf("windows published older than stale_after %s", staleAfter)
+	}
+	if a, b := r.obs.drops("a", schedule.DropStale), r.obs.drops("b", schedule.DropStale); a != 2 || b != 2 {
+		t.Fatalf("stale drops a=%d b=%d, want 2 and 2", a, b)
+	}
+	loc.noneStarted(t)
 }
 
 // The deadline a window runs under is min(window_deadline, time left until
@@ -161,7 +140,9 @@ func TestWindowDeadlineIsTheSmallerOfDeadlineAndTimeToStale(t *testing.T) {
 	}
 }
 
-func TestAdmissionIsRoundRobinAcrossStreams(t *testing.T) {
+// A freed slot goes to the stream that started a window least recently,
+// and it starts that stream's newest window.
+func TestAdmissionTakesStreamsInTurnNewestFirst(t *testing.T) {
 	clock := newFakeClock()
 	loc := newFakeLocalizer()
 	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc,
@@ -179,16 +160,22 @@ func TestAdmissionIsRoundRobinAcrossStreams(t *testing.T) {
 		r.submit(t, window(t, w.stream, w.seq, now, false, false))
 	}
 	var order []string
-	for range 6 {
+	for range 3 {
 		loc.finishOne(t)
 		order = append(order, strings.TrimPrefix(loc.next(t), "robot/"))
 	}
 	loc.finishOne(t)
-	want := []string{"b/1", "c/1", "a/2", "b/2", "a/3", "a/4"}
+	want := []string{"b/2", "c/1", "a/4"}
 	if !slices.Equal(order, want) {
 		t.Fatalf("admission order %v, want %v", order, want)
 	}
-	waittest.For(t, "all published", 20*time.Second, func() bool { return len(r.pub.all()) == 7 })
+	waittest.For(t, "all accounted for", 20*time.Second, func() bool {
+		return r.accounted("a", 4) && r.accounted("b", 2) && r.accounted("c", 1)
+	})
+	if a, b := r.obs.drops("a", schedule.DropSuperseded), r.obs.drops("b", schedule.DropSuperseded); a != 2 || b != 1 {
+		t.Fatalf("superseded a=%d b=%d, want 2 and 1", a, b)
+	}
+	loc.noneStarted(t)
 }
 
 func TestSilentWindowsSkipTheQueueAndTheModel(t *testing.T) {
