@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
@@ -462,4 +463,38 @@ func ExampleScheduler() {
 	// Output:
 	// front/1 ok
 	// <nil>
+}
+
+// A window cut by its freshness budget carries mllm.ErrFreshness as its
+// context's cause, so that the model client does not hold the cut against
+// the endpoint; one cut by window_deadline is a plain timeout.
+func TestFreshnessCutCarriesErrFreshness(t *testing.T) {
+	tests := []struct {
+		name                       string
+		windowDeadline, staleAfter time.Duration
+		want                       error
+	}{
+		{"stale_after is nearer", time.Minute, 200 * time.Millisecond, mllm.ErrFreshness},
+		{"window_deadline is nearer", 200 * time.Millisecond, time.Minute, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			causes := make(chan error, 1)
+			loc := schedule.LocalizerFunc(func(ctx context.Context, _ gar.Input) gar.Result {
+				<-ctx.Done()
+				causes <- context.Cause(ctx)
+				return gar.Result{Status: gar.StatusMLLMUnavailable, Err: ctx.Err()}
+			})
+			r := startRig(t, schedule.Config{MaxWindows: 1, WindowDeadline: tt.windowDeadline}, loc, streamCfg("a", 1, tt.staleAfter))
+			r.submit(t, window(t, "a", 1, time.Now(), false, false))
+			select {
+			case cause := <-causes:
+				if cause != tt.want {
+					t.Fatalf("cause %v, want %v", cause, tt.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the window was not cut")
+			}
+		})
+	}
 }

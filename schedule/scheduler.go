@@ -527,10 +527,10 @@ func (s *Scheduler) admitLocked() {
 	slices.SortStableFunc(order, func(a, b *stream) int { return cmp.Compare(a.started, b.started) })
 	held, wake := 0, time.Time{}
 	for _, st := range order {
-		if s.running+held >= s.cfg.MaxWindows {
-			break
-		}
-		if s.offerLocked(st, now, est, known) {
+		// Streams past the free slots still drop what can no longer start,
+		// so that the queues hold only windows worth waiting for.
+		free := s.running+held < s.cfg.MaxWindows
+		if s.offerLocked(st, now, est, known, free) || !free {
 			continue
 		}
 		if due, ok := s.holdFor(st, now, est, known); ok {
@@ -551,10 +551,10 @@ func (s *Scheduler) admitLocked() {
 
 // offerLocked drops st's queued windows that can no longer finish fresh
 // (stale: past stale_after; too_late: less time left than the service
-// estimate, unless the stream is due its floorEvery start) and starts the
-// newest of the others, dropping the older ones (superseded). It reports
-// whether it started one.
-func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known bool) bool {
+// estimate, unless the stream is due its floorEvery start) and, if start,
+// starts the newest of the others, dropping the older ones (superseded).
+// It reports whether it started one.
+func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known, start bool) bool {
 	if st.paused {
 		return false
 	}
@@ -573,6 +573,8 @@ func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, kn
 			s.obs.QueueDepth(st.cfg.Name, len(st.queue))
 			s.dropLocked(st.cfg.Name, st, w.Seq, DropTooLate)
 			continue
+		case !start:
+			return false
 		}
 		st.queue[last] = windowing.Window{}
 		st.queue = st.queue[:last]
