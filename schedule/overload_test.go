@@ -13,20 +13,25 @@ import (
 	"hash/fnv"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/syncbuf"
 	"github.com/garssl/garssld/schedule"
 )
 
 // simModel is a Localizer whose windows take service(id) of fake time. A
-// window whose deadline comes first is cut there (its deadline is real
-// time, read at the start: the fake clock does not move in between).
+// window that has less than that left before it turns stale (budget(id),
+// on the fake clock: the context's deadline is real time) is cut then.
 type simModel struct {
 	clock   *fakeClock
 	service func(id string) time.Duration
+	budget  func(id string) time.Duration
 
 	mu      sync.Mutex
 	pending []*simWindow
@@ -43,10 +48,8 @@ type simWindow struct {
 func (m *simModel) Localize(ctx context.Context, in gar.Input) gar.Result {
 	w := &simWindow{id: in.RequestID, done: make(chan struct{})}
 	took := m.service(in.RequestID)
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); took > left {
-			took, w.cut = left+time.Millisecond, true
-		}
+	if left := m.budget(in.RequestID); took > left {
+		took, w.cut = left+time.Millisecond, true
 	}
 	w.end = m.clock.Now().Add(took)
 	m.mu.Lock()
@@ -128,9 +131,19 @@ type overload struct {
 	slots      int
 	service    func(string) time.Duration
 	length     time.Duration
-	// lockstepStrict: check at every settled point that no slot idles while
-	// a window waits (holds for a stream due later exist only off lockstep).
+	// strict: check at every settled point that no slot idles while a
+	// window waits (holds for a stream due later exist only off lockstep).
 	strict bool
+	log    *syncbuf.Buffer // the scheduler's log, when set
+}
+
+// arrival is when window seq of stream i arrives; it ended lag before.
+func (o overload) arrival(start time.Time, i int, seq uint64) time.Time {
+	at := start.Add(time.Duration(seq) * o.hop)
+	if o.offsets != nil {
+		at = at.Add(o.offsets[i])
+	}
+	return at
 }
 
 type overloadResult struct {
@@ -148,12 +161,24 @@ func name(i int) string { return fmt.Sprintf("s%d", i) }
 func runOverload(t *testing.T, o overload) overloadResult {
 	t.Helper()
 	clock := newFakeClock()
-	model := &simModel{clock: clock, service: o.service}
+	start := clock.Now()
+	model := &simModel{clock: clock, service: o.service, budget: func(id string) time.Duration {
+		var i int
+		var seq uint64
+		if _, err := fmt.Sscanf(id, testNode+"/s%d/%d", &i, &seq); err != nil {
+			t.Errorf("request id %q: %v", id, err)
+		}
+		return o.staleAfter - clock.Now().Sub(o.arrival(start, i, seq).Add(-o.lag))
+	}}
 	var cfgs []schedule.StreamConfig
 	for i := range o.streams {
 		cfgs = append(cfgs, streamCfg(name(i), o.maxQueue, o.staleAfter))
 	}
-	r := startRig(t, schedule.Config{MaxWindows: o.slots, Clock: clock, WindowDeadline: time.Hour}, model, cfgs...)
+	cfg := schedule.Config{MaxWindows: o.slots, Clock: clock, WindowDeadline: time.Hour}
+	if o.log != nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: o.log, Level: hclog.Info})
+	}
+	r := startRig(t, cfg, model, cfgs...)
 	settle := func() {
 		deadline := time.Now().Add(20 * time.Second)
 		for !model.settled(r.s.Running()) {
@@ -164,14 +189,10 @@ func runOverload(t *testing.T, o overload) overloadResult {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
-	start := clock.Now()
 	next := make([]time.Time, o.streams)
 	seq := make([]uint64, o.streams)
 	for i := range next {
-		next[i] = start.Add(o.hop)
-		if o.offsets != nil {
-			next[i] = next[i].Add(o.offsets[i])
-		}
+		next[i] = o.arrival(start, i, 1)
 	}
 	res := overloadResult{}
 	for {
@@ -196,7 +217,7 @@ func runOverload(t *testing.T, o overload) overloadResult {
 				if next[i].Equal(at) {
 					seq[i]++
 					r.submit(t, window(t, name(i), seq[i], at.Add(-o.lag), false, false))
-					next[i] = next[i].Add(o.hop)
+					next[i] = o.arrival(start, i, seq[i]+1)
 				}
 			}
 		}
@@ -298,9 +319,13 @@ func TestOverloadIsFairFreshAndWastesNothing(t *testing.T) {
 // both streams are reported degraded with the measured service time.
 func TestModelSlowerThanStaleAfter(t *testing.T) {
 	o := overload{streams: 2, slots: 1, hop: 3 * time.Second, lag: 80 * time.Millisecond, staleAfter: 4 * time.Second,
-		maxQueue: 3, length: 2 * time.Minute, service: jittered(5*time.Second, 200*time.Millisecond)}
+		maxQueue: 3, length: 2 * time.Minute, service: jittered(5*time.Second, 200*time.Millisecond), log: &syncbuf.Buffer{}}
 	res := runOverload(t, o)
 	t.Logf("ok %v, %d analysed, %d cut, drops %v, degraded %+v", res.ok, res.analysed, res.cut, res.drops, res.degraded)
+	// Logged once per stream for the whole episode.
+	if n := strings.Count(o.log.String(), "stream degraded"); n != 2 {
+		t.Errorf("%d log lines saying a stream is degraded, want 2 (one per stream):\n%s", n, o.log.String())
+	}
 	if len(res.degraded) != 2 {
 		t.Fatalf("degraded %+v, want both streams: the model is slower than stale_after", res.degraded)
 	}
@@ -333,8 +358,11 @@ func TestEstimateRecoversWhenTheModelGetsFaster(t *testing.T) {
 		return 2 * time.Second
 	}
 	o := overload{streams: 1, slots: 1, hop: 3 * time.Second, lag: 80 * time.Millisecond, staleAfter: 6 * time.Second,
-		maxQueue: 3, length: 4 * time.Minute, service: service}
+		maxQueue: 3, length: 4 * time.Minute, service: service, log: &syncbuf.Buffer{}}
 	res := runOverload(t, o)
+	if start, end := strings.Count(o.log.String(), "stream degraded"), strings.Count(o.log.String(), "stream no longer degraded"); start != 1 || end != 1 {
+		t.Errorf("the episode was logged %d times at its start and %d at its end, want once each:\n%s", start, end, o.log.String())
+	}
 	t.Logf("ok %v, %d analysed, %d cut, drops %v", res.ok, res.analysed, res.cut, res.drops)
 	// 50 windows come after the first 90 s; all but those of the first
 	// 30 s after the change (at most 10, waiting for the floor) are ok.
