@@ -4,13 +4,18 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/health"
 	"github.com/garssl/garssld/internal/mosquittotest"
 	"github.com/garssl/garssld/internal/waittest"
+	"github.com/garssl/garssld/metrics"
 )
 
 // overloadScale shrinks issue 13's setup in time, so that the test sees
@@ -98,5 +103,62 @@ func TestOverloadIsFreshFairAndReady(t *testing.T) {
 				t.Errorf("%s/%d published %s after its window ended, past stale_after %s", stream, d.Seq, age, staleAfter)
 			}
 		}
+	}
+}
+
+// Stage durations are recorded for a published window of any status: the
+// slow windows that end mllm_unavailable or invalid_model_output count too.
+func TestStageDurationsForEveryStatus(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []gar.Status{gar.StatusOK, gar.StatusMLLMUnavailable, gar.StatusInvalidModelOutput} {
+		observeDetection(m, &gar.Detection{Status: st, LatencyMS: gar.LatencyMS{Locate: 1200}})
+	}
+	observeDetection(m, &gar.Detection{Status: gar.StatusSilent}) // no stage ran
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, f := range fams {
+		if f.GetName() == "garssl_gar_stage_duration_seconds" {
+			for _, s := range f.GetMetric() {
+				n += s.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d locate durations recorded, want 3 (ok, mllm_unavailable, invalid_model_output)", n)
+	}
+}
+
+// A model slower than stale_after for the only stream: nothing can be
+// delivered fresh, and /readyz says so (503, with the stream's warning),
+// where it used to say ready while no window was published.
+func TestModelSlowerThanStaleAfterIsNotReady(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 6)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	s := startSim(t, 3) // a window takes several seconds, stale_after is 1.5 s
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"),
+		maxInFlight: 1, staleAfter: "1500ms", window: "500ms"},
+		streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
+	var rep health.Report
+	waittest.For(t, "not ready: every stream degraded", 2*time.Minute, func() bool {
+		rep = r.ready(t)
+		return !rep.Ready && len(rep.Warnings) > 0
+	})
+	if !strings.Contains(strings.Join(rep.Reasons, "\n"), "every running stream is degraded") ||
+		!strings.Contains(rep.Warnings[0], "stream front is degraded") || !strings.Contains(rep.Warnings[0], "stream.stale_after = 1.5s") {
+		t.Fatalf("reasons %q, warnings %q", rep.Reasons, rep.Warnings)
+	}
+	if code, _ := r.get(t, health.PathReadyz); code != 503 {
+		t.Fatalf("/readyz answered %d, want 503", code)
+	}
+	if n := len(r.logs.lines("stream degraded")); n != 1 {
+		t.Fatalf("%d log lines saying the stream is degraded, want 1", n)
 	}
 }

@@ -311,6 +311,7 @@ func (s *Scheduler) Remove(ctx context.Context, name string) error {
 		idle = st.idle
 	}
 	st.log.Info("stream removed from scheduling", "cancelled", len(st.jobs))
+	s.admitLocked() // a slot held for the stream's next window is free
 	s.mu.Unlock()
 
 	if idle == nil {
@@ -835,8 +836,10 @@ type Degradation struct {
 
 // Degraded lists the streams whose last degradedAfterWindows windows, or
 // every window over degradedAfterTime, were dropped for freshness (stale,
-// too_late, superseded, queue_full), in the order they were added. A window
-// published ends the episode.
+// too_late, superseded, queue_full), in the order they were added. The
+// episode ends when a window of the stream that reached the model is
+// published (silent ones say nothing about the model), or when the stream
+// is paused.
 func (s *Scheduler) Degraded() []Degradation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
