@@ -275,6 +275,10 @@ func TestOverloadIsFairFreshAndWastesNothing(t *testing.T) {
 		{"two streams 0.4 s apart", overload{streams: 2, slots: 1, offsets: []time.Duration{0, 400 * time.Millisecond}}, 0.2, 80},
 		{"two streams 1.5 s apart", overload{streams: 2, slots: 1, offsets: []time.Duration{0, 1500 * time.Millisecond}}, 0.2, 80},
 		{"four streams staggered", overload{streams: 4, slots: 1, offsets: []time.Duration{0, 100 * time.Millisecond, 700 * time.Millisecond, 2 * time.Second}}, 0.15, 80},
+		// Not an overload: every window is analysed, none waits for a slot
+		// held for another stream.
+		{"light load, one slot", overload{streams: 2, slots: 1, strict: true, offsets: []time.Duration{0, 500 * time.Millisecond},
+			service: jittered(time.Second, 200*time.Millisecond)}, 0.02, 790},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -150,9 +150,10 @@ const (
 )
 
 // Scheduler admits the windows of every stream to the GAR loop: bounded
-// drop-oldest queues per stream, freshness deadlines, and round-robin
-// admission across streams under a global cap. See the package doc for the
-// policy. Its methods are safe for concurrent use.
+// queues per stream, newest window first, only windows that can finish
+// fresh, freshness deadlines, and turns across streams under a global cap.
+// See the package doc for the policy. Its methods are safe for concurrent
+// use.
 type Scheduler struct {
 	cfg     Config
 	loc     Localizer
@@ -587,8 +588,9 @@ func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, kn
 }
 
 // holdFor reports whether a slot is held for st, and until when: its next
-// window is due (from its cadence, at most holdGrace late), and no running
-// window is expected to end before that window would be too late to start.
+// window is due (from its cadence, at most holdGrace late), and neither a
+// window started now nor a running one is expected to end before that
+// window would be too late to start.
 // Holding lets streams whose windows arrive in lockstep take turns: without
 // it the stream whose window comes first takes every slot.
 func (s *Scheduler) holdFor(st *stream, now time.Time, est time.Duration, known bool) (time.Time, bool) {
@@ -605,6 +607,11 @@ func (s *Scheduler) holdFor(st *stream, now time.Time, est time.Duration, known 
 	lag := st.lastArrival.Sub(st.lastEnd)
 	startBy := due.Add(st.cfg.StaleAfter - est - lag)
 	if !startBy.After(now) {
+		return time.Time{}, false
+	}
+	// A window started now would end in time for it: nothing to hold for
+	// (the model keeps up).
+	if !now.Add(est).After(startBy) {
 		return time.Time{}, false
 	}
 	for _, j := range s.jobsLocked() {
