@@ -6,7 +6,8 @@
 //
 // Metrics implements the observers the other packages call: mllm.Observer
 // (Request, BreakerState), the scheduler's and GAR loop's measurements
-// (WindowDone, Dropped, QueueDepth, AgeAtPublish, StageLatency, Gate), and,
+// (WindowDone, WindowAnalysed, Dropped, QueueDepth, AgeAtPublish,
+// StageLatency, Gate), and,
 // through MQTT(), the publisher's observer. Counters that capture and
 // windowing already keep are not counted twice: a collector reads them at
 // scrape time from the StreamSnapshots the daemon returns, as
