@@ -187,7 +187,8 @@ stream "front" {
   hop = "3s"
 
   # Windows waiting for the model; the oldest is dropped when full. The
-  # newest is analysed first; the older ones are then dropped (superseded).
+  # newest is analysed first; older ones that could no longer finish fresh
+  # after it are then dropped (superseded).
   max_queue = 2
 
   # Drop a window that waited this long since it ended; one with less time

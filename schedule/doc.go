@@ -9,8 +9,11 @@
 //     arrives at a full queue pushes out the oldest (reason queue_full, or
 //     stale if that one had already turned stale).
 //   - Newest first: when a slot frees, a stream offers its newest queued
-//     window; when it starts, the older ones are dropped (superseded). A
-//     window older than stale_after is dropped (stale), with every older one.
+//     window. When it starts, the older ones that could not still finish
+//     fresh after it (less than two service estimates left) are dropped
+//     (superseded); the others wait their turn, so that a model that keeps
+//     up loses no window to a backlog (a reload, a stall). A window older
+//     than stale_after is dropped (stale), with every older one.
 //   - The service estimate is the 90th percentile (nearest rank) of the GAR
 //     times of the last 20 windows that reached the model, over all streams:
 //     the model client's endpoints serve every stream together, so there is

@@ -21,7 +21,8 @@ const (
 	// the shutdown timeout, or arrived after Run ended.
 	DropShutdown = "shutdown"
 	// DropSuperseded: a newer window of its stream started while it waited
-	// (the newest window is analysed first).
+	// (the newest window is analysed first), and it had too little time
+	// left to finish fresh after that one (two service estimates).
 	DropSuperseded = "superseded"
 	// DropTooLate: when its turn came it had less time left before
 	// stale_after than the model usually takes (the service estimate), so

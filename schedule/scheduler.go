@@ -554,7 +554,7 @@ func (s *Scheduler) admitLocked() {
 // offerLocked drops st's queued windows that can no longer finish fresh
 // (stale: past stale_after; too_late: less time left than the service
 // estimate, unless the stream is due its floorEvery start) and, if start,
-// starts the newest of the others, dropping the older ones (superseded).
+// starts the newest of the others, dropping the older ones it supersedes.
 // It reports whether it started one.
 func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known, start bool) bool {
 	if st.paused {
@@ -580,11 +580,27 @@ func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, kn
 		}
 		st.queue[last] = windowing.Window{}
 		st.queue = st.queue[:last]
-		s.dropQueueLocked(st, DropSuperseded)
+		s.supersedeLocked(st, now, est, known)
 		s.startLocked(st, w, now, left, known && left < est)
 		return true
 	}
 	return false
+}
+
+// supersedeLocked drops st's queued windows that a newer window overtakes
+// (superseded): those that could not still finish fresh after it, having
+// less than two service estimates left. The others wait their turn, newest
+// first; so do all of them before there is an estimate. A model that keeps
+// up thus loses no window to a backlog (a reload, a stall).
+func (s *Scheduler) supersedeLocked(st *stream, now time.Time, est time.Duration, known bool) {
+	if !known {
+		return
+	}
+	for len(st.queue) > 0 && st.cfg.StaleAfter-now.Sub(st.queue[0].WallEnd) < 2*est {
+		w := st.pop()
+		s.dropLocked(st.cfg.Name, st, w.Seq, DropSuperseded)
+	}
+	s.obs.QueueDepth(st.cfg.Name, len(st.queue))
 }
 
 // holdFor reports whether a slot is held for st, and until when: its next
