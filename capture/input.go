@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/garssl/garssld/internal/filekind"
 )
 
 // Errors callers act on: configuration problems that no reconnect fixes.
@@ -87,6 +90,9 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 			in = nil
 		}
 	}()
+	if err := refuseBlocking(spec); err != nil {
+		return in, err
+	}
 	in.interrupter = in.fc.SetInterruptCallback()
 	if o.onInterrupter != nil {
 		o.onInterrupter(in.interrupter)
@@ -153,6 +159,23 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 	}
 	in.pkt = astiav.AllocPacket()
 	return in, nil
+}
+
+// refuseBlocking refuses a local file that opening could block on for
+// good: a named pipe nobody writes to blocks open(2), which FFmpeg's
+// interrupt callback cannot break, and so would hold up every stop. `check`
+// refuses these too; this catches a path that became one since (or a
+// symlink whose target did). A path that is not there is left to FFmpeg,
+// whose error names it.
+func refuseBlocking(spec inputSpec) error {
+	if spec.path == "" {
+		return nil
+	}
+	fi, err := os.Stat(spec.path)
+	if err != nil || !filekind.Blocks(fi.Mode()) {
+		return nil
+	}
+	return fmt.Errorf("open %s: it is %s, not a media file: opening it waits for a writer without end, and no stop could interrupt that; give a media file, a URL or a device", spec, filekind.Of(fi.Mode()))
 }
 
 // track registers a decoded stream with what the timeline needs of it.

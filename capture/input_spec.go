@@ -24,6 +24,7 @@ type inputSpec struct {
 	raw     string // as configured, for messages
 	format  string // forced demuxer ("v4l2", …) or ""
 	url     string // what FFmpeg opens
+	path    string // the local file url names, or "" (a device, a URL, an FFmpeg protocol)
 	live    bool
 	network bool
 }
@@ -50,13 +51,20 @@ func parseInput(s string) (inputSpec, error) {
 				return inputSpec{}, fmt.Errorf("input %q is not a valid URL: %w", redact.URL(s), err)
 			}
 			if scheme == "file" {
-				return inputSpec{raw: s, url: u.Path}, nil
+				return inputSpec{raw: s, url: u.Path, path: u.Path}, nil
 			}
 			return inputSpec{raw: s, url: s, live: liveSchemes[scheme], network: true}, nil
 		}
+		if scheme == "file" { // FFmpeg's file protocol, file:<path>
+			return inputSpec{raw: s, url: s, path: s[i+1:]}, nil
+		}
+		if !strings.Contains(s[:i], "/") {
+			// Another FFmpeg protocol (pipe:0, async:…): FFmpeg judges it.
+			return inputSpec{raw: s, url: s, live: strings.HasSuffix(strings.ToLower(s), ".sdp")}, nil
+		}
 	}
 	// A session description names RTP streams: live, whatever its path.
-	return inputSpec{raw: s, url: s, live: strings.HasSuffix(strings.ToLower(s), ".sdp")}, nil
+	return inputSpec{raw: s, url: s, path: s, live: strings.HasSuffix(strings.ToLower(s), ".sdp")}, nil
 }
 
 // String is the input as it may appear in logs and errors: credentials in

@@ -84,6 +84,11 @@ type Status struct {
 	State     State
 	LastError string
 	Since     time.Time
+	// Seq numbers the Source's reported changes from 1, in the order they
+	// happened. The camera and a separate microphone report from their
+	// own goroutines, after the Source's lock is released, so their
+	// callbacks can arrive out of order: a consumer keeps the highest Seq.
+	Seq uint64
 }
 
 // Stats are a Source's counters since it was created.
@@ -129,7 +134,8 @@ type Source struct {
 
 // New validates cfg and returns a Source that will feed sink. onStateChange,
 // if not nil, is called (from the Source's goroutines) on every state
-// change; it must not block.
+// change; it must not block. Calls from different inputs may overlap and
+// arrive out of order: Status.Seq says which is newer.
 func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*Source, error) {
 	switch cfg.SkipFrame {
 	case "", "noref", "nokey":
@@ -269,12 +275,15 @@ func (s *Source) stopped(err error) {
 	s.publish(StateStopped)
 }
 
-// publish sets the overall state, releases statusMu, and logs and reports
-// a change.
+// publish sets the overall state, numbers a change, releases statusMu, and
+// logs and reports the change.
 func (s *Source) publish(overall State) {
 	changed := overall != s.status.State || s.status.LastError != s.reportedErr
 	if overall != s.status.State {
 		s.status.Since = time.Now()
+	}
+	if changed {
+		s.status.Seq++ // under statusMu: the order the changes happened in
 	}
 	s.status.State = overall
 	s.reportedErr = s.status.LastError

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garssl/garssld/internal/filekind"
 	"github.com/garssl/garssld/internal/redact"
 )
 
@@ -76,9 +77,11 @@ func CheckModelSize(name string, n int) error {
 // CheckInput checks what a stream's input or audio names, without opening
 // it: a URL must parse (the message never quotes its credentials), a device
 // ("v4l2:…", "alsa:…", "pulse:…") must name one, and, unless fileChecks is
-// false, a local file must exist and not be a directory. Device nodes under
-// /dev may appear after start-up (a USB camera plugged in late), so they are
-// left to the capture's reconnects.
+// false, a local file (a path, file:<path> or a file:// URL) must exist and
+// be a regular file: a named pipe would block the capture in a system call
+// that no stop can cancel. Device nodes under /dev may appear after
+// start-up (a USB camera plugged in late), so they are left to the
+// capture's reconnects.
 func CheckInput(name, input string, fileChecks bool) error {
 	if i := strings.IndexByte(input, ':'); i > 0 {
 		scheme := strings.ToLower(input[:i])
@@ -97,6 +100,13 @@ func CheckInput(name, input string, fileChecks bool) error {
 				return nil
 			}
 			return checkInputFile(name, input, u.Path)
+		}
+		if scheme == "file" {
+			// FFmpeg's file protocol: file:<path>.
+			if !fileChecks {
+				return nil
+			}
+			return checkInputFile(name, input, input[i+1:])
 		}
 		if !strings.Contains(input[:i], "/") {
 			// An FFmpeg protocol such as pipe:0 or async:…; FFmpeg
@@ -122,6 +132,8 @@ func checkInputFile(name, input, path string) error {
 		return fmt.Errorf("%s %q cannot be read: %s", name, input, pathErrorReason(err))
 	case fi.IsDir():
 		return fmt.Errorf("%s %q is a directory; name a media file", name, input)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s %q is %s, not a regular file: capture could wait on it forever, and no stop can interrupt that; give a media file, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0", name, input, filekind.Of(fi.Mode()))
 	}
 	return nil
 }

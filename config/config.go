@@ -207,6 +207,22 @@ type MQTT struct {
 	// just drove back into Wi-Fi range).
 	MaxReconnectInterval time.Duration
 
+	// VerifyDelivery subscribes to the node's own detections and confirms
+	// that each published one comes back from the broker within
+	// ConfirmWithin. MQTT 3.1.1 has no negative acknowledgement: a broker
+	// acknowledges, then drops, what its ACL denies or what exceeds its
+	// message size limit; the echo is the only way to see it.
+	VerifyDelivery bool
+
+	// ConfirmWithin is how long a published detection may take to come
+	// back before it counts as unconfirmed.
+	ConfirmWithin time.Duration
+
+	// MaxMessageBytes bounds a detection's payload; a larger one is not
+	// sent (a broker with a smaller message_size_limit would drop it
+	// silently), but counted and logged.
+	MaxMessageBytes int
+
 	// TLS configures client TLS; nil uses the system roots for TLS broker
 	// schemes and nothing for plain ones.
 	TLS *TLS

@@ -225,6 +225,9 @@ func mqttSpec(m *MQTT) []attrSpec {
 		fileAttr("password_file", &m.PasswordFile),
 		stringAttr("client_id", &m.ClientID),
 		durationAttr("max_reconnect_interval", &m.MaxReconnectInterval),
+		boolAttr("verify_delivery", &m.VerifyDelivery),
+		durationAttr("confirm_within", &m.ConfirmWithin),
+		intAttr("max_message_bytes", &m.MaxMessageBytes),
 	}
 }
 

@@ -50,6 +50,9 @@ func Default() Config {
 			StoreDir:             "/var/lib/garssl/mqtt",
 			MaxPending:           10000,
 			MaxReconnectInterval: 30 * time.Second,
+			VerifyDelivery:       true,
+			ConfirmWithin:        10 * time.Second,
+			MaxMessageBytes:      256 << 10,
 			// Parse derives it again when the file sets node_id.
 			ClientID: defaultClientID(nodeID),
 		},

@@ -45,6 +45,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 			Broker: "tcp://127.0.0.1:1883", QoS: 1, TopicPrefix: "garssl",
 			StoreDir: "/var/lib/garssl/mqtt", MaxPending: 10000,
 			ClientID: "garssld-" + got.NodeID, MaxReconnectInterval: 30 * time.Second,
+			VerifyDelivery: true, ConfirmWithin: 10 * time.Second, MaxMessageBytes: 256 << 10,
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:9464"},
 	}

@@ -75,7 +75,11 @@
 //     directory. mqtt.store_dir is created by the daemon; it may be
 //     missing, but if something exists there it must be a directory.
 //   - mqtt.client_id is at most 256 bytes (MQTT allows 65535, brokers must
-//     accept 23).
+//     accept 23); stream names at most 64 and mqtt.topic_prefix at most 128
+//     bytes, so that no topic nears MQTT's 65535 (where paho cuts it
+//     silently).
+//   - mqtt.confirm_within is 1s to 10m (checked only with verify_delivery);
+//     mqtt.max_message_bytes is 1 KiB to MQTT's 256 MiB.
 //   - File attributes may use ${CREDENTIALS_DIRECTORY}, and no other
 //     interpolation, for secrets systemd passes with LoadCredential=. It is
 //     expanded at load; unset, it is an error unless SkipFileChecks is

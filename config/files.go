@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/garssl/garssld/internal/filekind"
 )
 
 // CredentialsVar is the one variable that file attributes (api_key_file,
@@ -108,7 +110,7 @@ func (v *validator) checkFile(path, name string, secret bool) {
 		v.errorf(path, "%s %q is a directory; name a file", path, name)
 		return
 	case !fi.Mode().IsRegular():
-		v.errorf(path, "%s %q is not a regular file", path, name)
+		v.errorf(path, "%s %q is %s; name a regular file", path, name, filekind.Of(fi.Mode()))
 		return
 	case secret && fi.Size() == 0:
 		v.errorf(path, "%s %q is empty", path, name)

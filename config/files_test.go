@@ -74,7 +74,7 @@ func TestSkipFileChecks(t *testing.T) {
 func TestFileCheckRejectsNonRegularFiles(t *testing.T) {
 	src := []byte("mllm {\n  api_key_file = \"/dev/null\"\n}\n")
 	_, err := Parse(src, "garssl.hcl")
-	want := `garssl.hcl:2:18: mllm.api_key_file "/dev/null" is not a regular file`
+	want := `garssl.hcl:2:18: mllm.api_key_file "/dev/null" is a character device; name a regular file`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse = %v, want %q", err, want)
 	}

@@ -66,6 +66,9 @@ func (c Config) String() string {
 	w.attr("password_file", quote(c.MQTT.PasswordFile))
 	w.attr("client_id", quote(c.MQTT.ClientID))
 	w.attr("max_reconnect_interval", duration(c.MQTT.MaxReconnectInterval))
+	w.attr("verify_delivery", strconv.FormatBool(c.MQTT.VerifyDelivery))
+	w.attr("confirm_within", duration(c.MQTT.ConfirmWithin))
+	w.attr("max_message_bytes", strconv.Itoa(c.MQTT.MaxMessageBytes))
 	if t := c.MQTT.TLS; t != nil {
 		w.open("tls")
 		w.attr("ca_file", quote(t.CAFile))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -22,6 +23,10 @@ func secretFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody writes to it: opening it for reading would block.
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -132,6 +137,24 @@ stream "c" {
 			},
 		},
 		{
+			// file:<path> is FFmpeg's file protocol: checked as the path.
+			name: "a FIFO, and file: paths",
+			src: `stream "a" {
+  input = "$DIR/fifo"
+  audio = "file:$DIR/fifo"
+}
+stream "b" {
+  input = "file:$DIR/dir"
+  audio = "file:$DIR/missing.wav"
+}`,
+			want: []string{
+				`garssl.hcl:2:11: stream.a.input "$DIR/fifo" is a named pipe (FIFO), not a regular file: capture could wait on it forever, and no stop can interrupt that; give a media file, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0`,
+				`garssl.hcl:3:11: stream.a.audio "file:$DIR/fifo" is a named pipe (FIFO), not a regular file: capture could wait on it forever, and no stop can interrupt that; give a media file, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0`,
+				`garssl.hcl:6:11: stream.b.input "file:$DIR/dir" is a directory; name a media file`,
+				`garssl.hcl:7:11: stream.b.audio "file:$DIR/missing.wav" does not exist; give a file path, a URL (rtsp://, udp://, srt://, http://) or a device such as v4l2:/dev/video0`,
+			},
+		},
+		{
 			name: "store_dir that is a file",
 			src:  "mqtt {\n  store_dir = \"$DIR/key\"\n}",
 			want: []string{`garssl.hcl:2:15: mqtt.store_dir "$DIR/key" is a file, not a directory; name a directory (garssld creates it when missing)`},
@@ -187,6 +210,26 @@ stream "c" {
 			want: []string{`garssl.hcl:2:28: mqtt.max_reconnect_interval = "30" is not a duration; write a number with a unit, e.g. "500ms", "3s" or "1m"`},
 		},
 		{
+			name: "confirm within out of range",
+			src:  "mqtt {\n  confirm_within = \"100ms\"\n}",
+			want: []string{`garssl.hcl:2:20: mqtt.confirm_within = 100ms is out of range; use 1s to 10m`},
+		},
+		{
+			name: "max message bytes too small",
+			src:  "mqtt {\n  max_message_bytes = 512\n}",
+			want: []string{`garssl.hcl:2:23: mqtt.max_message_bytes = 512 is out of range; use 1024 to 268435456`},
+		},
+		{
+			name: "topic prefix too long",
+			src:  "mqtt {\n  topic_prefix = \"" + strings.Repeat("a", 129) + "\"\n}",
+			want: []string{`garssl.hcl:2:18: mqtt.topic_prefix is 129 bytes long; use at most 128`},
+		},
+		{
+			name: "stream name too long",
+			src:  "stream \"" + strings.Repeat("c", 70000) + "\" {\n  input = \"rtsp://cam/1\"\n}",
+			want: []string{`garssl.hcl:1:8: stream name "cccccccccccccccccccc"… is 70000 bytes long; use at most 64`},
+		},
+		{
 			name: "unknown schedule",
 			src:  "mllm {\n  schedule = \"serial\"\n}",
 			want: []string{`garssl.hcl:2:14: mllm.schedule "serial" is not one of "parallel", "sequential"`},
@@ -205,6 +248,11 @@ stream "c" {
 			name: "empty api key file",
 			src:  "mllm {\n  api_key_file = \"$DIR/empty\"\n}",
 			want: []string{`garssl.hcl:2:18: mllm.api_key_file "$DIR/empty" is empty`},
+		},
+		{
+			name: "api key file is a FIFO",
+			src:  "mllm {\n  api_key_file = \"$DIR/fifo\"\n}",
+			want: []string{`garssl.hcl:2:18: mllm.api_key_file "$DIR/fifo" is a named pipe (FIFO); name a regular file`},
 		},
 		{
 			name: "api key file is a directory",

@@ -85,6 +85,9 @@ mqtt {
   password_file = "$DIR/key"
   client_id = "r7"
   max_reconnect_interval = "5s"
+  verify_delivery = false
+  confirm_within = "3s"
+  max_message_bytes = 65536
   tls {
     ca_file = "$DIR/key"
     cert_file = "$DIR/key"
@@ -135,8 +138,9 @@ stream "front" {
 				c.MQTT = MQTT{
 					Broker: "mqtts://broker:8883", QoS: 2, TopicPrefix: "fleet/garssl", StoreDir: "/tmp/q",
 					MaxPending: 50, Username: "robot-7", PasswordFile: dir + "/key", ClientID: "r7",
-					MaxReconnectInterval: 5 * time.Second,
-					TLS:                  &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
+					MaxReconnectInterval: 5 * time.Second, VerifyDelivery: false, ConfirmWithin: 3 * time.Second,
+					MaxMessageBytes: 65536,
+					TLS:             &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
 				}
 				c.HTTP.Listen = ":9100"
 				c.Streams = []Stream{{

@@ -29,6 +29,19 @@ const (
 	// a robot back in range waits for nothing.
 	minReconnectInterval = time.Second
 	maxReconnectInterval = 10 * time.Minute
+	// An echo takes milliseconds on a healthy broker; a second leaves room
+	// for a loaded one, and past 10m an outage is long noticed anyway.
+	minConfirmWithin = time.Second
+	maxConfirmWithin = 10 * time.Minute
+	// A detection is a few KiB (tens with keep_raw); MQTT's own limit is
+	// 256 MiB.
+	minMessageBytes = 1 << 10
+	maxMessageBytes = 256 << 20
+	// Topics are built from <topic_prefix>/<node_id>/<stream>/…; MQTT cuts
+	// nothing below 65535 bytes, but brokers and dashboards are happier
+	// with short ones, and a name this long is a pasted mistake.
+	maxStreamNameBytes  = 64
+	maxTopicPrefixBytes = 128
 )
 
 // maxShutdownTimeout bounds shutdown_timeout: past a few minutes a
@@ -189,6 +202,10 @@ func (v *validator) mqtt(m MQTT) {
 	if d := m.MaxReconnectInterval; d < minReconnectInterval || d > maxReconnectInterval {
 		v.errorf("mqtt.max_reconnect_interval", "mqtt.max_reconnect_interval = %s is out of range; use 1s to 10m", d)
 	}
+	if d := m.ConfirmWithin; m.VerifyDelivery && (d < minConfirmWithin || d > maxConfirmWithin) {
+		v.errorf("mqtt.confirm_within", "mqtt.confirm_within = %s is out of range; use 1s to 10m", d)
+	}
+	v.intRange("mqtt.max_message_bytes", m.MaxMessageBytes, minMessageBytes, maxMessageBytes)
 	if m.TLS == nil {
 		return
 	}
@@ -228,6 +245,8 @@ func (v *validator) topicPrefix(p string) {
 	switch {
 	case p == "":
 		v.errorf(path, `%s is empty; use e.g. "garssl"`, path)
+	case len(p) > maxTopicPrefixBytes:
+		v.errorf(path, "%s is %d bytes long; use at most %d", path, len(p), maxTopicPrefixBytes)
 	case strings.ContainsAny(p, "+#"):
 		v.errorf(path, `%s %q contains a wildcard; topics cannot contain "+" or "#"`, path, p)
 	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/"):
@@ -254,6 +273,11 @@ func (v *validator) http(h HTTP) {
 
 func (v *validator) stream(s Stream) {
 	p := streamPath(s.Name)
+	if len(s.Name) > maxStreamNameBytes {
+		// Every other message would repeat the long name.
+		v.errorf(p+".name", "stream name %.20q… is %d bytes long; use at most %d", s.Name, len(s.Name), maxStreamNameBytes)
+		return
+	}
 	if !v.topicLevel(p+".name", "stream name", s.Name) {
 		// Every other message would repeat the bad name.
 		return

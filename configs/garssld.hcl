@@ -14,8 +14,9 @@ node_id = "robot-7"
 
 # Once told to stop (SIGTERM, systemctl stop), how long windows already at
 # the model may take to finish and be published before they are
-# cancelled; then the MQTT backlog is flushed (up to 5s). Keep the sum
-# below the unit's TimeoutStopSec (30s). 0s to 5m.
+# cancelled; then the MQTT backlog is flushed (up to 5s). While a stop
+# drains, garssld asks systemd for more time (EXTEND_TIMEOUT_USEC), so the
+# sum may exceed the unit's TimeoutStopSec (30s). 0s to 5m.
 shutdown_timeout = "10s"
 
 log {
@@ -139,6 +140,20 @@ mqtt {
   # Longest wait between attempts to reach the broker, 1s to 10m.
   max_reconnect_interval = "30s"
 
+  # Subscribe to this node's own detections and confirm that each one
+  # published comes back from the broker within confirm_within (1s to
+  # 10m). A broker acknowledges, then drops, what its ACL denies or what
+  # exceeds its message_size_limit; this makes it visible in /readyz,
+  # `garssld status` and garssl_mqtt_unconfirmed_total. Behind a bridge
+  # only the local broker is verified.
+  verify_delivery = true
+  confirm_within = "10s"
+
+  # A detection larger than this (keep_raw makes them large) is not sent
+  # but counted (reason "too_large") and logged; 1024 to 268435456. Keep
+  # it at or below the broker's message_size_limit.
+  max_message_bytes = 262144
+
   # Optional client TLS; needs a TLS broker scheme. Without this block a
   # TLS broker is verified against the system roots.
   tls {
@@ -162,8 +177,9 @@ http {
 stream "front" {
   # What FFmpeg opens: a URL (rtsp://, udp://, srt://, http://, file://),
   # a device "<demuxer>:<device>" (v4l2:/dev/video0, alsa:hw:1,0,
-  # pulse:default) or a file path. Credentials in the URL are allowed and
-  # are redacted in logs. Required.
+  # pulse:default) or a file path. A file must be a regular file: a FIFO
+  # would block the capture where no stop reaches it. Credentials in the
+  # URL are allowed and are redacted in logs. Required.
   input = "rtsp://cam-front.local:554/stream1"
 
   # Optional separate audio source, for a camera without a microphone.

@@ -8,6 +8,7 @@ import (
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/health"
+	"github.com/garssl/garssld/metrics"
 	"github.com/garssl/garssld/schedule"
 )
 
@@ -18,6 +19,7 @@ import (
 // one, which finishes the windows it started.
 type analysis struct {
 	client *mllm.Client
+	model  *metrics.Model
 	watch  *health.ModelWatch
 	sched  *schedule.Scheduler
 	task   *task // runs the scheduler and proves it answers
@@ -26,7 +28,10 @@ type analysis struct {
 // buildAnalysis builds, without starting anything, the analysis part of
 // cfg. Its errors are ConfigErrors: the settings do not work.
 func (d *Daemon) buildAnalysis(cfg *config.Config) (*analysis, error) {
-	watch := health.NewModelWatch(d.metrics)
+	// The model client's series appear once the analysis is started: a
+	// reload refused after this leaves none.
+	model := d.metrics.Model()
+	watch := health.NewModelWatch(model)
 	loc, client, err := NewLocalizer(cfg, d.log, watch)
 	if err != nil {
 		return nil, ConfigError{err}
@@ -40,17 +45,20 @@ func (d *Daemon) buildAnalysis(cfg *config.Config) (*analysis, error) {
 		client.CloseIdleConnections()
 		return nil, ConfigError{err}
 	}
-	return &analysis{client: client, watch: watch, sched: sched}, nil
+	return &analysis{client: client, model: model, watch: watch, sched: sched}, nil
 }
 
 // startAnalysis makes an the current analysis and runs its scheduler. The
 // streams are added by the caller.
 func (d *Daemon) startAnalysis(an *analysis) {
+	d.metrics.UseModel(an.model)
 	d.watch.Store(an.watch)
 	d.sched.Store(an.sched)
-	hb := d.wd.Register("scheduler")
-	an.task = d.startTask("scheduler", d.poke, func(ctx context.Context) error {
-		defer hb.Unregister()
+	// Cancelling the task unregisters the heartbeat: a scheduler replaced
+	// by a reload drains for up to shutdown_timeout unwatched, while the
+	// owner, which reaps it, beats.
+	hb := newLoopBeat(d.wd, "scheduler").register()
+	an.task = d.startTask("scheduler", hb, d.poke, func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {

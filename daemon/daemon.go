@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,10 +56,16 @@ type testHooks struct {
 	sinkHook func(stream string)
 	// wrapScheduleObserver wraps the metrics as the scheduler's observer.
 	wrapScheduleObserver func(schedule.Observer) schedule.Observer
-	// sinkCallLimit and stallSlack replace the stream supervisor's limits.
-	sinkCallLimit, stallSlack time.Duration
+	// sinkCallLimit, stallSlack and captureStopLimit replace the stream
+	// supervisor's limits.
+	sinkCallLimit, stallSlack, captureStopLimit time.Duration
+	// extendBy replaces extendTimeoutBy.
+	extendBy time.Duration
 	// onTask sees every task the daemon starts.
 	onTask func(*task)
+	// publisherBeat runs before each of the publisher loop's beats (tests
+	// make the loop hang in it).
+	publisherBeat func()
 }
 
 // ConfigError is a problem in the configuration that the user must fix,
@@ -96,9 +103,11 @@ type Daemon struct {
 	base                      context.Context // outlives Run's context: the owner stops tasks in order
 	poke                      chan struct{}   // a task ended by itself
 	httpTask, pubTask, wdTask *task
+	pubBeat                   *loopBeat // the running publisher's heartbeat
 	analysis                  *analysis
 	retired                   []*analysis // replaced by a reload, finishing their windows
 	stopping                  atomic.Bool
+	stateSeq                  atomic.Uint64 // numbers every stream's state changes
 	commands                  commandBox
 	streamsMu                 sync.Mutex // guards streams for readers off the owner loop
 	streams                   map[string]*streamRun
@@ -159,12 +168,13 @@ func New(opts Options) (*Daemon, error) {
 	// Readiness reads these from the first request on.
 	d.watch.Store(an.watch)
 	d.sched.Store(an.sched)
-	pub, err := d.buildPublisher(cfg)
+	pub, pubBeat, err := d.buildPublisher(cfg)
 	if err != nil {
 		an.client.CloseIdleConnections()
 		return nil, err
 	}
 	d.pub.Store(pub)
+	d.pubBeat = pubBeat
 	srv, err := d.listen(cfg)
 	if err != nil {
 		an.client.CloseIdleConnections()
@@ -201,11 +211,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// only the signal to do so.
 	d.base = context.WithoutCancel(ctx)
 	d.owner = d.wd.Register("owner")
-	d.wdTask = d.startTask("systemd watchdog", d.poke, d.wd.Run)
+	d.wdTask = d.startTask("systemd watchdog", nil, d.poke, d.wd.Run)
 	srv := d.http
-	d.httpTask = d.startTask("http", d.poke, srv.Run)
-	pub := d.pub.Load()
-	d.pubTask = d.startTask("mqtt", d.poke, pub.Run)
+	d.httpTask = d.startTask("http", nil, d.poke, srv.Run)
+	pub, pubBeat := d.pub.Load(), d.pubBeat
+	d.pubTask = d.startTask("mqtt", pubBeat, d.poke, func(ctx context.Context) error {
+		pubBeat.register()
+		return pub.Run(ctx)
+	})
 	d.startAnalysis(d.analysis)
 	for _, s := range d.cfg.Streams {
 		d.startStream(s, streamCarry{}, s.Enabled)
@@ -279,6 +292,8 @@ func (d *Daemon) shutdown() {
 	if err := d.notify.Stopping("stopping"); err != nil {
 		d.log.Warn("cannot tell systemd that garssld is stopping", "error", err)
 	}
+	stopExtending := d.extendStopTimeout()
+	defer stopExtending()
 	d.log.Info("stopping streams")
 	for _, name := range d.streamOrder {
 		d.streams[name].task.cancel()
@@ -298,6 +313,47 @@ func (d *Daemon) shutdown() {
 	d.awaitTask(d.httpTask)
 	d.awaitTask(d.wdTask)
 	d.log.Info("garssld stopped")
+}
+
+// Asking systemd for time while a stop drains. TimeoutStopSec= (30 s in
+// the shipped unit) may be shorter than a drain that shutdown_timeout
+// allows (up to 5 min), and a drop-in may change it where `check` cannot
+// see; so every stop asks, whatever the unit says.
+const (
+	// extendTimeoutBy is what each EXTEND_TIMEOUT_USEC asks for; one is
+	// sent every third of it, so one late message does not let the
+	// timeout lapse.
+	extendTimeoutBy = 15 * time.Second
+	// stopSlack covers what the stop budget does not itemise: the HTTP
+	// listener's drain (5 s) and the goroutines' scheduling.
+	stopSlack = 10 * time.Second
+)
+
+// stopBudget is the longest a stop may take when every bound holds: the
+// captures stopping (abandoned past captureStopLimit), the windows at the
+// model (shutdown_timeout), the MQTT flush, and stopSlack. A step added
+// to the stop (track end events, closing live-view clients) adds its bound
+// here.
+func (d *Daemon) stopBudget() time.Duration {
+	limit := cmp.Or(d.opts.test.captureStopLimit, captureStopLimit)
+	return limit + d.cfg.ShutdownTimeout + publish.DefaultFlushTimeout + stopSlack
+}
+
+// extendStopTimeout sends EXTEND_TIMEOUT_USEC while the stop drains, for
+// stopBudget at most, so that systemd still kills a stop that hangs past
+// every bound; the returned func ends it and waits.
+func (d *Daemon) extendStopTimeout() (stop func()) {
+	by := cmp.Or(d.opts.test.extendBy, extendTimeoutBy)
+	ext := sdnotify.Extending{By: by, Every: by / 3, Until: time.Now().Add(d.stopBudget())}
+	ctx, cancel := context.WithCancel(d.base)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.notify.Extend(ctx, ext); err != nil {
+			d.log.Warn("cannot ask systemd for more time to stop", "error", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // awaitTask stops t and waits for it, beating the owner's heartbeat
@@ -339,16 +395,20 @@ func (d *Daemon) streamNames() []string { return slices.Clone(d.streamOrder) }
 // registers its heartbeat. enabled false starts it paused.
 func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	log := streamLog(d.log, s.Name)
+	d.metrics.AddStream(s.Name) // a stream removed by an earlier reload may come back
+	beat := newLoopBeat(d.wd, "stream "+s.Name).register()
 	sup := newSupervisor(s, streamEnv{
 		log:           log,
 		modelSize:     d.cfg.GAR.ModelSize,
 		submit:        d.submit,
 		onState:       d.onState,
-		heartbeat:     d.wd.Register("stream " + s.Name),
+		stateSeq:      func() uint64 { return d.stateSeq.Add(1) },
+		heartbeat:     beat,
 		beatEvery:     d.beat,
 		sinkHook:      d.opts.test.sinkHook,
 		sinkCallLimit: d.opts.test.sinkCallLimit,
 		stallSlack:    d.opts.test.stallSlack,
+		stopLimit:     d.opts.test.captureStopLimit,
 	}, carry, enabled)
 	sched := d.sched.Load()
 	if err := sched.Add(StreamSchedule(s)); err != nil {
@@ -359,7 +419,7 @@ func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	if !enabled {
 		_ = sched.Pause(s.Name)
 	}
-	run := &streamRun{sup: sup, enabled: enabled, task: d.startTask("stream "+s.Name, nil, sup.run)}
+	run := &streamRun{sup: sup, enabled: enabled, task: d.startTask("stream "+s.Name, beat, nil, sup.run)}
 	d.streamsMu.Lock()
 	d.streams[s.Name] = run
 	d.streamOrder = append(d.streamOrder, s.Name)
@@ -400,8 +460,8 @@ func (d *Daemon) submit(w windowing.Window) {
 	}
 }
 
-// onState passes a stream's state change to the publisher. Called from
-// capture's goroutines; must not block.
-func (d *Daemon) onState(stream, state, errText string) {
-	d.pub.Load().StreamState(stream, state, errText)
+// onState passes a stream's state change to the publisher, which keeps the
+// highest seq. Called from capture's goroutines; must not block.
+func (d *Daemon) onState(stream, state, errText string, seq uint64) {
+	d.pub.Load().StreamState(stream, state, errText, seq)
 }

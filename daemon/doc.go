@@ -25,10 +25,15 @@
 //     broker that is down at boot does not time the unit out; /readyz
 //     says what is missing.
 //   - WATCHDOG=1 (sdnotify.Watchdog) is sent only while the owner loop,
-//     the scheduler and every stream supervisor beat. The owner beats on
-//     its ticker and while it waits for something to stop. The scheduler
-//     beats when its loop answers Ping, so a scheduler hung on its lock
-//     stops the pings. A stream supervisor beats while its capture makes
+//     the scheduler, the MQTT publisher's loop and every stream supervisor
+//     beat. A task's heartbeat ends when its owner cancels it, not when it
+//     returns: a task draining after its cancellation (a scheduler a
+//     reload replaced, finishing its windows) is not hung, and the owner
+//     that waits for it beats. The owner beats on its ticker and while it
+//     waits for something to stop. The scheduler beats when its loop
+//     answers Ping, so a scheduler hung on its lock stops the pings. The
+//     publisher beats on every turn of its loop (at least once a second),
+//     so one stuck in a paho call stops them. A stream supervisor beats while its capture makes
 //     progress: no call into windowing stuck for 10 s, and, while capture
 //     says "running", a packet or media within stall_timeout + 10 s
 //     (capture's own stall watchdog should have reopened the input long
@@ -94,8 +99,14 @@
 //
 // # Shutdown (SIGTERM, SIGINT)
 //
-// STOPPING=1; /readyz says shutting down. Then, in order: every capture
-// stops (partial windows are not cut); the scheduler drops what is queued
+// STOPPING=1; /readyz says shutting down; EXTEND_TIMEOUT_USEC every 5 s,
+// asking for 15 s more each time, until the stop ends or its budget
+// (captureStopLimit + shutdown_timeout + the MQTT flush + slack) is spent,
+// so that a shutdown_timeout longer than the unit's TimeoutStopSec= is
+// not cut short while a stop that hangs past every bound still is. Then,
+// in order: every capture stops (partial windows are not cut; a capture
+// stuck in a system call is abandoned after captureStopLimit, the one
+// goroutine not waited for); the scheduler drops what is queued
 // (reason shutdown) and lets windows at the model finish and be published
 // for up to shutdown_timeout, then cancels the rest (counted); the
 // publisher publishes the stream states and "stopped", hands over what it

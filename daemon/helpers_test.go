@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -35,6 +37,7 @@ import (
 	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/omnisim"
+	"github.com/garssl/garssld/sdnotify"
 )
 
 // The end-to-end tests run the daemon in this process against a real
@@ -209,9 +212,11 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// fakeSystemd records sd_notify messages and plays WATCHDOG_USEC.
+// fakeSystemd records sd_notify messages and plays WATCHDOG_USEC. With
+// forward set, it also sends them to NOTIFY_SOCKET, as the real one does.
 type fakeSystemd struct {
 	watchdog time.Duration
+	forward  bool
 	mu       sync.Mutex
 	msgs     []string
 }
@@ -220,6 +225,9 @@ func (f *fakeSystemd) Notify(state string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.msgs = append(f.msgs, state)
+	if f.forward {
+		return sdnotify.Systemd().Notify(state)
+	}
 	return true, nil
 }
 
@@ -389,6 +397,38 @@ func (r *running) scrape(t testing.TB) metricSet {
 		t.Fatalf("/metrics: %v", err)
 	}
 	return metricSet(fams)
+}
+
+// seriesWith counts the series, of every family, that carry label = value.
+func (m metricSet) seriesWith(label, value string) int {
+	n := 0
+	for _, f := range m {
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// endpointName is the endpoint label of a model server's base URL, which
+// holds no credentials in these tests.
+func endpointName(url string) string { return strings.TrimRight(url, "/") }
+
+// lintRegistry fails the test for every problem promlint finds in the
+// daemon's registry, after the test exercised it.
+func lintRegistry(t testing.TB, reg prometheus.Gatherer) {
+	t.Helper()
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatalf("GatherAndLint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
 }
 
 // sum adds the samples of family name whose labels include want.

@@ -14,19 +14,30 @@ import (
 // buildPublisher builds, without connecting, the MQTT publisher of cfg.
 // Its errors are ConfigErrors (a password or TLS file that cannot be
 // used).
-func (d *Daemon) buildPublisher(cfg *config.Config) (*publish.Publisher, error) {
+//
+// The publisher's loop beats the returned heartbeat, which its task
+// registers once the loop runs: a publisher stuck in a call (paho's
+// Publish, the file store) fails /healthz and withholds the watchdog's
+// pings.
+func (d *Daemon) buildPublisher(cfg *config.Config) (*publish.Publisher, *loopBeat, error) {
 	o, err := publish.FromConfig(cfg, d.opts.Version)
 	if err != nil {
-		return nil, ConfigError{err}
+		return nil, nil, ConfigError{err}
 	}
 	o.Logger = d.log.Named("mqtt")
 	o.Observer = d.metrics.MQTT()
 	o.OnSet = d.commands.put
+	o.RunID = d.runID
+	beat := newLoopBeat(d.wd, "mqtt publisher")
+	o.Heartbeat = beat.Beat
+	if hook := d.opts.test.publisherBeat; hook != nil {
+		o.Heartbeat = func() { hook(); beat.Beat() }
+	}
 	p, err := publish.New(o)
 	if err != nil {
-		return nil, ConfigError{err}
+		return nil, nil, ConfigError{err}
 	}
-	return p, nil
+	return p, beat, nil
 }
 
 // publishDetection is the scheduler's PublishFunc: it records the
@@ -121,7 +132,10 @@ func (d *Daemon) applyCommands() {
 			d.log.Warn("set command not applied", "stream", name, "enabled", on, "error", err)
 			continue
 		}
-		d.log.Info("set command applied", "stream", name, "enabled", on)
+		d.metrics.MQTT().CommandChanged()
+		// The publisher logs the commands received, one line per stream
+		// per 10 s; a flood must not turn into a line per change.
+		d.log.Debug("set command applied", "stream", name, "enabled", on)
 	}
 }
 

@@ -24,9 +24,12 @@ func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
 // the model is too slow for, and whether shutdown began. Called from HTTP
 // handlers.
 func (d *Daemon) readiness() health.Readiness {
+	pub := d.pub.Load()
 	r := health.Readiness{
 		Stopping:      d.stopping.Load(),
-		MQTTConnected: d.pub.Load().Connected(),
+		MQTTConnected: pub.Connected(),
+		Problems:      pub.Problems(),
+		Warnings:      pub.Warnings(),
 		Endpoints:     d.watch.Load().Endpoints(),
 		Streams:       map[string]string{},
 	}
@@ -35,7 +38,7 @@ func (d *Daemon) readiness() health.Readiness {
 			ServiceTime: g.ServiceTime, StaleAfter: g.StaleAfter})
 	}
 	for _, run := range d.runningStreams() {
-		state, _ := run.sup.status()
+		state, _, _ := run.sup.status()
 		r.Streams[run.sup.cfg.Name] = state
 	}
 	return r

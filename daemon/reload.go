@@ -118,9 +118,10 @@ func (d *Daemon) reloadConfig() error {
 
 	// Build everything new first: a failure here changes nothing.
 	var (
-		an  *analysis
-		pub *publish.Publisher
-		srv *health.Server
+		an      *analysis
+		pub     *publish.Publisher
+		pubBeat *loopBeat
+		srv     *health.Server
 	)
 	if ch.analysis {
 		if an, err = d.buildAnalysis(next); err != nil {
@@ -128,7 +129,7 @@ func (d *Daemon) reloadConfig() error {
 		}
 	}
 	if ch.mqtt {
-		if pub, err = d.buildPublisher(next); err != nil {
+		if pub, pubBeat, err = d.buildPublisher(next); err != nil {
 			if an != nil {
 				an.client.CloseIdleConnections()
 			}
@@ -154,7 +155,7 @@ func (d *Daemon) reloadConfig() error {
 	d.cfg, d.secrets = next, nextSecrets
 	d.applyStreams(cur, ch, an)
 	if pub != nil {
-		d.swapPublisher(pub)
+		d.swapPublisher(pub, pubBeat)
 	}
 	d.pub.Load().SetStreams(d.streamNames())
 	if srv != nil {
@@ -205,6 +206,9 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 			}
 		}
 		old := d.analysis
+		// Its heartbeat ends now rather than at the cancel below, so that
+		// its successor's is named "scheduler" again, not "scheduler #2".
+		old.task.beat.unregister()
 		d.analysis = an
 		d.startAnalysis(an)
 		// The old scheduler finishes the windows it started, within
@@ -266,20 +270,24 @@ func (d *Daemon) setEnabled(name string, on bool) error {
 // "stopped" and flushing what it holds) before the new one connects: they
 // share the client id and the file store, whose unacknowledged messages
 // the new one sends. Detections meanwhile wait in the new one's queue.
-func (d *Daemon) swapPublisher(pub *publish.Publisher) {
+func (d *Daemon) swapPublisher(pub *publish.Publisher, beat *loopBeat) {
 	d.pub.Store(pub)
 	for _, run := range d.runningStreams() {
-		state, errText := run.sup.status()
-		pub.StreamState(run.sup.cfg.Name, state, errText)
+		state, errText, seq := run.sup.status()
+		pub.StreamState(run.sup.cfg.Name, state, errText, seq)
 	}
 	old := d.pubTask
 	old.cancel()
 	log := d.log
-	d.pubTask = d.startTask("mqtt", d.poke, func(ctx context.Context) error {
+	d.pubBeat = beat
+	d.pubTask = d.startTask("mqtt", beat, d.poke, func(ctx context.Context) error {
 		<-old.done // this task owns the old one now
 		if old.err != nil {
 			log.Warn("the replaced MQTT publisher ended with an error", "error", old.err)
 		}
+		// Watched from when its loop runs; the old one's flush before
+		// that is bounded by its flush timeout.
+		beat.register()
 		return pub.Run(ctx)
 	})
 }
@@ -289,7 +297,7 @@ func (d *Daemon) swapPublisher(pub *publish.Publisher) {
 func (d *Daemon) swapHTTP(srv *health.Server) {
 	old := d.httpTask
 	d.setHTTP(srv)
-	d.httpTask = d.startTask("http", d.poke, srv.Run)
+	d.httpTask = d.startTask("http", nil, d.poke, srv.Run)
 	d.awaitTask(old)
 	d.log.Info("http endpoints moved", "http", srv.Addr().String())
 }

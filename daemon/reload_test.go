@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,9 +102,16 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 		t.Error("the new model endpoint got no request")
 	}
 	m := r.scrape(t)
-	if n := m.sum("garssl_stream_state", map[string]string{"stream": "gone"}); n != 0 || len(m.byLabel("garssl_windows_total", "stream", map[string]string{"stream": "gone"})) != 0 {
-		t.Errorf("the removed stream still has metrics")
+	if n := m.seriesWith("stream", "gone"); n != 0 {
+		t.Errorf("the removed stream still has %d series", n)
 	}
+	if n := m.seriesWith("endpoint", endpointName(s1.url)); n != 0 {
+		t.Errorf("the replaced model endpoint still has %d series", n)
+	}
+	if n := m.seriesWith("endpoint", endpointName(s2.url)); n == 0 {
+		t.Errorf("the new model endpoint has no series")
+	}
+	lintRegistry(t, r.reg)
 	var status struct{ Streams []string }
 	for _, msg := range sub.Messages() {
 		if msg.Topic == "garssl/"+testNode+"/status" {
@@ -134,7 +142,11 @@ func TestInvalidReloadKeepsTheRunningConfig(t *testing.T) {
 	}
 	waittest.For(t, "detections", 30*time.Second, func() bool { return len(seqs()) >= 2 })
 
-	broken := strings.Replace(good, `window = "1s"`, `window = "1.00001s"`, 1)
+	// The refused reloads name another model endpoint: they must leave no
+	// series for it.
+	other := startSim(t, 0)
+	withOther := strings.Replace(good, s.url, other.url, 1)
+	broken := strings.Replace(withOther, `window = "1s"`, `window = "1.00001s"`, 1)
 	r.reload(t, broken)
 	lines := r.logs.lines("config reload refused")
 	if len(lines) != 1 {
@@ -149,6 +161,25 @@ func TestInvalidReloadKeepsTheRunningConfig(t *testing.T) {
 	r.reload(t, renamed)
 	if lines := r.logs.lines("config reload refused"); len(lines) != 2 || !strings.Contains(fmt.Sprint(lines[1]["error"]), "restart garssld") {
 		t.Errorf("a node_id change was not refused as needing a restart: %v", lines)
+	}
+
+	// Valid, and its model client is built, but the new listen address is
+	// taken: refused after the model client was made.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r.reload(t, strings.Replace(withOther, `listen = "127.0.0.1:0"`, fmt.Sprintf("listen = %q", busy.Addr().String()), 1))
+	if lines := r.logs.lines("config reload refused"); len(lines) != 3 {
+		t.Errorf("a reload to a listen address in use was not refused: %v", lines)
+	}
+	m := r.scrape(t)
+	if n := m.seriesWith("endpoint", endpointName(other.url)); n != 0 {
+		t.Errorf("refused reloads left %d series for their model endpoint", n)
+	}
+	if n := m.seriesWith("endpoint", endpointName(s.url)); n == 0 {
+		t.Errorf("the running model endpoint lost its series")
 	}
 
 	cut := uint64(r.cutWindows(t, "front"))

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -10,7 +11,6 @@ import (
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/metrics"
-	"github.com/garssl/garssld/sdnotify"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -28,6 +28,16 @@ const (
 	stallSlack    = 10 * time.Second
 )
 
+// captureStopLimit bounds the wait for a capture session told to stop.
+// Capture breaks FFmpeg's blocking calls through its interrupt callback and
+// returns within milliseconds; a session still running after this is stuck
+// in a system call that nothing can cancel (opening a FIFO nobody writes
+// to, a hung network file system), and is abandoned: the one exception to
+// "every goroutine is waited for", logged and counted in
+// garssl_capture_abandoned_total, so that a stop or a pause never hangs
+// on an input.
+const captureStopLimit = 5 * time.Second
+
 // streamEnv is what a stream supervisor needs from the daemon. Every
 // function must be safe from any goroutine and must not block.
 type streamEnv struct {
@@ -35,15 +45,20 @@ type streamEnv struct {
 	modelSize int
 	submit    func(windowing.Window)
 	// onState reports a state change (capture's or the supervisor's own)
-	// to the publisher.
-	onState   func(stream, state, errText string)
-	heartbeat *sdnotify.Heartbeat
+	// to the publisher, numbered by stateSeq. Calls may overlap and arrive
+	// out of order; the higher seq is the newer state.
+	onState func(stream, state, errText string, seq uint64)
+	// stateSeq numbers a stream's state changes. One counter for the
+	// daemon, so that a stream restarted or added again by a reload goes
+	// on above its predecessor's numbers.
+	stateSeq  func() uint64
+	heartbeat interface{ Beat() }
 	beatEvery time.Duration
 	// sinkHook, for tests, runs at the start of every watched sink call.
 	sinkHook func(stream string)
-	// sinkCallLimit and stallSlack replace the constants in tests; 0 keeps
-	// them.
-	sinkCallLimit, stallSlack time.Duration
+	// sinkCallLimit, stallSlack and stopLimit replace the constants in
+	// tests; 0 keeps them.
+	sinkCallLimit, stallSlack, stopLimit time.Duration
 }
 
 // streamCarry is what a stream keeps across its capture sessions and
@@ -65,11 +80,13 @@ type supervisor struct {
 	enabled bool      // at start
 	enable  chan bool // latest command wins; see setEnabled
 
-	mu      sync.Mutex
-	state   string
-	errText string
-	carry   streamCarry
-	cur     *session // nil between sessions
+	mu       sync.Mutex
+	state    string
+	errText  string
+	stateSeq uint64 // the number of state, from env.stateSeq
+	carry    streamCarry
+	cur      *session // nil between sessions
+	opened   int      // capture sessions started: each opens the input
 }
 
 // source is what a supervisor reads of a running capture.Source.
@@ -80,6 +97,9 @@ type source interface {
 
 // session is one capture run.
 type session struct {
+	// gone is set when the session is abandoned: its goroutine may still
+	// deliver windows and states, which nobody wants any more.
+	gone    *atomic.Bool
 	src     source
 	sink    *watchedSink
 	done    chan struct{}
@@ -96,11 +116,18 @@ func newSupervisor(cfg config.Stream, env streamEnv, carry streamCarry, enabled 
 	if env.stallSlack == 0 {
 		env.stallSlack = stallSlack
 	}
+	if env.stateSeq == nil { // a supervisor on its own, in tests
+		var n atomic.Uint64
+		env.stateSeq = func() uint64 { return n.Add(1) }
+	}
+	if env.stopLimit == 0 {
+		env.stopLimit = captureStopLimit
+	}
 	state := string(capture.StateConnecting)
 	if !enabled {
 		state = statePaused
 	}
-	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state}
+	return &supervisor{cfg: cfg, env: env, enabled: enabled, enable: make(chan bool, 1), carry: carry, state: state, stateSeq: env.stateSeq()}
 }
 
 // setEnabled asks the supervisor to capture (true) or to pause (false). It
@@ -124,9 +151,8 @@ func (s *supervisor) setEnabled(on bool) {
 // without loop, or an input that can never work) leaves the stream
 // stopped until it is paused and resumed, or restarted by a reload.
 func (s *supervisor) run(ctx context.Context) error {
-	defer s.env.heartbeat.Unregister()
-	state, _ := s.status()
-	s.env.onState(s.cfg.Name, state, "")
+	state, _, seq := s.status()
+	s.env.onState(s.cfg.Name, state, "", seq)
 	tick := time.NewTicker(s.env.beatEvery)
 	defer tick.Stop()
 	enabled := s.enabled
@@ -181,7 +207,11 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	s.mu.Lock()
 	base := s.carry.lastSeq
 	s.mu.Unlock()
+	gone := new(atomic.Bool)
 	cutter, err := windowing.NewCutter(windowing.Config{Stream: s.cfg.Name, Length: s.cfg.Window, Hop: s.cfg.Hop}, func(w windowing.Window) {
+		if gone.Load() {
+			return
+		}
 		// Seqs go on from the previous sessions; the cutter counts from 1.
 		w.Seq += base
 		s.mu.Lock()
@@ -198,16 +228,23 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 		hook = func() { s.env.sinkHook(name) }
 	}
 	sink := newWatchedSink(cutter, hook)
+	var capSeq uint64 // the newest capture status taken; under s.mu
 	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize), sink, s.env.log, func(st capture.Status) {
-		s.setState(string(st.State), st.LastError)
+		if !gone.Load() {
+			s.captureState(&capSeq, st)
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	sess := &session{src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	sess := &session{gone: gone, src: src, sink: sink, done: make(chan struct{}), cancel: cancel, moved: time.Now()}
+	s.mu.Lock()
+	s.opened++
+	s.mu.Unlock()
 	s.setState(string(capture.StateConnecting), "")
-	// The supervisor waits for this goroutine in stop or ended.
+	// The supervisor waits for this goroutine in stop or ended, or, past
+	// captureStopLimit, abandons it.
 	go func() {
 		defer close(sess.done)
 		defer cancel()
@@ -219,13 +256,26 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
-// stop ends a session and waits for it.
+// stop ends a session and waits for it, for stopLimit at most: a session
+// that is still running then is abandoned (see captureStopLimit).
 func (s *supervisor) stop(sess *session) {
 	if sess == nil {
 		return
 	}
 	sess.cancel()
-	<-sess.done
+	limit := time.NewTimer(s.env.stopLimit)
+	defer limit.Stop()
+	select {
+	case <-sess.done:
+	case <-limit.C:
+		sess.gone.Store(true)
+		inCall, _ := sess.sink.progress()
+		s.env.log.Error("the capture did not stop; abandoning it, blocked in a system call that cannot be cancelled (e.g. opening a FIFO or device nobody writes to); it holds a thread until the call returns",
+			"waited", s.env.stopLimit, "state", string(sess.src.Status().State), "in_windowing_call", inCall > 0)
+		s.mu.Lock()
+		s.carry.totals.Abandoned++
+		s.mu.Unlock()
+	}
 	s.retire(sess)
 }
 
@@ -270,21 +320,49 @@ func (s *supervisor) alive(sess *session) bool {
 	return now.Sub(sess.moved) <= s.cfg.StallTimeout+s.env.stallSlack
 }
 
+// setState makes state the stream's and reports it if it changed.
 func (s *supervisor) setState(state, errText string) {
 	s.mu.Lock()
+	s.changeLocked(state, errText)
+}
+
+// captureState takes a capture status unless a newer one of the same
+// session (*last, its Seq) was taken already: the camera and a separate
+// microphone call back from their own goroutines after capture's lock is
+// released, so an older status can arrive second.
+func (s *supervisor) captureState(last *uint64, st capture.Status) {
+	s.mu.Lock()
+	if st.Seq <= *last {
+		s.mu.Unlock()
+		return
+	}
+	*last = st.Seq
+	s.changeLocked(string(st.State), st.LastError)
+}
+
+// changeLocked sets the state, numbers a change under s.mu, which it
+// releases, and reports the change. The report is made unlocked (the
+// publisher must not wait on a stream), so reports can cross; their
+// numbers order them.
+func (s *supervisor) changeLocked(state, errText string) {
 	changed := state != s.state || errText != s.errText
-	s.state, s.errText = state, errText
+	if changed {
+		s.state, s.errText = state, errText
+		s.stateSeq = s.env.stateSeq()
+	}
+	seq := s.stateSeq
 	s.mu.Unlock()
 	if changed {
-		s.env.onState(s.cfg.Name, state, errText)
+		s.env.onState(s.cfg.Name, state, errText, seq)
 	}
 }
 
-// status is the stream's state and the error that explains it.
-func (s *supervisor) status() (state, errText string) {
+// status is the stream's state, the error that explains it, and the
+// state's number.
+func (s *supervisor) status() (state, errText string, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state, s.errText
+	return s.state, s.errText, s.stateSeq
 }
 
 // snapshot is the stream's counters for the metrics scrape.
@@ -313,6 +391,7 @@ func addSnapshot(a, b metrics.StreamSnapshot) metrics.StreamSnapshot {
 	a.Reconnects += b.Reconnects
 	a.Stalls += b.Stalls
 	a.Discontinuities += b.Discontinuities
+	a.Abandoned += b.Abandoned
 	a.Windows += b.Windows
 	a.SilenceFilledSamples += b.SilenceFilledSamples
 	if len(b.Dropped) > 0 {

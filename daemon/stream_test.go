@@ -168,7 +168,7 @@ func TestPauseAndResumeOverMQTT(t *testing.T) {
 		starts[d.Seq] = d.Window.Start
 	}
 	t.Logf("paused after seq %d (%v cut); %d detections", atPause, cutAtPause, len(starts))
-	if n := r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandApplied}); n != 2 {
+	if n := r.scrape(t).sum("garssl_mqtt_commands_total", map[string]string{"result": publish.CommandReceived}); n != 2 {
 		t.Errorf("%v commands applied, want 2", n)
 	}
 }

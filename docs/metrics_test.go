@@ -8,60 +8,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/garssl/garssld/internal/promtest"
 	"github.com/garssl/garssld/metrics"
 )
-
-// recordingRegisterer keeps every collector metrics.New registers, so that
-// the families are known from their descriptions, series or not.
-type recordingRegisterer struct {
-	prometheus.Registerer
-	collectors []prometheus.Collector
-}
-
-func (r *recordingRegisterer) Register(c prometheus.Collector) error {
-	r.collectors = append(r.collectors, c)
-	return r.Registerer.Register(c)
-}
-
-func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
-	}
-}
-
-// descFields reads a prometheus.Desc's name and variable labels from its
-// String form, the only place client_golang shows them.
-var descFields = regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
 
 // registeredFamilies returns the garssl_ families metrics.New registers,
 // without the prefix, each with its variable labels.
 func registeredFamilies(t *testing.T) map[string][]string {
 	t.Helper()
-	rec := &recordingRegisterer{Registerer: prometheus.NewRegistry()}
-	if _, err := metrics.New(rec, metrics.Options{Version: "test"}); err != nil {
-		t.Fatal(err)
-	}
 	families := make(map[string][]string)
-	for _, c := range rec.collectors {
-		ch := make(chan *prometheus.Desc, 64)
-		go func() { c.Describe(ch); close(ch) }()
-		for d := range ch {
-			m := descFields.FindStringSubmatch(d.String())
-			if m == nil {
-				t.Fatalf("cannot read name and labels from %s", d)
-			}
-			name, ok := strings.CutPrefix(m[1], "garssl_")
-			if !ok {
-				continue // the Go and process collectors
-			}
-			var labels []string
-			if m[2] != "" {
-				for _, l := range strings.Split(m[2], ",") {
-					labels = append(labels, strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"))
-				}
-			}
+	for name, labels := range promtest.Families(t, func(reg prometheus.Registerer) error {
+		_, err := metrics.New(reg, metrics.Options{Version: "test"})
+		return err
+	}) {
+		if name, ok := strings.CutPrefix(name, "garssl_"); ok { // not the Go and process collectors
 			families[name] = labels
 		}
 	}

@@ -35,4 +35,14 @@
 // for OutageRun samples in a row (Concurrency·2 at least), the run stops:
 // those samples are not written, since they say nothing about the model,
 // and a rerun does them. --retry-failed redoes every failed sample.
+//
+// Every line records the settings it was made with (samples.Settings: the
+// model, the endpoint set, τ_av and τ_audio, the trials, model_size,
+// max_sources, the sampling, schedule, n and structured-output options,
+// and frames or videos). A rerun whose settings differ in any of them is
+// refused as an InputError naming each difference and the lines that
+// have it, so that one report never mixes two experiments; Restart
+// (--restart) removes the samples and pictures and starts over. Lines
+// without settings, written before garssld recorded them, cannot be
+// checked and are refused the same way: score still reads them.
 package eval

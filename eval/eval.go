@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,13 @@ type Options struct {
 	Vis bool
 	// RetryFailed redoes the failed samples of an earlier run.
 	RetryFailed bool
+	// Restart discards what an earlier run recorded in Out and starts
+	// over.
+	Restart bool
+	// Made are the settings that shape a sample's result. Every line
+	// records them, and a resume refuses a samples.jsonl made with others
+	// (an InputError naming each difference).
+	Made samples.Settings
 
 	Localizer Localizer
 	NodeID    string
@@ -127,10 +135,15 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 		return report.Report{}, &InputError{err}
 	}
 	ann := o.Annotations
-	if err := prepareOut(o.Out, ann.Kind); err != nil {
+	if err := prepareOut(o.Out, ann.Kind, o.Restart); err != nil {
 		return report.Report{}, err
 	}
 	samplesPath := filepath.Join(o.Out, SamplesFile)
+	if o.Restart {
+		if err := startOver(o.Out); err != nil {
+			return report.Report{}, err
+		}
+	}
 	w, existing, err := samples.Open(samplesPath)
 	if err != nil {
 		return report.Report{}, &InputError{fmt.Errorf("%w (move the file away to start afresh)", err)}
@@ -143,6 +156,9 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 		if _, ok := ann.Index(r.Pred.Sample); !ok {
 			return report.Report{}, &InputError{&report.UnknownSampleError{Sample: r.Pred.Sample, Line: r.Line, Annotations: ann.Name}}
 		}
+	}
+	if err := sameSettings(existing.Records, o.Made, samplesPath); err != nil {
+		return report.Report{}, err
 	}
 	if o.RetryFailed {
 		w.Close()
@@ -228,7 +244,72 @@ func checkAnyInput(l Layout, kind dataset.Kind, todo []job) error {
 	return inputErrorf("none of the %d samples has a frame under --frames %s (for the first one, looked for %v): wrong directory or --dataset?", len(todo), l.Frames, tried)
 }
 
-func prepareOut(out string, kind dataset.Kind) error {
+// sameSettings refuses to resume a samples file whose lines were made with
+// other settings than made, naming each difference and the lines that have
+// it, or whose lines record none (written by an older garssld), since they
+// cannot be checked.
+func sameSettings(records []samples.Record, made samples.Settings, path string) error {
+	type seen struct{ first, last, n int }
+	var (
+		diffs      []string
+		lines      = map[string]*seen{}
+		unrecorded *seen
+	)
+	note := func(s **seen, line int) {
+		if *s == nil {
+			*s = &seen{first: line}
+		}
+		(*s).last = line
+		(*s).n++
+	}
+	for _, r := range records {
+		if r.Pred.Settings == nil {
+			note(&unrecorded, r.Line)
+			continue
+		}
+		for _, d := range made.Differences(*r.Pred.Settings) {
+			l := lines[d]
+			if l == nil {
+				diffs = append(diffs, d)
+			}
+			note(&l, r.Line)
+			lines[d] = l
+		}
+	}
+	span := func(s *seen) string {
+		if s.n == 1 {
+			return fmt.Sprintf("line %d", s.first)
+		}
+		return fmt.Sprintf("%d lines, %d to %d", s.n, s.first, s.last)
+	}
+	var problems []string
+	for _, d := range diffs {
+		problems = append(problems, fmt.Sprintf("%s (%s)", d, span(lines[d])))
+	}
+	if unrecorded != nil {
+		problems = append(problems, fmt.Sprintf("no recorded settings to compare with (%s; written by a garssld before they were recorded)", span(unrecorded)))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return inputErrorf("%s was made with other settings than this run's, and resuming would mix them in one report: %s. Run with --restart to start over, or use another --out",
+		path, strings.Join(problems, "; "))
+}
+
+// startOver removes what an earlier run recorded in out: its samples and
+// pictures. The reports are written anew at the end of the run.
+func startOver(out string) error {
+	for _, p := range []string{filepath.Join(out, SamplesFile), filepath.Join(out, VisDir)} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("start over: %w", err)
+		}
+	}
+	return nil
+}
+
+// prepareOut makes out and pins it to the benchmark kind; restart
+// repins it.
+func prepareOut(out string, kind dataset.Kind, restart bool) error {
 	if out == "" {
 		return inputErrorf("--out is required")
 	}
@@ -238,8 +319,8 @@ func prepareOut(out string, kind dataset.Kind) error {
 	path := filepath.Join(out, RunFile)
 	if b, err := os.ReadFile(path); err == nil {
 		var prev runInfo
-		if json.Unmarshal(b, &prev) == nil && prev.Dataset != "" && prev.Dataset != string(kind) {
-			return inputErrorf("%s holds a %s run, not %s: use another --out", out, prev.Dataset, kind)
+		if json.Unmarshal(b, &prev) == nil && prev.Dataset != "" && prev.Dataset != string(kind) && !restart {
+			return inputErrorf("%s holds a %s run, not %s: use another --out, or --restart to start over there", out, prev.Dataset, kind)
 		}
 	}
 	b, _ := json.Marshal(runInfo{Dataset: string(kind)})
@@ -472,7 +553,7 @@ func (r *runner) process(ctx context.Context, l loaded) (finished, bool) {
 			r.logFailure(l.sample.ID, failure)
 		}
 	}
-	line := samples.Line{Sample: l.sample.ID, Detection: gar.NewDetection(meta, res), Failure: failure}
+	line := samples.Line{Sample: l.sample.ID, Detection: gar.NewDetection(meta, res), Failure: failure, Settings: &r.o.Made}
 	pred := samples.PredictionOf(line)
 	line.Metrics = samples.Metrics{
 		GAR:      report.ScoreSample(kind, l.sample, &pred, metrics.ProtocolGAR).Scores(),

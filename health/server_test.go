@@ -91,7 +91,9 @@ func TestServerEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	watch := NewModelWatch(m)
+	model := m.Model()
+	m.UseModel(model)
+	watch := NewModelWatch(model)
 	watch.BreakerState(gpu1, mllm.BreakerClosed)
 	in := &inputs{r: Readiness{Streams: map[string]string{"front": "connecting"}}}
 	base, _, _ := startServer(t, Config{

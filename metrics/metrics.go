@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,8 +40,8 @@ var breakerStates = []string{"closed", "half-open", "open"}
 // alerts see every series from the first scrape.
 var (
 	mqttKinds          = []string{"detection", "state", "status"}
-	mqttDropReasons    = []string{"max_pending", "store_error", "publish_error", "shutdown"}
-	mqttCommandResults = []string{"applied", "ignored_retained", "malformed", "unknown_stream"}
+	mqttDropReasons    = []string{"max_pending", "store_error", "publish_error", "shutdown", "too_large"}
+	mqttCommandResults = []string{"received", "ignored_retained", "malformed", "unknown_stream"}
 )
 
 // Options are what New needs besides the registry.
@@ -78,6 +79,18 @@ type Metrics struct {
 	mqtt *MQTT
 
 	streams *streamCollector
+
+	// modelMu orders the model clients' observations with UseModel's
+	// deletions, so that a deleted series is not made again by a request
+	// that was under way.
+	modelMu sync.RWMutex
+	model   *Model // the current model client's; nil before the first
+
+	// streamMu orders the per-stream observations with ForgetStream, for
+	// the same reason; forgotten holds the streams a reload removed, whose
+	// last windows may still end.
+	streamMu  sync.RWMutex
+	forgotten map[string]bool
 }
 
 // New creates the metrics and registers them, with the Go and process
@@ -119,8 +132,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		breaker: b.gaugeVec("mllm_breaker_state",
 			"Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.",
 			"endpoint", "state"),
-		mqtt:    newMQTT(&b),
-		streams: newStreamCollector(opts.Streams),
+		mqtt:      newMQTT(&b),
+		streams:   newStreamCollector(opts.Streams),
+		forgotten: map[string]bool{},
 	}
 
 	buildInfo := b.gaugeVec("build_info",
@@ -159,6 +173,12 @@ func (b *builder) gaugeVec(name, help string, labels ...string) *prometheus.Gaug
 	return g
 }
 
+func (b *builder) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+	b.made = append(b.made, c)
+	return c
+}
+
 func (b *builder) gauge(name, help string) prometheus.Gauge {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
 	b.made = append(b.made, g)
@@ -171,28 +191,14 @@ func (b *builder) histogramVec(name, help string, buckets []float64, labels ...s
 	return h
 }
 
-// Request implements mllm.Observer: one attempt at a model request.
-func (m *Metrics) Request(endpoint, stage, result string, d time.Duration) {
-	m.requests.WithLabelValues(endpoint, stage, result).Inc()
-	if endpoint != "" { // empty: refused before any endpoint was chosen
-		m.requestDuration.WithLabelValues(endpoint, stage).Observe(d.Seconds())
-	}
-}
-
-// BreakerState implements mllm.Observer: endpoint's breaker is now in state.
-func (m *Metrics) BreakerState(endpoint, state string) {
-	for _, s := range breakerStates {
-		v := 0.0
-		if s == state {
-			v = 1
-		}
-		m.breaker.WithLabelValues(endpoint, s).Set(v)
-	}
-}
-
 // WindowDone counts one window handed to the publisher with its outcome
 // (the payload status).
 func (m *Metrics) WindowDone(stream, outcome string) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if m.forgotten[stream] {
+		return
+	}
 	m.windows.WithLabelValues(stream, outcome).Inc()
 }
 
@@ -200,20 +206,42 @@ func (m *Metrics) WindowDone(stream, outcome string) {
 // model took, with its outcome: published or dropped. Slow windows that are
 // cut and dropped count too, so that the histogram shows an overload.
 func (m *Metrics) WindowAnalysed(stream, outcome string, d time.Duration) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if m.forgotten[stream] {
+		return
+	}
 	m.windowDuration.WithLabelValues(stream, outcome).Observe(d.Seconds())
 }
 
 // Dropped counts one window of stream dropped before the GAR loop, e.g.
 // reason "stale" or "queue_full". It shares garssl_windows_dropped_total
 // with the drops windowing counts itself (StreamSnapshot.Dropped).
-func (m *Metrics) Dropped(stream, reason string) { m.streams.drop(stream, reason) }
+func (m *Metrics) Dropped(stream, reason string) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.streams.drop(stream, reason)
+	}
+}
 
 // QueueDepth reports how many windows of stream wait for the model.
-func (m *Metrics) QueueDepth(stream string, n int) { m.queued.WithLabelValues(stream).Set(float64(n)) }
+func (m *Metrics) QueueDepth(stream string, n int) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.queued.WithLabelValues(stream).Set(float64(n))
+	}
+}
 
 // AgeAtPublish records a result's age when it was published (publish time
 // minus its window's wall-clock end) and marks the stream's latest result.
 func (m *Metrics) AgeAtPublish(stream string, d time.Duration) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if m.forgotten[stream] {
+		return
+	}
 	m.resultAge.WithLabelValues(stream).Observe(d.Seconds())
 	m.lastResult.WithLabelValues(stream).Set(float64(m.now().UnixNano()) / 1e9)
 }
@@ -227,8 +255,13 @@ func (m *Metrics) StageLatency(stage string, d time.Duration) {
 func (m *Metrics) Gate(decision string) { m.gate.WithLabelValues(decision).Inc() }
 
 // ForgetStream deletes every series labelled with stream, for a stream a
-// reload removed, so that its last values do not linger.
+// reload removed, so that its last values do not linger, and ignores what
+// is still reported for it (its windows at the model end after it is
+// removed) until AddStream.
 func (m *Metrics) ForgetStream(stream string) {
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
+	m.forgotten[stream] = true
 	l := prometheus.Labels{"stream": stream}
 	m.windows.DeletePartialMatch(l)
 	m.windowDuration.DeletePartialMatch(l)
@@ -236,6 +269,14 @@ func (m *Metrics) ForgetStream(stream string) {
 	m.resultAge.DeletePartialMatch(l)
 	m.lastResult.DeletePartialMatch(l)
 	m.streams.forget(stream)
+}
+
+// AddStream records stream's series again after ForgetStream, for a
+// stream of that name that a later reload adds.
+func (m *Metrics) AddStream(stream string) {
+	m.streamMu.Lock()
+	delete(m.forgotten, stream)
+	m.streamMu.Unlock()
 }
 
 // MQTT returns the publisher's observer.

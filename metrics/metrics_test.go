@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/internal/promtest"
 )
 
 // publishObserver is the publisher's Observer as the publish package
@@ -27,7 +28,7 @@ type publishObserver interface {
 }
 
 var (
-	_ mllm.Observer   = (*Metrics)(nil)
+	_ mllm.Observer   = (*Model)(nil)
 	_ publishObserver = (*MQTT)(nil)
 )
 
@@ -53,11 +54,13 @@ func newTestMetrics(t *testing.T, snaps ...StreamSnapshot) (*Metrics, *prometheu
 // exercise calls every observer method once or more, so that every family
 // has series.
 func exercise(m *Metrics) {
-	m.Request("http://gpu-1:8000/v1", "locate", mllm.ResultOK, 800*time.Millisecond)
-	m.Request("http://gpu-1:8000/v1", "analysis", mllm.ResultHTTP5xx, 2*time.Second)
-	m.Request("", "refine", mllm.ResultBreakerOpen, 0)
-	m.BreakerState("http://gpu-1:8000/v1", mllm.BreakerClosed)
-	m.BreakerState("http://gpu-1:8000/v1", mllm.BreakerOpen)
+	model := m.Model()
+	model.BreakerState("http://gpu-1:8000/v1", mllm.BreakerClosed)
+	m.UseModel(model)
+	model.Request("http://gpu-1:8000/v1", "locate", mllm.ResultOK, 800*time.Millisecond)
+	model.Request("http://gpu-1:8000/v1", "analysis", mllm.ResultHTTP5xx, 2*time.Second)
+	model.Request("", "refine", mllm.ResultBreakerOpen, 0)
+	model.BreakerState("http://gpu-1:8000/v1", mllm.BreakerOpen)
 	m.WindowDone("front", "ok")
 	m.WindowDone("front", "silent")
 	m.WindowAnalysed("front", "published", 2500*time.Millisecond)
@@ -75,12 +78,14 @@ func exercise(m *Metrics) {
 	mq.Dropped("max_pending")
 	mq.Pending(7)
 	mq.Connected(true)
-	mq.Command("applied")
+	mq.Command("received")
+	mq.CommandChanged()
+	mq.Unconfirmed()
 }
 
 var frontSnapshot = StreamSnapshot{
 	Stream: "front", State: "reconnecting",
-	Packets: 9000, DecodeErrors: 3, Reconnects: 2, Stalls: 1, Discontinuities: 4,
+	Packets: 9000, DecodeErrors: 3, Reconnects: 2, Stalls: 1, Discontinuities: 4, Abandoned: 1,
 	Windows:              40,
 	Dropped:              map[string]uint64{"no_frame": 5, "stale": 1},
 	SilenceFilledSamples: 24000,
@@ -127,7 +132,14 @@ func TestLintHelpAndLabels(t *testing.T) {
 			}
 		}
 	}
-	// Every family design §5 names, plus the Go and process collectors.
+	// Every family New registers has series after exercise, so the lint
+	// above covered it: a family added without being exercised fails
+	// here. Design §5's families are among them.
+	for _, name := range registeredFamilies(t) {
+		if fams[name] == nil {
+			t.Errorf("family %s has no series after exercise: call its observer there", name)
+		}
+	}
 	for _, want := range []string{
 		"garssl_windows_total", "garssl_windows_dropped_total", "garssl_windows_cut_total",
 		"garssl_gar_stage_duration_seconds", "garssl_gar_window_duration_seconds",
@@ -138,13 +150,32 @@ func TestLintHelpAndLabels(t *testing.T) {
 		"garssl_mqtt_pending_messages", "garssl_mqtt_connected", "garssl_mqtt_commands_total",
 		"garssl_capture_reconnects_total", "garssl_capture_decode_errors_total", "garssl_capture_packets_total",
 		"garssl_capture_stalls_total", "garssl_capture_discontinuities_total", "garssl_stream_state",
-		"garssl_audio_silence_filled_seconds_total", "garssl_build_info",
+		"garssl_capture_abandoned_total", "garssl_audio_silence_filled_seconds_total", "garssl_build_info",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if fams[want] == nil {
 			t.Errorf("family %s is missing", want)
 		}
 	}
+}
+
+// registeredFamilies returns the names of the garssl_ families New
+// registers, whether or not they have series.
+func registeredFamilies(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for name := range promtest.Families(t, func(reg prometheus.Registerer) error {
+		_, err := New(reg, Options{Version: "test"})
+		return err
+	}) {
+		if strings.HasPrefix(name, namespace+"_") {
+			names = append(names, name)
+		}
+	}
+	if len(names) < 20 {
+		t.Fatalf("only %d garssl_ families found: %v", len(names), names)
+	}
+	return names
 }
 
 func TestInjectedRegistryOnly(t *testing.T) {
@@ -166,12 +197,14 @@ func TestInjectedRegistryOnly(t *testing.T) {
 func TestModelClientValues(t *testing.T) {
 	m, reg := newTestMetrics(t)
 	ep := "http://gpu-1:8000/v1"
-	m.BreakerState(ep, mllm.BreakerClosed)
-	m.Request(ep, "locate", mllm.ResultOK, 800*time.Millisecond)
-	m.Request(ep, "locate", mllm.ResultTimeout, 20*time.Second)
-	m.Request("", "locate", mllm.ResultBreakerOpen, 0)
-	m.BreakerState(ep, mllm.BreakerOpen)
-	m.BreakerState(ep, mllm.BreakerHalfOpen)
+	model := m.Model()
+	model.BreakerState(ep, mllm.BreakerClosed)
+	m.UseModel(model)
+	model.Request(ep, "locate", mllm.ResultOK, 800*time.Millisecond)
+	model.Request(ep, "locate", mllm.ResultTimeout, 20*time.Second)
+	model.Request("", "locate", mllm.ResultBreakerOpen, 0)
+	model.BreakerState(ep, mllm.BreakerOpen)
+	model.BreakerState(ep, mllm.BreakerHalfOpen)
 
 	const want = `
 # HELP garssl_mllm_breaker_state Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.
@@ -370,6 +403,10 @@ garssl_capture_reconnects_total{stream="front"} 2
 # TYPE garssl_capture_discontinuities_total counter
 garssl_capture_discontinuities_total{stream="back"} 0
 garssl_capture_discontinuities_total{stream="front"} 4
+# HELP garssl_capture_abandoned_total Capture sessions of the stream that did not stop within 5 s when told to (stuck in a system call) and were left behind; each holds a thread and its input until the call returns.
+# TYPE garssl_capture_abandoned_total counter
+garssl_capture_abandoned_total{stream="back"} 0
+garssl_capture_abandoned_total{stream="front"} 1
 # HELP garssl_audio_silence_filled_seconds_total Audio gaps in the stream filled with silence.
 # TYPE garssl_audio_silence_filled_seconds_total counter
 garssl_audio_silence_filled_seconds_total{stream="back"} 0
@@ -377,7 +414,7 @@ garssl_audio_silence_filled_seconds_total{stream="front"} 1.5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"garssl_windows_dropped_total", "garssl_stream_state", "garssl_capture_packets_total",
-		"garssl_capture_reconnects_total", "garssl_capture_discontinuities_total",
+		"garssl_capture_reconnects_total", "garssl_capture_discontinuities_total", "garssl_capture_abandoned_total",
 		"garssl_capture_decode_errors_total", "garssl_capture_stalls_total", "garssl_windows_cut_total",
 		"garssl_audio_silence_filled_seconds_total"); err != nil {
 		t.Error(err)
@@ -418,23 +455,24 @@ func TestMQTTValues(t *testing.T) {
 garssl_mqtt_messages_published_total{kind="detection"} 2
 garssl_mqtt_messages_published_total{kind="state"} 1
 garssl_mqtt_messages_published_total{kind="status"} 0
-# HELP garssl_mqtt_messages_dropped_total MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown).
+# HELP garssl_mqtt_messages_dropped_total MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown, too_large).
 # TYPE garssl_mqtt_messages_dropped_total counter
 garssl_mqtt_messages_dropped_total{reason="max_pending"} 0
 garssl_mqtt_messages_dropped_total{reason="publish_error"} 0
 garssl_mqtt_messages_dropped_total{reason="shutdown"} 0
 garssl_mqtt_messages_dropped_total{reason="store_error"} 1
+garssl_mqtt_messages_dropped_total{reason="too_large"} 0
 # HELP garssl_mqtt_pending_messages MQTT messages queued or in flight and not yet handed over or acknowledged.
 # TYPE garssl_mqtt_pending_messages gauge
 garssl_mqtt_pending_messages 3
 # HELP garssl_mqtt_connected 1 while the MQTT client is connected to the broker, else 0.
 # TYPE garssl_mqtt_connected gauge
 garssl_mqtt_connected 0
-# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).
+# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (received, ignored_retained, malformed, unknown_stream).
 # TYPE garssl_mqtt_commands_total counter
-garssl_mqtt_commands_total{result="applied"} 0
 garssl_mqtt_commands_total{result="ignored_retained"} 0
 garssl_mqtt_commands_total{result="malformed"} 1
+garssl_mqtt_commands_total{result="received"} 0
 garssl_mqtt_commands_total{result="unknown_stream"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
@@ -473,6 +511,102 @@ func TestForgetStream(t *testing.T) {
 	if fronts != 6 { // windows, window duration, drops, queue, age, last result
 		t.Errorf("front has %d series after forgetting back, want 6", fronts)
 	}
+
+	// A removed stream's windows still at the model end after it is
+	// forgotten: they make no series again.
+	m.WindowDone("back", "ok")
+	m.WindowAnalysed("back", "dropped", time.Second)
+	m.Dropped("back", "removed")
+	m.QueueDepth("back", 0)
+	m.AgeAtPublish("back", time.Second)
+	if n := seriesWith(t, reg, "stream", "back"); n != 0 {
+		t.Errorf("the forgotten stream has %d series again", n)
+	}
+	// A stream of that name added by a later reload counts anew.
+	m.AddStream("back")
+	m.WindowDone("back", "ok")
+	m.WindowAnalysed("back", "published", time.Second)
+	if n := seriesWith(t, reg, "stream", "back"); n != 2 { // windows and window duration
+		t.Errorf("the stream added again has %d series, want 2", n)
+	}
+}
+
+// seriesWith counts the series of every family that carry label = value.
+func seriesWith(t *testing.T, g prometheus.Gatherer, label, value string) int {
+	t.Helper()
+	n := 0
+	for _, f := range families(t, g) {
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// A model client's series follow the client in use: none before it is
+// used (a reload refused after building it leaves none), an endpoint the
+// next client lacks loses its series, and the replaced client, which
+// finishes its windows, counts only requests to endpoints still in use and
+// no longer sets breaker states.
+func TestModelSeriesFollowTheClientInUse(t *testing.T) {
+	m, reg := newTestMetrics(t)
+	const kept, gone, added = "http://gpu-1:8000/v1", "http://gpu-2:8000/v1", "http://gpu-3:8000/v1"
+	first := m.Model()
+	first.BreakerState(kept, mllm.BreakerClosed)
+	first.BreakerState(gone, mllm.BreakerClosed)
+	if n := seriesWith(t, reg, "endpoint", kept); n != 0 {
+		t.Errorf("%d series before the client is used", n)
+	}
+	m.UseModel(first)
+	first.Request(kept, "locate", mllm.ResultOK, time.Second)
+	first.Request(gone, "locate", mllm.ResultOK, time.Second)
+	if n := seriesWith(t, reg, "endpoint", gone); n != 5 { // 3 breaker states, requests, duration
+		t.Errorf("an endpoint in use has %d series, want 5", n)
+	}
+
+	refused := m.Model() // built for a reload that is then refused
+	refused.BreakerState(added, mllm.BreakerClosed)
+	refused.Request(added, "locate", mllm.ResultOK, time.Second)
+	refused.Request(kept, "refine", mllm.ResultOK, time.Second)
+	refused.Request("", "refine", mllm.ResultBreakerOpen, 0)
+	if n := seriesWith(t, reg, "endpoint", added); n != 0 {
+		t.Errorf("a client never used made %d series", n)
+	}
+
+	next := m.Model()
+	next.BreakerState(kept, mllm.BreakerClosed)
+	next.BreakerState(added, mllm.BreakerClosed)
+	m.UseModel(next)
+	first.Request(gone, "analysis", mllm.ResultOK, time.Second) // finishing its windows
+	first.Request(kept, "analysis", mllm.ResultOK, time.Second)
+	first.BreakerState(kept, mllm.BreakerOpen)
+	if n := seriesWith(t, reg, "endpoint", gone); n != 0 {
+		t.Errorf("the removed endpoint has %d series", n)
+	}
+	if n := seriesWith(t, reg, "endpoint", added); n != 3 {
+		t.Errorf("the added endpoint has %d series, want its 3 breaker states", n)
+	}
+	const want = `
+# HELP garssl_mllm_breaker_state Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.
+# TYPE garssl_mllm_breaker_state gauge
+garssl_mllm_breaker_state{endpoint="http://gpu-1:8000/v1",state="closed"} 1
+garssl_mllm_breaker_state{endpoint="http://gpu-1:8000/v1",state="half-open"} 0
+garssl_mllm_breaker_state{endpoint="http://gpu-1:8000/v1",state="open"} 0
+garssl_mllm_breaker_state{endpoint="http://gpu-3:8000/v1",state="closed"} 1
+garssl_mllm_breaker_state{endpoint="http://gpu-3:8000/v1",state="half-open"} 0
+garssl_mllm_breaker_state{endpoint="http://gpu-3:8000/v1",state="open"} 0
+# HELP garssl_mllm_requests_total Model server requests by endpoint, GAR stage and result; result breaker_open (endpoint empty) counts requests refused because every breaker was open.
+# TYPE garssl_mllm_requests_total counter
+garssl_mllm_requests_total{endpoint="http://gpu-1:8000/v1",result="ok",stage="analysis"} 1
+garssl_mllm_requests_total{endpoint="http://gpu-1:8000/v1",result="ok",stage="locate"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "garssl_mllm_breaker_state", "garssl_mllm_requests_total"); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestBuildInfo(t *testing.T) {
@@ -502,11 +636,11 @@ func TestKnownSeriesStartAtZero(t *testing.T) {
 # TYPE garssl_gar_gate_decisions_total counter
 garssl_gar_gate_decisions_total{decision="refined"} 0
 garssl_gar_gate_decisions_total{decision="skipped"} 0
-# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).
+# HELP garssl_mqtt_commands_total Messages received on <stream>/set topics, by result (received, ignored_retained, malformed, unknown_stream).
 # TYPE garssl_mqtt_commands_total counter
-garssl_mqtt_commands_total{result="applied"} 0
 garssl_mqtt_commands_total{result="ignored_retained"} 0
 garssl_mqtt_commands_total{result="malformed"} 0
+garssl_mqtt_commands_total{result="received"} 0
 garssl_mqtt_commands_total{result="unknown_stream"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),

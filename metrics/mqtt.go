@@ -10,6 +10,8 @@ type MQTT struct {
 	pending   prometheus.Gauge
 	connected prometheus.Gauge
 	commands  *prometheus.CounterVec
+	changes   prometheus.Counter
+	unconfirm prometheus.Counter
 }
 
 func newMQTT(b *builder) *MQTT {
@@ -18,15 +20,19 @@ func newMQTT(b *builder) *MQTT {
 			"MQTT messages handed to the client library, by kind (detection, state, status).",
 			"kind"),
 		dropped: b.counterVec("mqtt_messages_dropped_total",
-			"MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown).",
+			"MQTT messages given up, by reason (max_pending, store_error, publish_error, shutdown, too_large).",
 			"reason"),
 		pending: b.gauge("mqtt_pending_messages",
 			"MQTT messages queued or in flight and not yet handed over or acknowledged."),
 		connected: b.gauge("mqtt_connected",
 			"1 while the MQTT client is connected to the broker, else 0."),
 		commands: b.counterVec("mqtt_commands_total",
-			"Messages received on <stream>/set topics, by result (applied, ignored_retained, malformed, unknown_stream).",
+			"Messages received on <stream>/set topics, by result (received, ignored_retained, malformed, unknown_stream).",
 			"result"),
+		changes: b.counter("mqtt_command_changes_total",
+			"Set commands that paused or resumed a stream; the latest per stream is applied, at most once a second."),
+		unconfirm: b.counter("mqtt_unconfirmed_total",
+			"Published detections that did not come back on garssld's own subscription within mqtt.confirm_within."),
 	}
 	for _, k := range mqttKinds {
 		o.published.WithLabelValues(k)
@@ -60,3 +66,9 @@ func (o *MQTT) Connected(up bool) {
 
 // Command counts one message received on a set topic, by result.
 func (o *MQTT) Command(result string) { o.commands.WithLabelValues(result).Inc() }
+
+// CommandChanged counts one set command that paused or resumed a stream.
+func (o *MQTT) CommandChanged() { o.changes.Inc() }
+
+// Unconfirmed counts one detection the broker did not echo in time.
+func (o *MQTT) Unconfirmed() { o.unconfirm.Inc() }

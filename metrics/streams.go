@@ -20,6 +20,10 @@ type StreamSnapshot struct {
 	Reconnects      uint64 // times an input was reopened after a failure
 	Stalls          uint64 // times no packet arrived within stall_timeout
 	Discontinuities uint64 // timestamp jumps the timeline absorbed
+	// Abandoned counts capture sessions that did not stop within the
+	// bound after they were told to, and were left behind (blocked in a
+	// system call, e.g. opening a FIFO nobody writes to).
+	Abandoned uint64
 
 	Windows uint64 // windows windowing cut and handed on
 	// Dropped counts windows windowing could not cut, by reason. The keys
@@ -42,7 +46,7 @@ type streamCollector struct {
 	drops map[dropKey]uint64 // counted by Metrics.Dropped
 
 	state, packets, decodeErrors, reconnects, stalls, discontinuities,
-	windowsCut, dropped, silence *prometheus.Desc
+	abandoned, windowsCut, dropped, silence *prometheus.Desc
 }
 
 type dropKey struct{ stream, reason string }
@@ -60,6 +64,7 @@ func newStreamCollector(snapshots func() []StreamSnapshot) *streamCollector {
 		reconnects:      desc("capture_reconnects_total", "Times one of the stream's inputs was reopened after a failure."),
 		stalls:          desc("capture_stalls_total", "Times no packet arrived from the stream within its stall_timeout."),
 		discontinuities: desc("capture_discontinuities_total", "Timestamp jumps in the stream that the window timeline absorbed."),
+		abandoned:       desc("capture_abandoned_total", "Capture sessions of the stream that did not stop within 5 s when told to (stuck in a system call) and were left behind; each holds a thread and its input until the call returns."),
 		windowsCut:      desc("windows_cut_total", "Windows cut from the stream and handed to the scheduler."),
 		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and the scheduler's drops (stale, too_late, superseded, queue_full, paused, removed, shutdown).", "reason"),
 		silence:         desc("audio_silence_filled_seconds_total", "Audio gaps in the stream filled with silence."),
@@ -85,7 +90,7 @@ func (c *streamCollector) forget(stream string) {
 // Describe implements prometheus.Collector.
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.packets, c.decodeErrors, c.reconnects, c.stalls,
-		c.discontinuities, c.windowsCut, c.dropped, c.silence} {
+		c.discontinuities, c.abandoned, c.windowsCut, c.dropped, c.silence} {
 		ch <- d
 	}
 }
@@ -124,6 +129,7 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.reconnects, float64(s.Reconnects), s.Stream)
 		counter(c.stalls, float64(s.Stalls), s.Stream)
 		counter(c.discontinuities, float64(s.Discontinuities), s.Stream)
+		counter(c.abandoned, float64(s.Abandoned), s.Stream)
 		counter(c.windowsCut, float64(s.Windows), s.Stream)
 		counter(c.silence, float64(s.SilenceFilledSamples)/windowSampleRate, s.Stream)
 		for reason, n := range s.Dropped {

@@ -2,13 +2,14 @@
 // github.com/eclipse/paho.mqtt.golang v1.5. Under <prefix>/<node> it
 // publishes
 //
-//	status              retained, QoS 1: {"state":"online"|"stopped","node":…,"version":…,"streams":[…]},
-//	                    the will {"state":"offline","node":…,"version":…}
+//	status              retained, QoS 1: {"state":"online"|"stopped","node":…,"run_id":…,"version":…,"streams":[…]},
+//	                    the will {"state":"offline","node":…,"run_id":…,"version":…}
 //	<stream>/detections QoS from the config: detection payload v1 (gar.Detection)
 //	<stream>/state      retained, QoS 1: {"state":"connecting"|"running"|"reconnecting"|"paused"|"stopped","error":…|null}
 //
-// and subscribes to <stream>/set, whose {"enabled": false|true} goes to
-// Options.OnSet.
+// and subscribes (QoS 0) to <stream>/set, whose {"enabled": false|true}
+// goes to Options.OnSet, to its own status (duplicate nodes) and, with
+// VerifyDelivery, to its own <stream>/detections (the delivery echo).
 //
 // # Delivery: at least once
 //
@@ -36,12 +37,15 @@
 //     it. SetMaxReconnectInterval comes from mqtt.max_reconnect_interval
 //     (default 30 s; paho's default of 10 minutes keeps a robot offline
 //     long after the broker is back).
-//   - SetOrderMatters(false), and handlers never block or publish: the set
-//     handler only parses and records the command, and OnSet runs on a
-//     goroutine of Run. A handler that blocks with ordering on stalls
-//     paho's router, and one that publishes and waits can deadlock it.
-//     OnConnect only signals; Run's goroutine subscribes (paho's
-//     ResumeSubs does not cover reconnects) and publishes "online".
+//   - SetOrderMatters(true), so handlers run in the order the broker
+//     delivered (with false each runs on its own goroutine, and a command
+//     sent after another could be applied before it). They run on paho's
+//     router goroutine, which the connection's reader waits for, and
+//     which queues the PUBACK after each: so every handler is an O(1)
+//     hand-off that never blocks and never calls the client (see
+//     onMessage). OnSet runs on a goroutine of Run. OnConnect only
+//     signals; Run's goroutine subscribes (paho's ResumeSubs does not
+//     cover reconnects) and publishes "online".
 //   - No token is waited for without a deadline: a watcher goroutine
 //     selects on each token's Done() together with Run's stop, and the
 //     only waits in line are at shutdown, bounded by FlushTimeout. A
@@ -90,8 +94,20 @@
 // commands for the persistent session while the daemon is away, and
 // retained set messages are ignored (counted as ignored_retained): a stale
 // command must not override the config after a restart. Malformed payloads
-// and unknown streams are counted and logged, never fatal. The latest
-// command per stream wins when OnSet is slow.
+// and unknown streams are counted and logged, never fatal. Commands go to
+// a latest-value slot per stream; OnSet gets the latest at most once per
+// stream per second (each may reopen a camera), and one line per stream
+// per 10 s logs how many arrived.
+//
+// # What the broker does not tell
+//
+// MQTT 3.1.1 has no negative acknowledgement: a broker acknowledges and
+// drops what its ACL denies or what exceeds its message size limit. With
+// VerifyDelivery each detection handed to paho must come back on the
+// node's own subscription within ConfirmWithin (time disconnected does
+// not count); see verifier for what a missing echo means. Detections over
+// MaxMessageBytes are not sent (DropTooLarge). Only the hop to the broker
+// the client is connected to is verified, not a bridge beyond it.
 //
 // A consumed retained command is not cleared (evcc clears it with an empty
 // retained message): the daemon never acts on retained commands, so there
@@ -102,7 +118,7 @@
 // # Goroutines
 //
 // Run owns its goroutines (the publisher loop, the token watcher and the
-// command goroutine) and returns only after they have ended and the client
+// command goroutine, which paces OnSet) and returns only after they have ended and the client
 // has disconnected. paho's reconnect loop sleeps, and waits for a
 // handshake, without a way to wake it, so after a Disconnect during an
 // outage it can linger for up to max_reconnect_interval plus the connect

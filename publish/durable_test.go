@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,32 +33,7 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	h.run(t)
 	waittest.For(t, "the first connection", 20*time.Second, h.p.Connected)
 
-	var (
-		mu       sync.Mutex
-		produced uint64
-	)
-	prodCtx, stopProducing := context.WithCancel(context.Background())
-	var prodWG sync.WaitGroup
-	prodWG.Add(1)
-	go func() {
-		defer prodWG.Done()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-prodCtx.Done():
-				return
-			case <-tick.C:
-			}
-			mu.Lock()
-			produced++
-			seq := produced
-			mu.Unlock()
-			h.p.Detection("front", seq, detectionPayload(t, "front", seq))
-		}
-	}()
-	t.Cleanup(func() { stopProducing(); prodWG.Wait() })
-	count := func() uint64 { mu.Lock(); defer mu.Unlock(); return produced }
+	stopProducing, count := produce(t, h)
 
 	sch := detectionSchema(t)
 	sub.WaitFor(t, "detections before the outage", 20*time.Second, func(m []mosquittotest.Message) bool {
@@ -77,7 +51,6 @@ func TestNothingLostAcrossBrokerOutage(t *testing.T) {
 	reconnectedAfter := time.Since(restarted)
 	time.Sleep(time.Second) // a little traffic after the outage
 	stopProducing()
-	prodWG.Wait()
 	total := count()
 	if duringOutage < 100 {
 		t.Fatalf("only %d detections were produced during the outage", duringOutage)

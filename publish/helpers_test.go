@@ -27,14 +27,15 @@ const (
 
 // recorder is an Observer that counts what it is told.
 type recorder struct {
-	mu         sync.Mutex
-	published  map[string]int
-	dropped    map[string]int
-	commands   map[string]int
-	pending    int
-	maxPending int
-	connected  bool
-	ups        int
+	mu          sync.Mutex
+	published   map[string]int
+	dropped     map[string]int
+	commands    map[string]int
+	pending     int
+	maxPending  int
+	connected   bool
+	ups         int
+	unconfirmed int
 }
 
 func newRecorder() *recorder {
@@ -44,6 +45,7 @@ func newRecorder() *recorder {
 func (r *recorder) Published(kind string) { r.mu.Lock(); r.published[kind]++; r.mu.Unlock() }
 func (r *recorder) Dropped(reason string) { r.mu.Lock(); r.dropped[reason]++; r.mu.Unlock() }
 func (r *recorder) Command(res string)    { r.mu.Lock(); r.commands[res]++; r.mu.Unlock() }
+func (r *recorder) Unconfirmed()          { r.mu.Lock(); r.unconfirmed++; r.mu.Unlock() }
 func (r *recorder) Pending(n int) {
 	r.mu.Lock()
 	r.pending = n
@@ -108,7 +110,7 @@ func testOptions(t *testing.T, brokerURL string) Options {
 		Broker: brokerURL, ClientID: "garssld-" + testNode, QoS: 1,
 		TopicPrefix: testPrefix, NodeID: testNode, Version: "test-1.0",
 		StoreDir: t.TempDir(), MaxPending: 10000, MaxReconnectInterval: time.Second,
-		FlushTimeout: 10 * time.Second,
+		FlushTimeout: 10 * time.Second, RunID: testRunID,
 	}
 }
 

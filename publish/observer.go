@@ -24,11 +24,17 @@ const (
 	// DropShutdown: the detection arrived after Run began to stop, or
 	// could not be handed to paho before the flush deadline.
 	DropShutdown = "shutdown"
+	// DropTooLarge: the detection's payload exceeds MaxMessageBytes, so it
+	// was not sent (a broker with a smaller message size limit would drop
+	// it without telling).
+	DropTooLarge = "too_large"
 )
 
 // Results reported to Observer.Command for messages on …/<stream>/set.
 const (
-	CommandApplied         = "applied"
+	// CommandReceived: a valid command for a known stream, handed on; the
+	// latest per stream is applied, at most once a second.
+	CommandReceived        = "received"
 	CommandIgnoredRetained = "ignored_retained"
 	CommandMalformed       = "malformed"
 	CommandUnknownStream   = "unknown_stream"
@@ -54,6 +60,9 @@ type Observer interface {
 	// Command reports one message received on a set topic, with one of the
 	// Command… results.
 	Command(result string)
+	// Unconfirmed reports one detection that did not come back on the
+	// node's own subscription within ConfirmWithin.
+	Unconfirmed()
 }
 
 // NopObserver discards everything; New uses it when Options.Observer is
@@ -74,3 +83,6 @@ func (NopObserver) Connected(bool) {}
 
 // Command implements Observer.
 func (NopObserver) Command(string) {}
+
+// Unconfirmed implements Observer.
+func (NopObserver) Unconfirmed() {}

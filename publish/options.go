@@ -68,6 +68,18 @@ type Options struct {
 	MaxReconnectInterval time.Duration
 	// FlushTimeout bounds the shutdown; 0 means DefaultFlushTimeout.
 	FlushTimeout time.Duration
+	// RunID names this run in the status payload and its last will, so
+	// that another process publishing as the same node can be told apart
+	// from a leftover of this node's earlier run.
+	RunID string
+	// VerifyDelivery subscribes to the node's own detections and counts
+	// those that do not come back within ConfirmWithin; false unsubscribes
+	// (the persistent session would keep the subscription).
+	VerifyDelivery bool
+	ConfirmWithin  time.Duration
+	// MaxMessageBytes bounds a detection's payload; a larger one is
+	// dropped (DropTooLarge). 0 means no bound.
+	MaxMessageBytes int
 
 	// Logger receives the publisher's log lines; nil discards them.
 	Logger hclog.Logger
@@ -78,6 +90,11 @@ type Options struct {
 	// (it holds up later commands and Run's return); nil ignores commands
 	// after counting them.
 	OnSet func(stream string, enabled bool)
+	// Heartbeat, if set, is called by Run's loop on every turn (at least
+	// once a second) until it begins to shut down, from Run's goroutine;
+	// it must not block. A loop that stops calling it is stuck (a paho
+	// call that never returns), which the daemon's watchdog acts on.
+	Heartbeat func()
 
 	// newStore replaces paho's file store in tests.
 	newStore func(dir string) mqtt.Store
@@ -109,6 +126,12 @@ func (o *Options) check() error {
 	}
 	if o.MaxReconnectInterval <= 0 {
 		errs = append(errs, fmt.Errorf("max reconnect interval %s must be greater than 0", o.MaxReconnectInterval))
+	}
+	if o.VerifyDelivery && o.ConfirmWithin <= 0 {
+		errs = append(errs, fmt.Errorf("confirm within %s must be greater than 0", o.ConfirmWithin))
+	}
+	if o.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("max message bytes %d must not be negative", o.MaxMessageBytes))
 	}
 	if o.FlushTimeout < 0 {
 		errs = append(errs, fmt.Errorf("flush timeout %s must not be negative", o.FlushTimeout))
@@ -142,6 +165,9 @@ func FromConfig(cfg *config.Config, version string) (Options, error) {
 		StoreDir:             m.StoreDir,
 		MaxPending:           m.MaxPending,
 		MaxReconnectInterval: m.MaxReconnectInterval,
+		VerifyDelivery:       m.VerifyDelivery,
+		ConfirmWithin:        m.ConfirmWithin,
+		MaxMessageBytes:      m.MaxMessageBytes,
 	}, nil
 }
 

@@ -115,7 +115,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			p.StreamState("front", "running", "")
+			p.StreamState("front", "running", "", 0)
 		}
 	})
 }

@@ -155,9 +155,9 @@ func TestStreamStateRetainedAndCoalesced(t *testing.T) {
 
 	start := time.Now()
 	for i := range 5000 {
-		h.p.StreamState("front", []string{"connecting", "running", "reconnecting"}[i%3], "input/output error")
+		h.p.StreamState("front", []string{"connecting", "running", "reconnecting"}[i%3], "input/output error", 0)
 	}
-	h.p.StreamState("front", "running", "")
+	h.p.StreamState("front", "running", "", 0)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("5001 state updates took %s with the broker down", d)
 	}
@@ -174,8 +174,8 @@ func TestStreamStateRetainedAndCoalesced(t *testing.T) {
 		t.Errorf("%d state messages published for 5001 updates while disconnected; want them coalesced", n)
 	}
 
-	h.p.StreamState("front", "paused", "")
-	h.p.StreamState("front", "reconnecting", "connection refused")
+	h.p.StreamState("front", "paused", "", 0)
+	h.p.StreamState("front", "reconnecting", "connection refused", 0)
 	sub.WaitFor(t, "the reconnecting state", 20*time.Second, func(m []mosquittotest.Message) bool {
 		return len(m) > 0 && string(m[len(m)-1].Payload) == `{"state":"reconnecting","error":"connection refused"}`
 	})
@@ -186,8 +186,8 @@ func TestStatusPayloadShape(t *testing.T) {
 	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
 	h.p.SetStreams([]string{"front"})
 	for state, want := range map[string]string{
-		StatusOffline: `{"state":"offline","node":"robot-7","version":"test-1.0"}`,
-		StatusOnline:  `{"state":"online","node":"robot-7","version":"test-1.0","streams":["front"]}`,
+		StatusOffline: `{"state":"offline","node":"robot-7","run_id":"` + testRunID + `","version":"test-1.0"}`,
+		StatusOnline:  `{"state":"online","node":"robot-7","run_id":"` + testRunID + `","version":"test-1.0","streams":["front"]}`,
 	} {
 		if got := string(h.p.statusPayload(state)); got != want {
 			t.Errorf("%s payload = %s, want %s", state, got, want)
@@ -195,5 +195,34 @@ func TestStatusPayloadShape(t *testing.T) {
 	}
 	if got := string(newHarness(t, testOptions(t, "tcp://127.0.0.1:1")).p.statusPayload(StatusOnline)); !strings.Contains(got, `"streams":[]`) {
 		t.Errorf("no streams: %s", got)
+	}
+}
+
+// Stream states come from several goroutines (a camera and a separate
+// microphone), so a callback can arrive after a newer one: the state kept
+// for publishing, and for any resend, is the highest seq's, whatever the
+// order of the calls.
+func TestStreamStateKeepsTheNewestSeq(t *testing.T) {
+	h := newHarness(t, testOptions(t, "tcp://127.0.0.1:1"))
+	h.p.SetStreams([]string{"front"})
+	latest := func() string {
+		h.p.mu.Lock()
+		defer h.p.mu.Unlock()
+		return string(h.p.states["front"])
+	}
+	running := `{"state":"running","error":null}`
+	var base uint64 // each round's numbers go on above the last round's
+	for _, order := range [][]uint64{{1, 2, 3}, {3, 1, 2}, {2, 3, 1}} {
+		states := map[uint64]string{1: "connecting", 2: "reconnecting", 3: "running"}
+		for _, seq := range order {
+			h.p.StreamState("front", states[seq], "", base+seq)
+		}
+		if got := latest(); got != running {
+			t.Errorf("delivered in the order %v: kept %s, want %s", order, got, running)
+		}
+		if got := string(h.p.store.latest[h.p.topics.state("front")]); got != running {
+			t.Errorf("delivered in the order %v: a resend would carry %s", order, got)
+		}
+		base += 3
 	}
 }

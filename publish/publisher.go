@@ -27,10 +27,6 @@ const (
 // and must reach the broker.
 const statusQoS = 1
 
-// kindSubscribe marks the subscribe token in the token list; it is not a
-// message kind the Observer sees.
-const kindSubscribe = "subscribe"
-
 // Publisher publishes detections, stream states and the node's status to
 // MQTT and receives set commands. Create it with New and call Run once.
 type Publisher struct {
@@ -47,7 +43,11 @@ type Publisher struct {
 	wake    chan struct{} // work for the publisher goroutine
 	cmdWake chan struct{} // commands for the command goroutine
 	connGen atomic.Uint64 // OnConnect calls so far
-	failed  atomic.Int64  // failed connection attempts since the last success
+
+	commands  *commandSlots
+	verify    *verifier // nil without VerifyDelivery
+	conflicts *conflicts
+	failed    atomic.Int64 // failed connection attempts since the last success
 
 	mu          sync.Mutex
 	queue       []detection // detections not yet handed to paho, oldest first
@@ -58,8 +58,10 @@ type Publisher struct {
 	known       map[string]bool
 	statusDirty bool
 	states      map[string][]byte // latest state payload per stream
+	stateSeq    map[string]uint64 // the seq of each stream's latest state
 	dirty       map[string]bool   // streams whose latest state awaits publishing
-	cmds        map[string]bool   // stream → enabled, awaiting OnSet
+	subs        []subscription    // subscribe requests awaiting their SUBACK
+	statusSince time.Time         // the first subscription to the status; zero before
 
 	tokens tokenList
 
@@ -83,18 +85,18 @@ func New(o Options) (*Publisher, error) {
 		return nil, fmt.Errorf("mqtt store dir: %w", err)
 	}
 	p := &Publisher{
-		o:       o,
-		log:     o.Logger,
-		obs:     o.Observer,
-		topics:  newTopics(o.TopicPrefix, o.NodeID),
-		broker:  redactBroker(o.Broker),
-		flush:   o.FlushTimeout,
-		wake:    make(chan struct{}, 1),
-		cmdWake: make(chan struct{}, 1),
-		known:   make(map[string]bool),
-		states:  make(map[string][]byte),
-		dirty:   make(map[string]bool),
-		cmds:    make(map[string]bool),
+		o:        o,
+		log:      o.Logger,
+		obs:      o.Observer,
+		topics:   newTopics(o.TopicPrefix, o.NodeID),
+		broker:   redactBroker(o.Broker),
+		flush:    o.FlushTimeout,
+		wake:     make(chan struct{}, 1),
+		cmdWake:  make(chan struct{}, 1),
+		known:    make(map[string]bool),
+		states:   make(map[string][]byte),
+		stateSeq: make(map[string]uint64),
+		dirty:    make(map[string]bool),
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -106,6 +108,11 @@ func New(o Options) (*Publisher, error) {
 		p.flush = DefaultFlushTimeout
 	}
 	p.tokens.added = make(chan struct{}, 1)
+	p.commands = newCommandSlots()
+	if o.VerifyDelivery {
+		p.verify = newVerifier(o.ConfirmWithin, p.topics.detectionsFilter(), p.log, p.obs)
+	}
+	p.conflicts = newConflicts(o.NodeID, o.RunID, o.ClientID, p.topics.status(), p.log)
 	newStore := o.newStore
 	if newStore == nil {
 		newStore = func(dir string) mqtt.Store { return mqtt.NewFileStore(dir) }
@@ -131,9 +138,9 @@ func New(o Options) (*Publisher, error) {
 		SetMaxReconnectInterval(o.MaxReconnectInterval).
 		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(writeTimeout).
-		// Handlers run in their own goroutines, so a slow one cannot stall
-		// paho's router (and with it the PUBACKs of our publishes).
-		SetOrderMatters(false).
+		// Handlers run in the order the broker delivered, so the last set
+		// command wins; see onMessage for why that is safe.
+		SetOrderMatters(true).
 		SetBinaryWill(p.topics.status(), p.statusPayload(StatusOffline), statusQoS, true).
 		SetOnConnectHandler(p.onConnect).
 		SetConnectionLostHandler(p.onConnectionLost).
@@ -161,6 +168,16 @@ func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
 // are in its file store and cannot be withdrawn), payload is.
 func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 	d := detection{topic: p.topics.detections(stream), stream: stream, seq: seq, payload: payload}
+	if max := p.o.MaxMessageBytes; max > 0 && len(payload) > max {
+		// A broker with a smaller message_size_limit acknowledges and
+		// drops it; better not to send it and say so.
+		p.obs.Dropped(DropTooLarge)
+		if logIt, folded := p.storeFold.note("drop " + DropTooLarge); logIt {
+			p.log.Warn("a detection is larger than mqtt.max_message_bytes; not sent",
+				"stream", stream, "seq", seq, "bytes", len(payload), "max_message_bytes", max, "repeats", folded)
+		}
+		return
+	}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -194,8 +211,10 @@ func (p *Publisher) Detection(stream string, seq uint64, payload []byte) {
 // StreamState records a stream's state for the retained <stream>/state
 // topic. It never blocks: updates are coalesced to the latest per stream
 // and published by Run when connected (and again after every reconnect).
-// errText may be empty.
-func (p *Publisher) StreamState(stream, state, errText string) {
+// errText may be empty. seq numbers the stream's states: callers report
+// from several goroutines, so an update with a lower seq than the one
+// kept arrived late and is dropped.
+func (p *Publisher) StreamState(stream, state, errText string, seq uint64) {
 	var e *string
 	if errText != "" {
 		e = &errText
@@ -204,9 +223,15 @@ func (p *Publisher) StreamState(stream, state, errText string) {
 		State string  `json:"state"`
 		Error *string `json:"error"`
 	}{state, e})
-	// Any resend of an older state message carries this one from now on.
-	p.store.setLatest(p.topics.state(stream), payload)
 	p.mu.Lock()
+	if last, ok := p.stateSeq[stream]; ok && seq < last {
+		p.mu.Unlock()
+		return
+	}
+	p.stateSeq[stream] = seq
+	// Any resend of an older state message carries this one from now on;
+	// set under p.mu, so in seq order.
+	p.store.setLatest(p.topics.state(stream), payload)
 	p.states[stream] = payload
 	p.dirty[stream] = true
 	p.mu.Unlock()
@@ -224,6 +249,7 @@ func (p *Publisher) SetStreams(names []string) {
 	for _, n := range names {
 		p.known[n] = true
 	}
+	p.commands.forget(p.known)
 	closing := p.closing
 	p.statusDirty = true
 	p.mu.Unlock()
@@ -250,9 +276,10 @@ func (p *Publisher) statusPayload(state string) []byte {
 	b, _ := json.Marshal(struct {
 		State   string    `json:"state"`
 		Node    string    `json:"node"`
+		RunID   string    `json:"run_id"`
 		Version string    `json:"version"`
 		Streams *[]string `json:"streams,omitempty"`
-	}{state, p.o.NodeID, p.o.Version, streams})
+	}{state, p.o.NodeID, p.o.RunID, p.o.Version, streams})
 	return b
 }
 
@@ -283,7 +310,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.watchTokens(stop) }()
-	go func() { defer wg.Done(); p.applyCommands(stop) }()
+	go func() { defer wg.Done(); p.commands.run(stop, p.log, p.o.OnSet) }()
 
 	p.log.Info("connecting to the MQTT broker", "broker", p.broker, "client_id", p.o.ClientID)
 	// With ConnectRetry the token completes only at the first success; it
@@ -294,6 +321,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 	tick := time.NewTicker(probeEvery)
 	defer tick.Stop()
 	for {
+		if p.o.Heartbeat != nil {
+			p.o.Heartbeat()
+		}
 		select {
 		case <-ctx.Done():
 			p.shutdown(&st)
@@ -331,13 +361,17 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	}
 	if gen := p.connGen.Load(); open && gen != st.gen {
 		st.gen = gen
-		p.subscribe()
+		p.subscribe(gen)
 		p.mu.Lock()
 		p.statusDirty = true
 		for s := range p.states {
 			p.dirty[s] = true
 		}
 		p.mu.Unlock()
+	}
+	p.checkSubscriptions(st.gen)
+	if p.verify != nil {
+		p.verify.check(time.Now())
 	}
 	if open {
 		p.publishStatus()
@@ -346,21 +380,17 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 	p.publishDetections(open, deadline)
 }
 
-func (p *Publisher) subscribe() {
-	// QoS 0: the broker does not queue commands for us while we are away,
-	// so a command sent during an outage cannot take effect hours later.
-	tok := p.client.Subscribe(p.topics.setFilter(), 0, p.onMessage)
-	p.tokens.add(pendingToken{tok: tok, kind: kindSubscribe})
-}
-
 func (p *Publisher) publishStatus() {
 	p.mu.Lock()
 	dirty := p.statusDirty && !p.closing
-	p.statusDirty = false
+	since := p.statusSince
 	p.mu.Unlock()
-	if !dirty {
+	if !dirty || !p.statusRead(since) {
 		return
 	}
+	p.mu.Lock()
+	p.statusDirty = false
+	p.mu.Unlock()
 	payload := p.statusPayload(StatusOnline)
 	p.store.setLatest(p.topics.status(), payload)
 	tok := p.client.Publish(p.topics.status(), statusQoS, true, payload)
@@ -411,6 +441,9 @@ func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 		}
 		p.inflight++
 		p.mu.Unlock()
+		if p.verify != nil {
+			p.verify.sentDetection(d.topic, d.payload, time.Now())
+		}
 		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
 		p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
 	}
@@ -578,25 +611,6 @@ func (p *Publisher) completed(t pendingToken) {
 		} else {
 			p.obs.Published(t.kind)
 		}
-	case kindSubscribe:
-		p.subscribed(t.tok, err)
-	}
-}
-
-func (p *Publisher) subscribed(tok mqtt.Token, err error) {
-	if err != nil {
-		p.log.Warn("cannot subscribe to the set topics; commands are not received until the next reconnect",
-			"topic", p.topics.setFilter(), "error", err)
-		return
-	}
-	st, ok := tok.(*mqtt.SubscribeToken)
-	if !ok {
-		return
-	}
-	for topic, code := range st.Result() {
-		if code == 0x80 {
-			p.log.Warn("the broker refused the subscription to the set topics; check its ACL", "topic", topic)
-		}
 	}
 }
 
@@ -604,6 +618,11 @@ func (p *Publisher) subscribed(tok mqtt.Token, err error) {
 // only signals: the publisher goroutine subscribes and publishes the
 // status and states, so no paho callback publishes or blocks.
 func (p *Publisher) onConnect(mqtt.Client) {
+	now := time.Now()
+	p.conflicts.connected(now)
+	if p.verify != nil {
+		p.verify.connected(true, now)
+	}
 	p.connGen.Add(1)
 	failed := p.failed.Swap(0)
 	p.connFold.reset()
@@ -613,6 +632,11 @@ func (p *Publisher) onConnect(mqtt.Client) {
 }
 
 func (p *Publisher) onConnectionLost(_ mqtt.Client, err error) {
+	now := time.Now()
+	p.conflicts.lost(now)
+	if p.verify != nil {
+		p.verify.connected(false, now)
+	}
 	p.log.Warn("lost the connection to the MQTT broker; reconnecting", "broker", p.broker, "error", err)
 	p.signal()
 }
@@ -643,11 +667,36 @@ func (p *Publisher) storeFailed(op string, err error) {
 	}
 }
 
-// onMessage handles a message on a set topic. It runs on a paho
-// goroutine, so it only parses, counts and records the command; OnSet is
-// called from Run's command goroutine.
+// onMessage handles every message the broker delivers: set commands,
+// the echo of this node's detections and its status.
+//
+// paho runs it with OrderMatters(true), so in the order the broker
+// delivered, which is what makes the last set command win. In paho
+// v1.5.1 (router.go matchAndDispatch, client.go startCommsWorkers) that
+// means on the router goroutine, which calls each handler inline and
+// then queues the message's PUBACK; the goroutine that reads the
+// connection hands each incoming PUBLISH to the router over an
+// unbuffered channel and reads PUBACKs, SUBACKs and PINGRESPs in the same
+// loop. A handler that blocked would stall the acknowledgements of our
+// publishes and the keepalive, and one that called Publish or Subscribe
+// and waited could deadlock. So every branch here is an O(1) hand-off
+// (a hash of the payload for an echo, a small JSON parse for a status or
+// command, a map write under a short lock and a non-blocking signal); the
+// work happens on goroutines Run owns.
 func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
-	stream, ok := p.topics.streamOfSet(m.Topic())
+	topic := m.Topic()
+	switch {
+	case topic == p.topics.status():
+		p.conflicts.status(m.Payload(), time.Now())
+		p.signal()
+		return
+	case p.topics.isDetections(topic):
+		if p.verify != nil {
+			p.verify.echo(topic, m.Payload())
+		}
+		return
+	}
+	stream, ok := p.topics.streamOfSet(topic)
 	if !ok {
 		return
 	}
@@ -670,9 +719,6 @@ func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	p.mu.Lock()
 	known := p.known[stream]
-	if known {
-		p.cmds[stream] = cmd.Enabled
-	}
 	p.mu.Unlock()
 	if !known {
 		p.obs.Command(CommandUnknownStream)
@@ -681,31 +727,6 @@ func (p *Publisher) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	p.obs.Command(CommandApplied)
-	p.log.Info("set command received", "stream", stream, "enabled", cmd.Enabled)
-	select {
-	case p.cmdWake <- struct{}{}:
-	default:
-	}
-}
-
-// applyCommands calls OnSet with the latest command per stream.
-func (p *Publisher) applyCommands(stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		case <-p.cmdWake:
-		}
-		p.mu.Lock()
-		cmds := p.cmds
-		p.cmds = make(map[string]bool)
-		p.mu.Unlock()
-		if p.o.OnSet == nil {
-			continue
-		}
-		for _, s := range slices.Sorted(maps.Keys(cmds)) {
-			p.o.OnSet(s, cmds[s])
-		}
-	}
+	p.obs.Command(CommandReceived)
+	p.commands.put(stream, cmd.Enabled)
 }

@@ -11,6 +11,18 @@ func (t topics) status() string                  { return t.base + "/status" }
 func (t topics) detections(stream string) string { return t.base + "/" + stream + "/detections" }
 func (t topics) state(stream string) string      { return t.base + "/" + stream + "/state" }
 func (t topics) setFilter() string               { return t.base + "/+/set" }
+func (t topics) detectionsFilter() string        { return t.base + "/+/detections" }
+
+// isDetections reports whether topic is one of this node's detections
+// topics.
+func (t topics) isDetections(topic string) bool {
+	rest, ok := strings.CutPrefix(topic, t.base+"/")
+	if !ok {
+		return false
+	}
+	stream, ok := strings.CutSuffix(rest, "/detections")
+	return ok && stream != "" && !strings.Contains(stream, "/")
+}
 
 // streamOfSet returns the stream named by a set topic.
 func (t topics) streamOfSet(topic string) (string, bool) {

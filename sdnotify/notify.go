@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -59,6 +60,44 @@ func (n *Notifier) Reloading(status string) error {
 // Stopping sends STOPPING=1 as shutdown begins.
 func (n *Notifier) Stopping(status string) error {
 	return n.send("stopping", daemon.SdNotifyStopping, status)
+}
+
+// ExtendTimeout sends EXTEND_TIMEOUT_USEC: systemd lets the current
+// start, stop or runtime timeout run past the unit's own (TimeoutStopSec=
+// while stopping) for as long as another message follows within d.
+func (n *Notifier) ExtendTimeout(d time.Duration) error {
+	return n.send("extend timeout", fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", d.Microseconds()), "")
+}
+
+// Extending is how a stop asks systemd for more time while it drains:
+// every Every it extends the timeout by By, and never past Until, so a
+// drain that hangs is still killed there. By is larger than Every, so that
+// one late message does not let the timeout lapse.
+type Extending struct {
+	By, Every time.Duration
+	Until     time.Time
+}
+
+// Extend sends ExtendTimeout now and every e.Every until ctx ends or
+// e.Until is reached. The last extension ends at e.Until. The first send
+// error is returned (logged by the caller once); later ones are not sent.
+func (n *Notifier) Extend(ctx context.Context, e Extending) error {
+	tick := time.NewTicker(e.Every)
+	defer tick.Stop()
+	for {
+		by := min(e.By, time.Until(e.Until))
+		if by <= 0 {
+			return nil
+		}
+		if err := n.ExtendTimeout(by); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // Status sends a STATUS= line alone, e.g. why start-up failed.

@@ -2,8 +2,6 @@ package sdnotify
 
 import (
 	"context"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,76 +12,25 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/garssl/garssld/internal/notifytest"
 	"github.com/garssl/garssld/internal/syncbuf"
 )
 
-// listenNotify listens on a unixgram socket, as systemd does, and points
-// NOTIFY_SOCKET at it.
-func listenNotify(t *testing.T) *net.UnixConn {
-	t.Helper()
-	// Socket paths are limited to 108 bytes; t.TempDir's can be longer.
-	dir, err := os.MkdirTemp("", "garssl-notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return conn
-}
-
-// recv waits for the next notification.
-func recv(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("no notification arrived: %v", err)
-	}
-	return string(buf[:n])
-}
-
-// expectNothing checks that no notification is queued. Notifications are
-// written synchronously by the goroutine that sends them, so once that
-// goroutine moved on, a sent one is already in the socket buffer.
-func expectNothing(t *testing.T, conn *net.UnixConn, when string) {
-	t.Helper()
-	if err := conn.SetReadDeadline(time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	n, err := conn.Read(buf)
-	var ne net.Error
-	if err == nil {
-		t.Errorf("%s: unexpected notification %q", when, buf[:n])
-	} else if !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("%s: read: %v", when, err)
-	}
-}
-
 func TestNotifierMessages(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	n := NewNotifier(nil)
 
 	if err := n.Ready("2 streams, http on 127.0.0.1:9464"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "READY=1\nSTATUS=2 streams, http on 127.0.0.1:9464"; got != want {
+	if got, want := sock.Next(t), "READY=1\nSTATUS=2 streams, http on 127.0.0.1:9464"; got != want {
 		t.Errorf("Ready sent %q, want %q", got, want)
 	}
 
 	if err := n.Reloading("reloading /etc/garssl/garssld.hcl"); err != nil {
 		t.Fatal(err)
 	}
-	got := recv(t, conn)
+	got := sock.Next(t)
 	lines := strings.Split(got, "\n")
 	if len(lines) != 3 || lines[0] != "RELOADING=1" || !strings.HasPrefix(lines[1], "MONOTONIC_USEC=") ||
 		lines[2] != "STATUS=reloading /etc/garssl/garssld.hcl" {
@@ -95,7 +42,7 @@ func TestNotifierMessages(t *testing.T) {
 	if err := n.Stopping("stopping: SIGTERM"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "STOPPING=1\nSTATUS=stopping: SIGTERM"; got != want {
+	if got, want := sock.Next(t), "STOPPING=1\nSTATUS=stopping: SIGTERM"; got != want {
 		t.Errorf("Stopping sent %q, want %q", got, want)
 	}
 
@@ -103,13 +50,13 @@ func TestNotifierMessages(t *testing.T) {
 	if err := n.Status("config error:\nREADY=1"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, conn), "STATUS=config error: READY=1"; got != want {
+	if got, want := sock.Next(t), "STATUS=config error: READY=1"; got != want {
 		t.Errorf("Status sent %q, want %q", got, want)
 	}
 	if err := n.Ready(""); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, conn); got != "READY=1" {
+	if got := sock.Next(t); got != "READY=1" {
 		t.Errorf("Ready without status sent %q", got)
 	}
 }
@@ -225,7 +172,7 @@ func (c *fakeClock) ticker(t *testing.T) *fakeTicker {
 }
 
 func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	w, clk, _ := startWatchdog(t, "2000000") // WatchdogSec=2s
 	if !w.Enabled() || w.BeatEvery() != 250*time.Millisecond {
 		t.Fatalf("Enabled = %v, BeatEvery = %s; want true, 250ms", w.Enabled(), w.BeatEvery())
@@ -241,7 +188,7 @@ func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
 		owner.Beat()
 		front.Beat()
 		tk.tick(t)
-		if got := recv(t, conn); got != "WATCHDOG=1" {
+		if got := sock.Next(t); got != "WATCHDOG=1" {
 			t.Fatalf("ping %d = %q, want WATCHDOG=1", i, got)
 		}
 	}
@@ -251,7 +198,7 @@ func TestWatchdogPingsWhileLoopsBeat(t *testing.T) {
 }
 
 func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
-	conn := listenNotify(t)
+	sock := notifytest.Listen(t)
 	w, clk, logs := startWatchdog(t, "2000000") // hung after 1s without a beat
 	owner := w.Register("owner")
 	front := w.Register("stream front")
@@ -263,7 +210,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	back.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping while front is only 600ms quiet = %q", got)
 	}
 	for range 3 {
@@ -273,7 +220,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 		tk.tick(t)
 	}
 	tk.tick(t) // taken only once the ticks before it were handled
-	expectNothing(t, conn, "with stream front hung")
+	sock.Quiet(t, "with stream front hung")
 	if hung := w.Hung(); len(hung) != 1 || hung[0] != "stream front (no progress for 2.4s)" {
 		t.Errorf("Hung = %q, want stream front silent for 2.4s", hung)
 	}
@@ -289,7 +236,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	back.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping after recovery = %q", got)
 	}
 	if !strings.Contains(logs.String(), "pings resumed") {
@@ -306,7 +253,7 @@ func TestWatchdogWithholdsPingsWhileALoopHangs(t *testing.T) {
 	owner.Beat()
 	front.Beat()
 	tk.tick(t)
-	if got := recv(t, conn); got != "WATCHDOG=1" {
+	if got := sock.Next(t); got != "WATCHDOG=1" {
 		t.Fatalf("ping after unregistering a silent loop = %q", got)
 	}
 }
@@ -317,7 +264,7 @@ func TestWatchdogDisabled(t *testing.T) {
 		{"another process's watchdog", "2000000", "1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			conn := listenNotify(t)
+			sock := notifytest.Listen(t)
 			t.Setenv("WATCHDOG_USEC", tt.usec)
 			t.Setenv("WATCHDOG_PID", tt.pid)
 			clk := newFakeClock()
@@ -342,7 +289,7 @@ func TestWatchdogDisabled(t *testing.T) {
 				t.Error("Run made a ticker without a watchdog")
 			default:
 			}
-			expectNothing(t, conn, "without a watchdog")
+			sock.Quiet(t, "without a watchdog")
 			// Hung still works, for /healthz, with the default age.
 			clk.Advance(DefaultMaxAge + time.Second)
 			if hung := w.Hung(); len(hung) != 1 {
@@ -397,4 +344,82 @@ func TestRegisterCountsAsABeat(t *testing.T) {
 	if hung := w.Hung(); len(hung) != 1 || hung[0] != "stream late (no progress for 30.001s)" {
 		t.Errorf("Hung = %q just past the maximum age", hung)
 	}
+}
+
+// Two loops registered under one name (a new scheduler while the one it
+// replaces drains) are told apart in /healthz and the log; a freed name
+// is taken again.
+func TestWatchdogNamesAreUnique(t *testing.T) {
+	w, clk, _ := startWatchdog(t, "2000000")
+	clk.ticker(t)
+	a := w.Register("scheduler")
+	b := w.Register("scheduler")
+	c := w.Register("scheduler")
+	if a.Name() != "scheduler" || b.Name() != "scheduler #2" || c.Name() != "scheduler #3" {
+		t.Errorf("names = %q, %q, %q; want scheduler, scheduler #2, scheduler #3", a.Name(), b.Name(), c.Name())
+	}
+	b.Unregister()
+	if d := w.Register("scheduler"); d.Name() != "scheduler #2" {
+		t.Errorf("after unregistering #2, a new one is %q", d.Name())
+	}
+	clk.Advance(2 * time.Second)
+	hung := w.Hung()
+	if len(hung) != 3 || hung[0] != "scheduler (no progress for 2s)" || hung[1] != "scheduler #2 (no progress for 2s)" {
+		t.Errorf("Hung = %q, want three distinct schedulers", hung)
+	}
+}
+
+// While a stop drains, systemd hears EXTEND_TIMEOUT_USEC every Every, each
+// asking for By at most and never past Until; then nothing more.
+func TestExtendSendsUntilTheBudgetEnds(t *testing.T) {
+	sock := notifytest.Listen(t)
+	n := NewNotifier(nil)
+	const by, every = 600 * time.Millisecond, 150 * time.Millisecond
+	start := time.Now()
+	until := start.Add(time.Second)
+	if err := n.Extend(context.Background(), Extending{By: by, Every: every, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().Before(until) {
+		t.Errorf("Extend returned %s before its budget ended", time.Until(until))
+	}
+	var got []time.Duration
+	for _, m := range sock.All() {
+		usec, ok := strings.CutPrefix(m, "EXTEND_TIMEOUT_USEC=")
+		v, perr := strconv.ParseInt(usec, 10, 64)
+		if !ok || perr != nil {
+			t.Fatalf("sent %q, want EXTEND_TIMEOUT_USEC=<n>", m)
+		}
+		got = append(got, time.Duration(v)*time.Microsecond)
+	}
+	// A tick every 150 ms over 1 s; the machine may be slow, so only ask
+	// for more than one.
+	if len(got) < 2 {
+		t.Fatalf("sent %d extensions over the budget, want one per tick", len(got))
+	}
+	if got[0] != by {
+		t.Errorf("first extension %s, want %s", got[0], by)
+	}
+	for i, d := range got {
+		if d <= 0 || d > by {
+			t.Errorf("extension %d = %s, want within (0, %s]", i, d, by)
+		}
+	}
+	if last := got[len(got)-1]; last >= by {
+		t.Errorf("the last extension %s reaches past the budget's end", last)
+	}
+}
+
+// A cancelled context ends the extensions at once.
+func TestExtendStopsWithItsContext(t *testing.T) {
+	sock := notifytest.Listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := NewNotifier(nil).Extend(ctx, Extending{By: time.Minute, Every: time.Second, Until: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sock.Next(t); got != "EXTEND_TIMEOUT_USEC=60000000" {
+		t.Errorf("sent %q", got)
+	}
+	sock.Quiet(t, "after the context ended")
 }

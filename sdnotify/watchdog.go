@@ -104,16 +104,30 @@ func (w *Watchdog) BeatEvery() time.Duration { return w.maxAge / 4 }
 
 // Register adds a loop, named for logs and /healthz ("owner", "stream
 // front"), and counts it as having beaten now. The loop must call Beat at
-// least every BeatEvery, including while it waits to reconnect, and
-// Unregister when it ends.
+// least every BeatEvery, including while it waits to reconnect, and its
+// owner must Unregister it when it cancels the loop: a loop that drains
+// after its cancellation (a replaced scheduler finishing its windows) is
+// not hung, and the owner waiting for it beats its own heartbeat.
+//
+// Names are unique among the registered loops, so that /healthz and the
+// log point at one loop: a name in use gets the first free suffix " #2",
+// " #3", … (a new scheduler registered while the one it replaces is still
+// registered). Name returns the name given.
 func (w *Watchdog) Register(name string) *Heartbeat {
-	h := &Heartbeat{w: w, name: name}
+	h := &Heartbeat{w: w}
 	h.Beat()
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	h.name = name
+	for n := 2; slices.ContainsFunc(w.beats, func(b *Heartbeat) bool { return b.name == h.name }); n++ {
+		h.name = fmt.Sprintf("%s #%d", name, n)
+	}
 	w.beats = append(w.beats, h)
-	w.mu.Unlock()
 	return h
 }
+
+// Name is the loop's name as /healthz shows it.
+func (h *Heartbeat) Name() string { return h.name }
 
 // Beat records progress. It is cheap and safe to call from any goroutine.
 func (h *Heartbeat) Beat() { h.last.Store(int64(h.w.clock.Now().Sub(h.w.epoch))) }

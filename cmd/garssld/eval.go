@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,7 +20,9 @@ import (
 	"github.com/garssl/garssld/eval"
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/report"
+	"github.com/garssl/garssld/eval/samples"
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/internal/redact"
 	"github.com/garssl/garssld/internal/syncbuf"
 )
 
@@ -36,6 +39,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	concurrency := fs.Int("concurrency", 4, "samples in the GAR loop at once")
 	visualise := fs.Bool("vis", false, "write OUT/vis/<id>.jpg with the predicted and ground-truth boxes")
 	retryFailed := fs.Bool("retry-failed", false, "redo the samples an earlier run recorded as failed")
+	restart := fs.Bool("restart", false, "discard what an earlier run recorded in --out and start over")
 	var endpoints stringsFlag
 	fs.Var(&endpoints, "endpoint", "model server base URL (repeatable; overrides the config)")
 	tauAV := fs.Float64("tau-av", math.NaN(), "gate threshold τ_av (default: the config's if it sets one, else the benchmark's of design §3.4)")
@@ -102,7 +106,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	rep, err := eval.Run(ctx, eval.Options{
 		Annotations: ann, Layout: layout, Out: *out, Protocol: protocol, Limit: *limit,
-		Concurrency: *concurrency, Vis: *visualise, RetryFailed: *retryFailed,
+		Concurrency: *concurrency, Vis: *visualise, RetryFailed: *retryFailed, Restart: *restart,
+		Made:      madeWith(cfg, layout),
 		Localizer: loc, NodeID: cfg.NodeID, ModelSize: cfg.GAR.ModelSize, SampleDeadline: cfg.MLLM.WindowDeadline,
 		Log: log, Progress: errOut, ProgressTerminal: terminal,
 		Settings: []report.Setting{
@@ -131,6 +136,28 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout, headline(rep, *out))
 	return nil
+}
+
+// madeWith are the settings a sample's result depends on, as recorded in
+// each line of samples.jsonl.
+func madeWith(cfg *config.Config, layout eval.Layout) samples.Settings {
+	endpoints := make([]string, len(cfg.MLLM.Endpoints))
+	for i, e := range cfg.MLLM.Endpoints {
+		endpoints[i] = redact.URL(e)
+	}
+	slices.Sort(endpoints)
+	inputs := "frames"
+	if layout.Videos != "" {
+		inputs = "videos"
+	}
+	return samples.Settings{
+		Model: cfg.MLLM.Model, Endpoints: endpoints,
+		TauAV: cfg.GAR.TauAV, TauAudio: cfg.GAR.TauAudio, AnalysisTrials: cfg.GAR.AnalysisTrials,
+		ModelSize: cfg.GAR.ModelSize, MaxSources: cfg.GAR.MaxSources,
+		Temperature: cfg.GAR.Temperature, TopP: cfg.GAR.TopP,
+		Schedule: string(cfg.MLLM.Schedule), SupportsN: cfg.MLLM.SupportsN, StructuredOutput: cfg.MLLM.StructuredOutput,
+		Inputs: inputs,
+	}
 }
 
 // applyGateThresholds sets τ_av and τ_audio: a flag wins, then the config

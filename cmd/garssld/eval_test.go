@@ -497,3 +497,81 @@ func TestEvalSettings(t *testing.T) {
 		})
 	}
 }
+
+// A resume refuses (exit 2) a samples.jsonl made with other settings,
+// naming each difference, and leaves it alone; --restart starts over with
+// the new settings, which a later resume accepts. A file whose lines
+// record no settings (written by an older garssld) cannot be checked and
+// is refused the same way.
+func TestEvalResumeRefusesOtherSettings(t *testing.T) {
+	b := synthbench.Make(t, t.TempDir(), synthbench.Spec{Kind: "vggss", N: 3})
+	_, endpoint := startSim(t, b.Truth, nil)
+	other := filepath.Join(t.TempDir(), "other.hcl")
+	if err := os.WriteFile(other, []byte("mllm {\n  model = \"Qwen/Qwen2.5-Omni-3B\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	samplesPath := filepath.Join(out, "samples.jsonl")
+	args := func(extra ...string) []string {
+		return append([]string{"eval", "--dataset", "vggss", "--annotations", b.Annotations, "--frames", b.Frames, "--audio", b.Audio,
+			"--out", out, "--endpoint", endpoint}, extra...)
+	}
+	if code, _, stderr := run(t, args()...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	for _, l := range validateLines(t, samplesPath) {
+		s, _ := l["settings"].(map[string]any)
+		if s["model"] != "Qwen/Qwen2.5-Omni-7B" || s["tau_av"] != 0.5 || s["inputs"] != "frames" {
+			t.Errorf("line %s records the settings %v", l["sample"], s)
+		}
+	}
+	before := readFile(t, samplesPath)
+
+	changed := args("--config", other, "--tau-av", "0.3")
+	code, _, stderr := run(t, changed...)
+	for _, want := range []string{`model "Qwen/Qwen2.5-Omni-7B" → "Qwen/Qwen2.5-Omni-3B" (3 lines, 1 to 3)`, "tau_av 0.5 → 0.3 (3 lines, 1 to 3)", "--restart"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the refusal does not say %q", want)
+		}
+	}
+	if code != 2 || strings.Contains(stderr, "tau_audio") {
+		t.Errorf("resume with another model and τ_av: exit %d, want 2 naming only what changed:\n%s", code, stderr)
+	}
+	if !bytes.Equal(readFile(t, samplesPath), before) {
+		t.Error("the refused resume changed samples.jsonl")
+	}
+
+	if code, _, stderr := run(t, append(changed, "--restart")...); code != 0 {
+		t.Fatalf("--restart: exit %d: %s", code, stderr)
+	}
+	if r := readReport(t, filepath.Join(out, "report.json")); r.Timing.RanSamples != 3 || r.Timing.ResumedSamples != 0 {
+		t.Errorf("--restart ran %d and resumed %d samples, want 3 and 0", r.Timing.RanSamples, r.Timing.ResumedSamples)
+	}
+	for _, l := range validateLines(t, samplesPath) {
+		s, _ := l["settings"].(map[string]any)
+		if s["model"] != "Qwen/Qwen2.5-Omni-3B" || s["tau_av"] != 0.3 {
+			t.Errorf("after --restart, line %s records %v", l["sample"], s)
+		}
+	}
+	if code, _, stderr := run(t, changed...); code != 0 {
+		t.Errorf("resume with the same settings: exit %d: %s", code, stderr)
+	} else if r := readReport(t, filepath.Join(out, "report.json")); r.Timing.ResumedSamples != 3 {
+		t.Errorf("resume with the same settings resumed %d samples, want 3", r.Timing.ResumedSamples)
+	}
+
+	// Lines of an older garssld, without "settings".
+	var old []byte
+	for _, l := range bytes.SplitAfter(readFile(t, samplesPath), []byte("\n")) {
+		if i := bytes.Index(l, []byte(`,"settings":`)); i >= 0 {
+			l = append(l[:i:i], "}\n"...)
+		}
+		old = append(old, l...)
+	}
+	if err := os.WriteFile(samplesPath, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	validateLines(t, samplesPath)
+	if code, _, stderr := run(t, changed...); code != 2 || !strings.Contains(stderr, "no recorded settings to compare with (3 lines, 1 to 3") {
+		t.Errorf("resume of lines without settings: exit %d, want 2:\n%s", code, stderr)
+	}
+}

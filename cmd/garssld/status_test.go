@@ -56,7 +56,9 @@ func startFakeDaemon(t *testing.T, at time.Time) *fakeDaemon {
 		t.Fatal(err)
 	}
 	d.m = m
-	d.watch = health.NewModelWatch(m)
+	model := m.Model()
+	m.UseModel(model)
+	d.watch = health.NewModelWatch(model)
 	srv := httptest.NewServer(health.Handler(health.Config{
 		Gatherer: reg,
 		Ready: func() health.Readiness {

@@ -11,11 +11,16 @@
 //
 // # Decisions where metrics.md is silent
 //
-//   - Rounding in protocol gar is gar.Clip's: half away from zero. Python's
-//     round() is half to even; the two differ only on exact .5 products,
-//     which occur (0.003125·360 = 1.125 per step of the VGG-SS grid) and
-//     move a GT edge by one pixel. Both clip steps of the protocol are the
-//     design §3.5 clip (gar.Clip), including widening a collapsed pair.
+//   - Rounding in protocol gar is Python's round(), half to even
+//     (math.RoundToEven), with the scale 224/W computed before it
+//     multiplies the integer coordinate, as metrics.md states. Ties are
+//     common: the products c·(224/W) that are x.5 exactly are the same 32
+//     for W = 320, 640 and 1280 (c an odd multiple of 5, 10 and 20). In
+//     float64, 28 of them are ties and 4 fall just below (224/320 is not
+//     exactly 0.7: 45·(224/320) = 31.499999999999996), and half away from
+//     zero would move 15 of the 28 up by a pixel. Both clip steps are
+//     the design §3.5 clip (gar.Clip, which widens a collapsed pair); its
+//     own rounding only ever sees integers here.
 //   - Truncation in protocol standard is int(224·v) after clamping to
 //     [0,1], except that a product within 1e-9 below an integer counts as
 //     that integer: bbox_norm holds edges k/W, and 224·(61/224) is

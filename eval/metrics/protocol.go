@@ -50,27 +50,38 @@ type NormBox struct {
 }
 
 // FrameBox is step 1 of protocol gar: the box in inclusive pixels of the
-// W×H frame, each coordinate rounded (round(v·W), and round((x+w)·W) for
-// xywh) and then clipped as design §3.5 says (gar.Clip: bounded, ordered,
-// a collapsed pair widened by one pixel).
+// W×H frame, each coordinate rounded as Python rounds (round(v·W), and
+// round((x+w)·W) for xywh; ties to even) and then clipped as design §3.5
+// says (gar.Clip: bounded, ordered, a collapsed pair widened by one pixel;
+// its own rounding sees integers only).
 func (b NormBox) FrameBox(w, h int) gar.Box {
 	x1, y1, x2, y2 := b.V[0], b.V[1], b.V[2], b.V[3]
 	if b.Format == XYWH {
 		x2, y2 = x1+x2, y1+y2
 	}
 	fw, fh := float64(w), float64(h)
-	return gar.Clip([4]float64{math.Round(x1 * fw), math.Round(y1 * fh), math.Round(x2 * fw), math.Round(y2 * fh)}, w, h)
+	return gar.Clip([4]float64{pyRound(x1 * fw), pyRound(y1 * fh), pyRound(x2 * fw), pyRound(y2 * fh)}, w, h)
 }
 
-// ScaleTo224 is step 2 of protocol gar: round(c·224/W) for x and
-// round(c·224/H) for y, then the design §3.5 clip against 224×224. b is a
-// box in pixels of the W×H frame (gar.Box.Float of an integer box).
+// ScaleTo224 is step 2 of protocol gar: round(c·(224/W)) for x and
+// round(c·(224/H)) for y, then the design §3.5 clip against 224×224. b is a
+// box in pixels of the W×H frame (gar.Box.Float of an integer box). The
+// scale is computed first and then multiplied, as the authors' scripts do
+// (scale_x = 224 / W; int(round(x * scale_x))): 224/320 is not exactly 0.7
+// in float64, so 45·(224/320) = 31.499999999999996 rounds to 31 where
+// (45·224)/320 = 31.5 would round to 32.
 func ScaleTo224(b [4]float64, w, h int) gar.Box {
 	w, h = max(w, 1), max(h, 1)
-	sx := func(c float64) float64 { return math.Round(c * Size / float64(w)) }
-	sy := func(c float64) float64 { return math.Round(c * Size / float64(h)) }
+	scaleX, scaleY := Size/float64(w), Size/float64(h)
+	sx := func(c float64) float64 { return pyRound(c * scaleX) }
+	sy := func(c float64) float64 { return pyRound(c * scaleY) }
 	return gar.Clip([4]float64{sx(b[0]), sy(b[1]), sx(b[2]), sy(b[3])}, Size, Size)
 }
+
+// pyRound is Python 3's round(): a tie goes to the even neighbour
+// (round(2.5) = 2, round(3.5) = 4), which is what the authors' scripts
+// computed every protocol-gar coordinate with.
+func pyRound(v float64) float64 { return math.RoundToEven(v) }
 
 // AddGAR draws a frame-pixel box into m the protocol-gar way: scaled to
 // 224 and filled inclusively of x2 and y2.

@@ -16,7 +16,8 @@ func TestFrameBoxGAR(t *testing.T) {
 	}{
 		{"xyxy rounded", NormBox{XYXY, [4]float64{0.1, 0.2, 0.5, 0.6}}, 640, 360, gar.Box{64, 72, 320, 216}},
 		{"xywh: x2 = round((x+w)·W)", NormBox{XYWH, [4]float64{0.1, 0.2, 0.4, 0.4}}, 640, 360, gar.Box{64, 72, 320, 216}},
-		{"ties round half away from zero (0.0125·360 = 4.5)", NormBox{XYXY, [4]float64{0.0125, 0.0125, 0.5, 0.5}}, 360, 360, gar.Box{5, 5, 180, 180}},
+		{"ties round half to even, as Python (0.0125·360 = 4.5 → 4)", NormBox{XYXY, [4]float64{0.0125, 0.0125, 0.5, 0.5}}, 360, 360, gar.Box{4, 4, 180, 180}},
+		{"0.0375·360 = 13.5 → 14", NormBox{XYXY, [4]float64{0.0375, 0.0375, 0.5, 0.5}}, 360, 360, gar.Box{14, 14, 180, 180}},
 		{"inverted corners are ordered", NormBox{XYXY, [4]float64{0.5, 0.6, 0.1, 0.2}}, 640, 360, gar.Box{64, 72, 320, 216}},
 		{"a huge negative x2 is bounded, then ordered", NormBox{XYXY, [4]float64{0.396875, 0.6625, -2.8823037615171176e+16, 0.984375}}, 320, 320, gar.Box{0, 212, 127, 315}},
 		{"collapsed pair widened by one pixel", NormBox{XYXY, [4]float64{0.26875, 1.0, 0.753125, 1.0}}, 320, 320, gar.Box{86, 319, 241, 319}},
@@ -55,6 +56,50 @@ func TestScaleTo224AndInclusiveMask(t *testing.T) {
 	thin := ScaleTo224(gar.Box{100, 100, 101, 101}.Float(), 1280, 1280)
 	if thin != (gar.Box{18, 18, 19, 19}) {
 		t.Errorf("collapsed box = %v, want [18 18 19 19]", thin)
+	}
+}
+
+// Step 2's ties, computed by hand. c·(224/W) is x.5 exactly (as a
+// rational) when 224c/W = (2k+1)/2, i.e. c = 5(2k+1)·W/320: the odd
+// multiples of 5 for W = 320, of 10 for 640 and of 20 for 1280, with the
+// same 32 products for all three (224/640 is 224/320 halved, exactly, in
+// float64 too). 224/320 in float64 is 0.69999999999999995559, just under
+// 0.7, so 4 of the 32 products fall just under x.5 and are not ties in
+// float64 (tie false): Python computes 45*(224/320) = 31.499999999999996
+// and rounds it to 31, where (45*224)/320 = 31.5 would give 32. The other
+// 28 are ties, and half to even takes the even neighbour: 3.5 → 4,
+// 10.5 → 10, …; half away from zero would differ on the 15 whose floor is
+// even.
+func TestScaleTo224TiesHalfToEven(t *testing.T) {
+	tests := []struct {
+		c320    int     // the coordinate at W = 320; ×2 at 640, ×4 at 1280
+		product float64 // c·(224/W) in float64
+		tie     bool    // the product is x.5 exactly in float64
+		want    int     // Python's round(product)
+	}{
+		{5, 3.5, true, 4}, {15, 10.5, true, 10}, {25, 17.5, true, 18}, {35, 24.5, true, 24},
+		{45, 31.499999999999996, false, 31}, {55, 38.5, true, 38}, {65, 45.5, true, 46}, {75, 52.5, true, 52},
+		{85, 59.499999999999993, false, 59}, {95, 66.5, true, 66}, {105, 73.5, true, 74}, {115, 80.5, true, 80},
+		{125, 87.5, true, 88}, {135, 94.5, true, 94}, {145, 101.5, true, 102}, {155, 108.5, true, 108},
+		{165, 115.49999999999999, false, 115}, {175, 122.49999999999999, false, 122}, {185, 129.5, true, 130}, {195, 136.5, true, 136},
+		{205, 143.5, true, 144}, {215, 150.5, true, 150}, {225, 157.5, true, 158}, {235, 164.5, true, 164},
+		{245, 171.5, true, 172}, {255, 178.5, true, 178}, {265, 185.5, true, 186}, {275, 192.5, true, 192},
+		{285, 199.5, true, 200}, {295, 206.5, true, 206}, {305, 213.5, true, 214}, {315, 220.5, true, 220},
+	}
+	for _, w := range []int{320, 640, 1280} {
+		for _, tt := range tests {
+			c := tt.c320 * w / 320
+			p := float64(c) * (224 / float64(w))
+			if p != tt.product || (p-math.Floor(p) == 0.5) != tt.tie {
+				t.Errorf("W=%d c=%d: c·(224/W) = %.17g, the table says %.17g (tie %v)", w, c, p, tt.product, tt.tie)
+			}
+			// x1 and y1 are the coordinates under test; x2 and y2 the
+			// frame's last pixel, which scales to 223.
+			got := ScaleTo224([4]float64{float64(c), float64(c), float64(w - 1), float64(w - 1)}, w, w)
+			if want := (gar.Box{tt.want, tt.want, 223, 223}); got != want {
+				t.Errorf("W=%d c=%d (%.17g): ScaleTo224 = %v, want %v", w, c, p, got, want)
+			}
+		}
 	}
 }
 

@@ -47,10 +47,12 @@ type Line struct {
 	Detection gar.Detection
 	Failure   *Failure
 	Metrics   Metrics
+	// Settings made the line; nil leaves the member out.
+	Settings *Settings
 }
 
 // MarshalJSON writes {"sample":…, <payload v1 members>, "failure":…,
-// "metrics":…} on one line.
+// "metrics":…, "settings":…} on one line.
 func (l Line) MarshalJSON() ([]byte, error) {
 	det, err := json.Marshal(l.Detection)
 	if err != nil {
@@ -77,6 +79,14 @@ func (l Line) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteString(`,"metrics":`)
 	b.Write(metrics)
+	if l.Settings != nil {
+		set, err := json.Marshal(l.Settings)
+		if err != nil {
+			return nil, fmt.Errorf("sample %q settings: %w", l.Sample, err)
+		}
+		b.WriteString(`,"settings":`)
+		b.Write(set)
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -85,7 +95,7 @@ func (l Line) MarshalJSON() ([]byte, error) {
 // trip: eval scores its own lines through it.
 func PredictionOf(l Line) Prediction {
 	d := &l.Detection
-	p := Prediction{Sample: l.Sample, Status: string(d.Status), Failure: l.Failure}
+	p := Prediction{Sample: l.Sample, Status: string(d.Status), Failure: l.Failure, Settings: l.Settings}
 	p.Frame.Width, p.Frame.Height = d.Frame.Width, d.Frame.Height
 	p.Frame.ModelWidth, p.Frame.ModelHeight = d.Frame.ModelWidth, d.Frame.ModelHeight
 	p.Audio.Label = d.Audio.Label

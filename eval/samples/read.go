@@ -39,6 +39,9 @@ type Prediction struct {
 	LatencyMS struct {
 		Total int64 `json:"total"`
 	} `json:"latency_ms"`
+	// Settings are those the line was made with; nil in lines written
+	// before garssld recorded them.
+	Settings *Settings `json:"settings"`
 }
 
 // PredictedSource is one predicted box.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +315,26 @@ func TestPredictionOfMatchesRead(t *testing.T) {
 		if got, want := PredictionOf(l), f.Records[0].Pred; !reflect.DeepEqual(got, want) {
 			t.Errorf("PredictionOf = %+v\nRead gives   %+v", got, want)
 		}
+	}
+}
+
+// Differences names every setting that changed, and only those; the
+// endpoints are a set.
+func TestSettingsDifferences(t *testing.T) {
+	was := Settings{Model: "m", Endpoints: []string{"http://a/v1", "http://b/v1"}, TauAV: 0.5, TauAudio: 0.75, AnalysisTrials: 5,
+		ModelSize: 224, MaxSources: 1, Temperature: 0.4, TopP: 0.9, Schedule: "parallel", StructuredOutput: true, Inputs: "frames"}
+	same := was
+	same.Endpoints = []string{"http://b/v1", "http://a/v1"}
+	if d := same.Differences(was); len(d) != 0 {
+		t.Errorf("the same settings, endpoints reordered: %v", d)
+	}
+	now := Settings{Model: "n", Endpoints: []string{"http://a/v1"}, TauAV: 0.3, TauAudio: 0.5, AnalysisTrials: 3,
+		ModelSize: 448, MaxSources: 2, Temperature: 0.7, TopP: 1, Schedule: "sequential", SupportsN: true, Inputs: "videos"}
+	want := []string{`model "m" → "n"`, `endpoints ["http://a/v1" "http://b/v1"] → ["http://a/v1"]`, "tau_av 0.5 → 0.3",
+		"tau_audio 0.75 → 0.5", "analysis_trials 5 → 3", "model_size 224 → 448", "max_sources 1 → 2", "temperature 0.4 → 0.7",
+		"top_p 0.9 → 1", `schedule "parallel" → "sequential"`, "supports_n false → true", "structured_output true → false",
+		`inputs "frames" → "videos"`}
+	if got := now.Differences(was); !slices.Equal(got, want) {
+		t.Errorf("Differences:\n got %q\nwant %q", got, want)
 	}
 }

@@ -37,6 +37,15 @@ type Config struct {
 
 	// TLS, when set, makes the listener TLS-only.
 	TLS *TLS
+
+	// ACL, when not empty, is written to an acl_file: mosquitto's
+	// "user <name>" and "topic [read|write|readwrite] <filter>" lines;
+	// those before any "user" line apply to anonymous clients.
+	ACL string
+
+	// MessageSizeLimit, when above 0, makes the broker drop publishes with
+	// a larger payload (acknowledging them to MQTT 3.1.1 clients).
+	MessageSizeLimit int
 }
 
 // TLS names the broker's PEM files.
@@ -136,11 +145,16 @@ func (b *Broker) writeConfig(cfg Config) error {
 	// could not read the test's private directory.
 	c.WriteString("user root\n")
 	fmt.Fprintf(&c, "log_dest file %s\n", b.log)
-	c.WriteString("log_type error\nlog_type warning\nlog_type notice\nlog_type information\n")
+	// subscribe and unsubscribe log "<client> [<qos>] <filter>" lines,
+	// which tests of a client's subscriptions read.
+	c.WriteString("log_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\nlog_type unsubscribe\n")
 	c.WriteString("connection_messages true\nlog_timestamp_format %H:%M:%S\n")
 	// Persistent sessions must not lose messages queued for an offline
-	// subscriber during a test (mosquitto's default cap is 1000).
-	c.WriteString("max_queued_messages 0\nmax_inflight_messages 0\n")
+	// subscriber during a test (mosquitto's default cap is 1000). Not 0
+	// (no cap): mosquitto 2.0.11 compares a refused publish's client queue
+	// with the cap, finds it ">= 0" and disconnects the client, so an ACL
+	// that denies a QoS 1 publish would look like a flapping connection.
+	c.WriteString("max_queued_messages 10000000\nmax_inflight_messages 0\n")
 	if cfg.Persistence {
 		pdir := filepath.Join(b.dir, "persist") + "/"
 		if err := os.MkdirAll(pdir, 0o700); err != nil {
@@ -161,6 +175,16 @@ func (b *Broker) writeConfig(cfg Config) error {
 		fmt.Fprintf(&c, "allow_anonymous false\npassword_file %s\n", pw)
 	} else {
 		c.WriteString("allow_anonymous true\n")
+	}
+	if cfg.ACL != "" {
+		acl := filepath.Join(b.dir, "acl")
+		if err := os.WriteFile(acl, []byte(cfg.ACL), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(&c, "acl_file %s\n", acl)
+	}
+	if cfg.MessageSizeLimit > 0 {
+		fmt.Fprintf(&c, "message_size_limit %d\n", cfg.MessageSizeLimit)
 	}
 	if t := cfg.TLS; t != nil {
 		fmt.Fprintf(&c, "cafile %s\ncertfile %s\nkeyfile %s\n", t.CAFile, t.CertFile, t.KeyFile)
@@ -248,6 +272,28 @@ func (b *Broker) Stop() {
 		<-b.done
 	}
 	b.cmd, b.done = nil, nil
+}
+
+// Restart stops the broker, rewrites its config as cfg (on the same port
+// and directory, so persistence carries over) and starts it again.
+func (b *Broker) Restart(cfg Config) {
+	b.t.Helper()
+	b.Stop()
+	if err := b.writeConfig(cfg); err != nil {
+		b.t.Fatalf("mosquittotest: %v", err)
+	}
+	b.Start()
+}
+
+// PID is the broker process's id, or 0 while it is stopped: for
+// measuring its CPU time.
+func (b *Broker) PID() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
 }
 
 // Running reports whether the broker process is up.
