@@ -217,10 +217,13 @@ stream "front" {
   window = "3s"
   hop = "3s"
 
-  # Windows waiting for the model; the oldest is dropped when full.
+  # Windows waiting for the model; the oldest is dropped when full. The
+  # newest is analysed first; older ones that could no longer finish fresh
+  # after it are then dropped (superseded).
   max_queue = 2
 
-  # Drop a window that waited this long since it ended.
+  # Drop a window that waited this long since it ended; one with less time
+  # left than the model usually takes is not started (too_late).
   stale_after = "10s"
 
   # Restart at the end; file inputs only.

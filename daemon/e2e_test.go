@@ -16,7 +16,7 @@ import (
 
 // schedulerDropReasons are the reasons the scheduler counts a cut window
 // as dropped; windowing's own (no_frame, gap) concern windows never cut.
-var schedulerDropReasons = []string{schedule.DropQueueFull, schedule.DropStale, schedule.DropPaused, schedule.DropRemoved, schedule.DropShutdown}
+var schedulerDropReasons = []string{schedule.DropQueueFull, schedule.DropStale, schedule.DropTooLate, schedule.DropSuperseded, schedule.DropPaused, schedule.DropRemoved, schedule.DropShutdown}
 
 func schedulerDrops(m metricSet, stream string) (total float64, byReason map[string]float64) {
 	byReason = m.byLabel("garssl_windows_dropped_total", "reason", map[string]string{"stream": stream})

@@ -55,12 +55,10 @@ func (d *Daemon) publishDetection(stream string, seq uint64, det *gar.Detection)
 	d.pub.Load().Detection(stream, seq, payload)
 }
 
-// observeDetection feeds the GAR metrics from a result: each stage's
-// latency and each source's gate decision.
+// observeDetection feeds the GAR metrics from a result of any status: each
+// stage's latency (a failed window's stages count too: leaving them out
+// would hide the slow ones) and each source's gate decision.
 func observeDetection(m *metrics.Metrics, det *gar.Detection) {
-	if det.Status != gar.StatusOK {
-		return
-	}
 	for stage, ms := range map[string]int64{
 		"locate": det.LatencyMS.Locate, "audio": det.LatencyMS.Audio,
 		"analysis": det.LatencyMS.Analysis, "refine": det.LatencyMS.Refine,

@@ -20,8 +20,9 @@ func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
 }
 
 // readiness gathers what /readyz decides from: the broker connection, the
-// streams' states, the model endpoints' breakers and refusals, and whether
-// shutdown began. Called from HTTP handlers.
+// streams' states, the model endpoints' breakers and refusals, the streams
+// the model is too slow for, and whether shutdown began. Called from HTTP
+// handlers.
 func (d *Daemon) readiness() health.Readiness {
 	pub := d.pub.Load()
 	r := health.Readiness{
@@ -31,6 +32,10 @@ func (d *Daemon) readiness() health.Readiness {
 		Warnings:      pub.Warnings(),
 		Endpoints:     d.watch.Load().Endpoints(),
 		Streams:       map[string]string{},
+	}
+	for _, g := range d.sched.Load().Degraded() {
+		r.Degraded = append(r.Degraded, health.DegradedStream{Stream: g.Stream, Dropped: g.Dropped,
+			ServiceTime: g.ServiceTime, StaleAfter: g.StaleAfter})
 	}
 	for _, run := range d.runningStreams() {
 		state, _, _ := run.sup.status()

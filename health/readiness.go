@@ -36,6 +36,34 @@ type Readiness struct {
 	// whose windows all turn stale, detections the broker does not echo.
 	// /readyz stays 200 and lists them.
 	Warnings []string
+	// Degraded are the streams whose recent windows were all dropped before
+	// they could be delivered fresh (schedule.Scheduler.Degraded). Each is a
+	// warning; when every running stream is degraded, nothing is delivered
+	// and /readyz answers 503.
+	Degraded []DegradedStream
+}
+
+// DegradedStream is a stream the model is too slow for.
+type DegradedStream struct {
+	Stream string
+	// Dropped counts its windows dropped in a row for freshness.
+	Dropped int
+	// ServiceTime is the measured time of one window's GAR loop (0: not
+	// measured yet); StaleAfter the stream's stale_after.
+	ServiceTime, StaleAfter time.Duration
+}
+
+// warning says what a degraded stream means and which settings help.
+func (d DegradedStream) warning() string {
+	took := "not measured yet"
+	if d.ServiceTime > 0 {
+		took = d.ServiceTime.Round(10*time.Millisecond).String() + " per window (p90 of recent windows)"
+	}
+	return fmt.Sprintf("stream %s is degraded: its last %d windows were dropped before they could be delivered fresh "+
+		"(stale, too_late, superseded or queue_full); the model takes %s, more than stream.stale_after = %s allows "+
+		"once windows wait their turn. What helps: a longer stream.stale_after, a higher mllm.max_in_flight or another "+
+		"endpoint if the server has capacity, fewer gar.analysis_trials, a smaller mllm.model or gar.model_size, "+
+		"or fewer windows (a longer stream.hop)", d.Stream, d.Dropped, took, d.StaleAfter)
 }
 
 // Endpoint is one model endpoint's health as far as readiness cares.
@@ -111,6 +139,11 @@ func Decide(r Readiness) Report {
 	}
 	if reason := streamsReason(r.Streams); reason != "" {
 		rep.Reasons = append(rep.Reasons, reason)
+	} else if reason := degradedReason(r.Streams, r.Degraded); reason != "" {
+		rep.Reasons = append(rep.Reasons, reason)
+	}
+	for _, d := range r.Degraded {
+		rep.Warnings = append(rep.Warnings, d.warning())
 	}
 	usable := 0
 	var problems []string
@@ -136,6 +169,26 @@ func Decide(r Readiness) Report {
 	rep.Reasons = append(rep.Reasons, r.Problems...)
 	rep.Ready = len(rep.Reasons) == 0
 	return rep
+}
+
+// degradedReason is the reason when no running stream delivers: every one
+// is degraded. A running stream that is not degraded can still deliver.
+func degradedReason(streams map[string]string, degraded []DegradedStream) string {
+	if len(degraded) == 0 {
+		return ""
+	}
+	var names []string
+	for name, state := range streams {
+		if state != "running" {
+			continue
+		}
+		if !slices.ContainsFunc(degraded, func(d DegradedStream) bool { return d.Stream == name }) {
+			return ""
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return "streams: every running stream is degraded, no window is delivered fresh (" + strings.Join(names, ", ") + "; see warnings)"
 }
 
 func streamsReason(streams map[string]string) string {

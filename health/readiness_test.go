@@ -11,6 +11,48 @@ import (
 
 const gpu1, gpu2 = "http://gpu-1:8000/v1", "http://gpu-2:8000/v1"
 
+// A degraded stream is a warning; 503 only when every running stream is
+// degraded, since then nothing is delivered.
+func TestDecideDegraded(t *testing.T) {
+	closed := []Endpoint{{Name: gpu1, Breaker: mllm.BreakerClosed}}
+	front := DegradedStream{Stream: "front", Dropped: 12, ServiceTime: 7234 * time.Millisecond, StaleAfter: 6 * time.Second}
+	back := DegradedStream{Stream: "back", Dropped: 10, StaleAfter: 6 * time.Second}
+	tests := []struct {
+		name     string
+		streams  map[string]string
+		degraded []DegradedStream
+		reasons  []string
+	}{
+		{"one of two degraded", map[string]string{"front": "running", "back": "running"}, []DegradedStream{front}, []string{}},
+		{"both degraded", map[string]string{"front": "running", "back": "running"}, []DegradedStream{front, back},
+			[]string{"streams: every running stream is degraded, no window is delivered fresh (back, front; see warnings)"}},
+		{"the only running one degraded", map[string]string{"front": "running", "back": "paused"}, []DegradedStream{front},
+			[]string{"streams: every running stream is degraded, no window is delivered fresh (front; see warnings)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := Decide(Readiness{MQTTConnected: true, Streams: tt.streams, Endpoints: closed, Degraded: tt.degraded,
+				Warnings: []string{"other"}})
+			if !reflect.DeepEqual(rep.Reasons, tt.reasons) || rep.Ready != (len(tt.reasons) == 0) {
+				t.Errorf("ready %v, reasons %q; want %q", rep.Ready, rep.Reasons, tt.reasons)
+			}
+			if len(rep.Warnings) != 1+len(tt.degraded) || rep.Warnings[0] != "other" {
+				t.Fatalf("warnings %q: want the other component's first, then one per degraded stream", rep.Warnings)
+			}
+		})
+	}
+	got := front.warning()
+	for _, want := range []string{"stream front is degraded", "last 12 windows", "7.23s per window", "stream.stale_after = 6s",
+		"mllm.max_in_flight", "gar.analysis_trials", "smaller mllm.model"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warning %q does not say %q", got, want)
+		}
+	}
+	if got := back.warning(); !strings.Contains(got, "not measured yet") {
+		t.Errorf("warning without a service time: %q", got)
+	}
+}
+
 func TestDecide(t *testing.T) {
 	running := map[string]string{"front": "running", "back": "reconnecting"}
 	closed := []Endpoint{{Name: gpu1, Breaker: mllm.BreakerClosed}}

@@ -7,7 +7,8 @@
 // Metrics implements the observers the other packages call: mllm.Observer
 // through Model (Request, BreakerState; one per model client, exported from
 // UseModel on), the scheduler's and GAR loop's measurements
-// (WindowDone, Dropped, QueueDepth, AgeAtPublish, StageLatency, Gate), and,
+// (WindowDone, WindowAnalysed, Dropped, QueueDepth, AgeAtPublish,
+// StageLatency, Gate), and,
 // through MQTT(), the publisher's observer. Counters that capture and
 // windowing already keep are not counted twice: a collector reads them at
 // scrape time from the StreamSnapshots the daemon returns, as

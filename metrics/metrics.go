@@ -106,8 +106,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			"Windows that went through the GAR loop or its shortcut and were handed to the publisher, by stream and outcome (the payload status: ok, silent, mllm_unavailable, invalid_model_output).",
 			"stream", "outcome"),
 		windowDuration: b.histogramVec("gar_window_duration_seconds",
-			"Time the GAR loop took for one window, all stages, by stream.",
-			LatencyBuckets, "stream"),
+			"Time the GAR loop took for one window that reached the model, all stages, by stream and outcome: published (any status) or dropped (cut or stale before a result, not published).",
+			LatencyBuckets, "stream", "outcome"),
 		stageDuration: b.histogramVec("gar_stage_duration_seconds",
 			"Time one GAR stage (locate, audio, analysis, refine) took within a window, retries included.",
 			LatencyBuckets, "stage"),
@@ -192,18 +192,26 @@ func (b *builder) histogramVec(name, help string, buckets []float64, labels ...s
 }
 
 // WindowDone counts one window handed to the publisher with its outcome
-// (the payload status) and records how long its GAR loop took; d is zero
-// for windows that skipped the model (silent).
-func (m *Metrics) WindowDone(stream, outcome string, d time.Duration) {
+// (the payload status).
+func (m *Metrics) WindowDone(stream, outcome string) {
 	m.streamMu.RLock()
 	defer m.streamMu.RUnlock()
 	if m.forgotten[stream] {
 		return
 	}
 	m.windows.WithLabelValues(stream, outcome).Inc()
-	if d > 0 {
-		m.windowDuration.WithLabelValues(stream).Observe(d.Seconds())
+}
+
+// WindowAnalysed records how long the GAR loop of a window that reached the
+// model took, with its outcome: published or dropped. Slow windows that are
+// cut and dropped count too, so that the histogram shows an overload.
+func (m *Metrics) WindowAnalysed(stream, outcome string, d time.Duration) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if m.forgotten[stream] {
+		return
 	}
+	m.windowDuration.WithLabelValues(stream, outcome).Observe(d.Seconds())
 }
 
 // Dropped counts one window of stream dropped before the GAR loop, e.g.

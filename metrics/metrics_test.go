@@ -1,6 +1,10 @@
 package metrics
 
 import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +61,10 @@ func exercise(m *Metrics) {
 	model.Request("http://gpu-1:8000/v1", "analysis", mllm.ResultHTTP5xx, 2*time.Second)
 	model.Request("", "refine", mllm.ResultBreakerOpen, 0)
 	model.BreakerState("http://gpu-1:8000/v1", mllm.BreakerOpen)
-	m.WindowDone("front", "ok", 2500*time.Millisecond)
-	m.WindowDone("front", "silent", 0)
+	m.WindowDone("front", "ok")
+	m.WindowDone("front", "silent")
+	m.WindowAnalysed("front", "published", 2500*time.Millisecond)
+	m.WindowAnalysed("front", "dropped", 6*time.Second)
 	m.Dropped("front", "stale")
 	m.Dropped("front", "queue_full")
 	m.Dropped("front", "queue_full")
@@ -238,10 +244,14 @@ garssl_mllm_request_duration_seconds_count{endpoint="http://gpu-1:8000/v1",stage
 
 func TestSchedulerAndGARValues(t *testing.T) {
 	m, reg := newTestMetrics(t)
-	m.WindowDone("front", "ok", 2500*time.Millisecond)
-	m.WindowDone("front", "ok", 4*time.Second)
-	m.WindowDone("front", "silent", 0)
-	m.WindowDone("back", "mllm_unavailable", 30*time.Second)
+	m.WindowDone("front", "ok")
+	m.WindowDone("front", "ok")
+	m.WindowDone("front", "silent")
+	m.WindowDone("back", "mllm_unavailable")
+	m.WindowAnalysed("front", "published", 2500*time.Millisecond)
+	m.WindowAnalysed("front", "published", 4*time.Second)
+	m.WindowAnalysed("front", "dropped", 7*time.Second)
+	m.WindowAnalysed("back", "published", 30*time.Second)
 	m.Gate(GateRefined)
 	m.Gate(GateSkipped)
 	m.Gate(GateSkipped)
@@ -272,9 +282,14 @@ garssl_last_result_timestamp_seconds{stream="front"} 1.7408304e+09
 		"garssl_last_result_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
-	// Silent windows never reached the model: only three GAR durations.
-	if n := histogramCount(t, reg, "garssl_gar_window_duration_seconds", "front"); n != 2 {
-		t.Errorf("front's window duration count = %d, want 2 (the silent window has no GAR time)", n)
+	// Every window that reached the model has a GAR time, the dropped one
+	// too, under its own outcome.
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP garssl_gar_window_duration_seconds Time the GAR loop took for one window that reached the model, all stages, by stream and outcome: published (any status) or dropped (cut or stale before a result, not published).
+# TYPE garssl_gar_window_duration_seconds histogram
+`+durationSeries("back", "published", 30)+durationSeries("front", "dropped", 7)+durationSeries("front", "published", 2.5, 4)),
+		"garssl_gar_window_duration_seconds"); err != nil {
+		t.Error(err)
 	}
 	if n := histogramCount(t, reg, "garssl_result_age_seconds", "front"); n != 1 {
 		t.Errorf("front's result age count = %d, want 1", n)
@@ -282,6 +297,32 @@ garssl_last_result_timestamp_seconds{stream="front"} 1.7408304e+09
 	if n := histogramCount(t, reg, "garssl_gar_stage_duration_seconds", ""); n != 1 {
 		t.Errorf("stage duration count = %d, want 1", n)
 	}
+}
+
+// durationSeries is the exposition of one garssl_gar_window_duration_seconds
+// series holding the given observations, in seconds.
+func durationSeries(stream, outcome string, obs ...float64) string {
+	var b strings.Builder
+	sum := 0.0
+	for _, o := range obs {
+		sum += o
+	}
+	for _, le := range append(slices.Clone(LatencyBuckets), math.Inf(1)) {
+		n := 0
+		for _, o := range obs {
+			if o <= le {
+				n++
+			}
+		}
+		bound := strconv.FormatFloat(le, 'g', -1, 64)
+		if math.IsInf(le, 1) {
+			bound = "+Inf"
+		}
+		fmt.Fprintf(&b, "garssl_gar_window_duration_seconds_bucket{outcome=%q,stream=%q,le=%q} %d\n", outcome, stream, bound, n)
+	}
+	fmt.Fprintf(&b, "garssl_gar_window_duration_seconds_sum{outcome=%q,stream=%q} %g\n", outcome, stream, sum)
+	fmt.Fprintf(&b, "garssl_gar_window_duration_seconds_count{outcome=%q,stream=%q} %d\n", outcome, stream, len(obs))
+	return b.String()
 }
 
 // families gathers reg, by family name.
@@ -320,7 +361,7 @@ func TestStreamCollector(t *testing.T) {
 	m.Dropped("gone", "stale") // a stream without a snapshot keeps its drops
 
 	const want = `
-# HELP garssl_windows_dropped_total Windows of the stream lost before a result, by reason: cut failures counted by windowing, and stale or queue_full drops by the scheduler.
+# HELP garssl_windows_dropped_total Windows of the stream lost before a result, by reason: cut failures counted by windowing, and the scheduler's drops (stale, too_late, superseded, queue_full, paused, removed, shutdown).
 # TYPE garssl_windows_dropped_total counter
 garssl_windows_dropped_total{reason="no_frame",stream="front"} 5
 garssl_windows_dropped_total{reason="queue_full",stream="front"} 1
@@ -445,7 +486,8 @@ garssl_mqtt_commands_total{result="unknown_stream"} 0
 func TestForgetStream(t *testing.T) {
 	m, reg := newTestMetrics(t)
 	for _, s := range []string{"front", "back"} {
-		m.WindowDone(s, "ok", time.Second)
+		m.WindowDone(s, "ok")
+		m.WindowAnalysed(s, "published", time.Second)
 		m.Dropped(s, "stale")
 		m.QueueDepth(s, 1)
 		m.AgeAtPublish(s, time.Second)
@@ -473,7 +515,8 @@ func TestForgetStream(t *testing.T) {
 
 	// A removed stream's windows still at the model end after it is
 	// forgotten: they make no series again.
-	m.WindowDone("back", "ok", time.Second)
+	m.WindowDone("back", "ok")
+	m.WindowAnalysed("back", "dropped", time.Second)
 	m.Dropped("back", "removed")
 	m.QueueDepth("back", 0)
 	m.AgeAtPublish("back", time.Second)
@@ -482,7 +525,8 @@ func TestForgetStream(t *testing.T) {
 	}
 	// A stream of that name added by a later reload counts anew.
 	m.AddStream("back")
-	m.WindowDone("back", "ok", time.Second)
+	m.WindowDone("back", "ok")
+	m.WindowAnalysed("back", "published", time.Second)
 	if n := seriesWith(t, reg, "stream", "back"); n != 2 { // windows and window duration
 		t.Errorf("the stream added again has %d series, want 2", n)
 	}

@@ -66,7 +66,7 @@ func newStreamCollector(snapshots func() []StreamSnapshot) *streamCollector {
 		discontinuities: desc("capture_discontinuities_total", "Timestamp jumps in the stream that the window timeline absorbed."),
 		abandoned:       desc("capture_abandoned_total", "Capture sessions of the stream that did not stop within 5 s when told to (stuck in a system call) and were left behind; each holds a thread and its input until the call returns."),
 		windowsCut:      desc("windows_cut_total", "Windows cut from the stream and handed to the scheduler."),
-		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and stale or queue_full drops by the scheduler.", "reason"),
+		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and the scheduler's drops (stale, too_late, superseded, queue_full, paused, removed, shutdown).", "reason"),
 		silence:         desc("audio_silence_filled_seconds_total", "Audio gaps in the stream filled with silence."),
 	}
 }

@@ -63,12 +63,15 @@ type observer struct {
 	ages    map[string][]time.Duration
 	depth   map[string]int
 	maxDep  map[string]int
+	// analysed: stream → outcome → GAR times of windows that reached the model
+	analysed map[string]map[string][]time.Duration
 }
 
 func newObserver() *observer {
 	return &observer{
 		dropped: map[string]map[string]int{}, done: map[string]map[string]int{},
 		ages: map[string][]time.Duration{}, depth: map[string]int{}, maxDep: map[string]int{},
+		analysed: map[string]map[string][]time.Duration{},
 	}
 }
 
@@ -92,10 +95,19 @@ func (o *observer) QueueDepth(stream string, n int) {
 	o.maxDep[stream] = max(o.maxDep[stream], n)
 }
 
-func (o *observer) WindowDone(stream, status string, _ time.Duration) {
+func (o *observer) WindowDone(stream, status string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	bump(o.done, stream, status)
+}
+
+func (o *observer) WindowAnalysed(stream, outcome string, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.analysed[stream] == nil {
+		o.analysed[stream] = map[string][]time.Duration{}
+	}
+	o.analysed[stream][outcome] = append(o.analysed[stream][outcome], took)
 }
 
 func (o *observer) AgeAtPublish(stream string, age time.Duration) {

@@ -20,6 +20,24 @@ const (
 	// DropShutdown: the scheduler stopped while the window waited, ran past
 	// the shutdown timeout, or arrived after Run ended.
 	DropShutdown = "shutdown"
+	// DropSuperseded: a newer window of its stream started while it waited
+	// (the newest window is analysed first), and it had too little time
+	// left to finish fresh after that one (two service estimates).
+	DropSuperseded = "superseded"
+	// DropTooLate: when its turn came it had less time left before
+	// stale_after than the model usually takes (the service estimate), so
+	// it was dropped before it cost a request.
+	DropTooLate = "too_late"
+)
+
+// Outcomes reported to Observer.WindowAnalysed: exclusive.
+const (
+	// OutcomePublished: the window's result was published, whatever its
+	// status.
+	OutcomePublished = "published"
+	// OutcomeDropped: the window was cut or turned stale before a result,
+	// or its stream was removed, or shutdown cancelled it; not published.
+	OutcomeDropped = "dropped"
 )
 
 // Observer receives the scheduler's measurements; the daemon backs it with
@@ -33,9 +51,12 @@ type Observer interface {
 	// after every change (0 when the stream is paused or removed).
 	QueueDepth(stream string, n int)
 	// WindowDone reports one published window, with its payload status
-	// (ok, silent, mllm_unavailable, invalid_model_output) and the time
-	// from the start of its analysis to its result (0 for silent windows).
-	WindowDone(stream, status string, took time.Duration)
+	// (ok, silent, mllm_unavailable, invalid_model_output).
+	WindowDone(stream, status string)
+	// WindowAnalysed reports every window that reached the model (not the
+	// silent ones) with its outcome, OutcomePublished or OutcomeDropped,
+	// and the time from the start of its analysis to its end.
+	WindowAnalysed(stream, outcome string, took time.Duration)
 	// AgeAtPublish reports, for every published window, the time from the
 	// window's end (wall clock, measured on the monotonic clock) to its
 	// hand-over to the publisher.
@@ -52,7 +73,10 @@ func (NopObserver) Dropped(string, string) {}
 func (NopObserver) QueueDepth(string, int) {}
 
 // WindowDone implements Observer.
-func (NopObserver) WindowDone(string, string, time.Duration) {}
+func (NopObserver) WindowDone(string, string) {}
+
+// WindowAnalysed implements Observer.
+func (NopObserver) WindowAnalysed(string, string, time.Duration) {}
 
 // AgeAtPublish implements Observer.
 func (NopObserver) AgeAtPublish(string, time.Duration) {}

@@ -83,7 +83,7 @@ func TestTwoStreamsShareAHalfSpeedModelEvenly(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	checkAccounts(t, r, s, submitted, schedule.DropQueueFull)
+	checkAccounts(t, r, s, submitted, schedule.DropQueueFull, schedule.DropSuperseded, schedule.DropTooLate)
 	if submitted["a"] == most || submitted["b"] == most {
 		t.Fatalf("the model analysed only %d windows of %d submitted", len(r.pub.all()), submitted["a"]+submitted["b"])
 	}
@@ -123,7 +123,7 @@ func TestFloodingStreamDoesNotStarveAnother(t *testing.T) {
 	go func() { defer wg.Done(); feed(t, r, "quiet", quietWindows, quietInterval) }()
 	go func() { defer wg.Done(); feed(t, r, "flood", 10*quietWindows, quietInterval/10) }()
 	wg.Wait()
-	checkAccounts(t, r, s, map[string]int{"flood": 10 * quietWindows, "quiet": quietWindows}, schedule.DropQueueFull)
+	checkAccounts(t, r, s, map[string]int{"flood": 10 * quietWindows, "quiet": quietWindows}, schedule.DropQueueFull, schedule.DropSuperseded, schedule.DropTooLate)
 
 	quiet, flood := r.pub.count("quiet"), r.pub.count("flood")
 	t.Logf("analysed quiet=%d of %d, flood=%d of %d", quiet, quietWindows, flood, 10*quietWindows)

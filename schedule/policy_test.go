@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/schedule"
 )
 
-func TestQueueDropsOldestAndCountsEveryDrop(t *testing.T) {
+func TestNewestQueuedWindowStartsAndEveryDropIsCounted(t *testing.T) {
 	clock := newFakeClock()
 	loc := newFakeLocalizer()
-	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, time.Hour))
+	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, 10*time.Second))
 
 	now := clock.Now()
 	for seq := uint64(1); seq <= 6; seq++ {
@@ -37,22 +38,23 @@ func TestQueueDropsOldestAndCountsEveryDrop(t *testing.T) {
 	if got := r.obs.queueDepth("a"); got != 2 {
 		t.Fatalf("queue depth = %d, want 2", got)
 	}
-	var order []string
-	for range 2 {
-		loc.finishOne(t)
-		order = append(order, loc.next(t))
+	// Window 1 takes 4 s, the service estimate. The newest starts next
+	// (6 s left); the one it overtook could not finish fresh after it (6 s
+	// left, less than two estimates) and is superseded.
+	clock.Advance(4 * time.Second)
+	loc.finishOne(t)
+	if id := loc.next(t); id != "robot/a/6" {
+		t.Fatalf("window started after the first: %s, want robot/a/6", id)
 	}
 	loc.finishOne(t)
-	if want := []string{"robot/a/5", "robot/a/6"}; !slices.Equal(order, want) {
-		t.Fatalf("windows started after the first: %v, want %v", order, want)
-	}
 	waittest.For(t, "every window accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
-	if got, want := r.pub.seqs("a"), []uint64{1, 5, 6}; !slices.Equal(got, want) {
+	if got, want := r.pub.seqs("a"), []uint64{1, 6}; !slices.Equal(got, want) {
 		t.Fatalf("published seqs %v, want %v", got, want)
 	}
-	if got := r.obs.totalDrops("a"); got != 3 {
-		t.Fatalf("drops = %d (%v), want 3 queue_full", got, r.obs.dropped["a"])
+	if got, sup := r.obs.totalDrops("a"), r.obs.drops("a", schedule.DropSuperseded); got != 4 || sup != 1 {
+		t.Fatalf("drops %v, want 3 queue_full and 1 superseded", r.obs.dropped["a"])
 	}
+	loc.noneStarted(t)
 	loc.mu.Lock()
 	defer loc.mu.Unlock()
 	if loc.maxInFl != 1 {
@@ -66,63 +68,48 @@ func TestStaleWindowsAreDroppedNotPublished(t *testing.T) {
 	loc := newFakeLocalizer()
 	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc, streamCfg("a", 2, staleAfter), streamCfg("b", 2, staleAfter))
 
-	t0 := clock.Now()
-	r.submit(t, window(t, "b", 1, t0, false, false)) // runs; a has the next turn
-	loc.next(t)
-	r.submit(t, window(t, "a", 1, t0.Add(-8*time.Second), false, false)) // a late window: queued
-	r.submit(t, window(t, "a", 2, t0, false, false))                     // queued
-	r.submit(t, window(t, "b", 2, t0, false, false))                     // queued
-	clock.Advance(3 * time.Second)                                       // a/1 is 11 s old, the others 3 s
-
-	// a's turn comes when b/1 ends: a/1 is stale and skipped, and a keeps
-	// its turn, so a/2 starts before b/2.
-	loc.finishOne(t)
-	if id := loc.next(t); id != "robot/a/2" {
-		t.Fatalf("after b/1: started %s, want robot/a/2", id)
-	}
-	waittest.For(t, "b/1 published", 20*time.Second, func() bool { return r.pub.find("b", 1) != nil })
-	if got := r.pub.find("b", 1).LatencyMS.AgeAtPublish; got != 3000 {
-		t.Fatalf("b/1 age_at_publish = %d ms, want 3000 (fake clock)", got)
-	}
-	if got := r.obs.drops("a", schedule.DropStale); got != 1 {
-		t.Fatalf("stale drops = %d, want 1 (a/1)", got)
-	}
-	if slices.Contains(loc.callIDs(), "robot/a/1") {
-		t.Fatal("stale window a/1 reached the model")
-	}
-
-	// a/2's result comes back when it is 11 s old: never published. b/2,
-	// as old, is dropped when its turn comes.
-	clock.Advance(8 * time.Second)
-	loc.finishOne(t)
-	waittest.For(t, "a and b accounted for", 20*time.Second, func() bool { return r.accounted("a", 2) && r.accounted("b", 2) })
-	if d := r.pub.find("a", 2); d != nil {
-		t.Fatalf("a/2 published at age %d ms, older than stale_after %s", d.LatencyMS.AgeAtPublish, staleAfter)
-	}
-	if a, b := r.obs.drops("a", schedule.DropStale), r.obs.drops("b", schedule.DropStale); a != 2 || b != 1 {
-		t.Fatalf("stale drops a=%d b=%d, want 2 and 1", a, b)
-	}
-	loc.noneStarted(t)
-
 	// A window pushed out of a full queue when already stale is counted as
 	// stale, not queue_full.
 	now := clock.Now()
-	r.submit(t, window(t, "a", 3, now, false, false)) // runs
+	r.submit(t, window(t, "a", 1, now, false, false)) // runs
 	loc.next(t)
-	r.submit(t, window(t, "a", 4, now.Add(-20*time.Second), false, false))
-	r.submit(t, window(t, "a", 5, now, false, false))
-	r.submit(t, window(t, "a", 6, now, false, false)) // pushes 4 out
-	if got, full := r.obs.drops("a", schedule.DropStale), r.obs.drops("a", schedule.DropQueueFull); got != 3 || full != 0 {
-		t.Fatalf("after pushing out a stale window: stale %d, queue_full %d; want 3 and 0", got, full)
+	r.submit(t, window(t, "a", 2, now.Add(-20*time.Second), false, false))
+	r.submit(t, window(t, "a", 3, now, false, false))
+	r.submit(t, window(t, "a", 4, now, false, false)) // pushes 2 out
+	if got, full := r.obs.drops("a", schedule.DropStale), r.obs.drops("a", schedule.DropQueueFull); got != 1 || full != 0 {
+		t.Fatalf("after pushing out a stale window: stale %d, queue_full %d; want 1 and 0", got, full)
 	}
-	for _, want := range []string{"robot/a/5", "robot/a/6"} {
+	// The model takes no time (the estimate is 0): the newest starts
+	// first, and the older one, with time enough, after it.
+	for _, want := range []string{"robot/a/4", "robot/a/3"} {
 		loc.finishOne(t)
 		if id := loc.next(t); id != want {
 			t.Fatalf("started %s, want %s", id, want)
 		}
 	}
 	loc.finishOne(t)
-	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 6) })
+	waittest.For(t, "all accounted for", 20*time.Second, func() bool { return r.accounted("a", 4) })
+	if got := r.pub.seqs("a"); !slices.Equal(got, []uint64{1, 3, 4}) {
+		t.Fatalf("published %v, want [1 3 4]", got)
+	}
+
+	// b/1's result comes back 11 s after its window ended: never published;
+	// the queued windows, as old, are dropped when the slot frees.
+	t0 := clock.Now()
+	r.submit(t, window(t, "b", 1, t0, false, false)) // runs
+	loc.next(t)
+	r.submit(t, window(t, "a", 5, t0.Add(-8*time.Second), false, false)) // queued
+	r.submit(t, window(t, "b", 2, t0, false, false))                     // queued
+	clock.Advance(11 * time.Second)
+	loc.finishOne(t)
+	waittest.For(t, "a and b accounted for", 20*time.Second, func() bool { return r.accounted("a", 5) && r.accounted("b", 2) })
+	if n := r.pub.count("b"); n != 0 || r.pub.find("a", 5) != nil {
+		t.Fatalf("windows published older than stale_after %s", staleAfter)
+	}
+	if a, b := r.obs.drops("a", schedule.DropStale), r.obs.drops("b", schedule.DropStale); a != 2 || b != 2 {
+		t.Fatalf("stale drops a=%d b=%d, want 2 and 2", a, b)
+	}
+	loc.noneStarted(t)
 }
 
 // The deadline a window runs under is min(window_deadline, time left until
@@ -161,7 +148,10 @@ func TestWindowDeadlineIsTheSmallerOfDeadlineAndTimeToStale(t *testing.T) {
 	}
 }
 
-func TestAdmissionIsRoundRobinAcrossStreams(t *testing.T) {
+// A freed slot goes to the stream that started a window least recently,
+// and it starts that stream's newest window. The model keeps up (the fake
+// clock does not move: the estimate is 0), so the older windows follow.
+func TestAdmissionTakesStreamsInTurnNewestFirst(t *testing.T) {
 	clock := newFakeClock()
 	loc := newFakeLocalizer()
 	r := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, loc,
@@ -184,11 +174,12 @@ func TestAdmissionIsRoundRobinAcrossStreams(t *testing.T) {
 		order = append(order, strings.TrimPrefix(loc.next(t), "robot/"))
 	}
 	loc.finishOne(t)
-	want := []string{"b/1", "c/1", "a/2", "b/2", "a/3", "a/4"}
+	want := []string{"b/2", "c/1", "a/4", "b/1", "a/3", "a/2"}
 	if !slices.Equal(order, want) {
 		t.Fatalf("admission order %v, want %v", order, want)
 	}
 	waittest.For(t, "all published", 20*time.Second, func() bool { return len(r.pub.all()) == 7 })
+	loc.noneStarted(t)
 }
 
 func TestSilentWindowsSkipTheQueueAndTheModel(t *testing.T) {
@@ -475,4 +466,38 @@ func ExampleScheduler() {
 	// Output:
 	// front/1 ok
 	// <nil>
+}
+
+// A window cut by its freshness budget carries mllm.ErrFreshness as its
+// context's cause, so that the model client does not hold the cut against
+// the endpoint; one cut by window_deadline is a plain timeout.
+func TestFreshnessCutCarriesErrFreshness(t *testing.T) {
+	tests := []struct {
+		name                       string
+		windowDeadline, staleAfter time.Duration
+		want                       error
+	}{
+		{"stale_after is nearer", time.Minute, 200 * time.Millisecond, mllm.ErrFreshness},
+		{"window_deadline is nearer", 200 * time.Millisecond, time.Minute, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			causes := make(chan error, 1)
+			loc := schedule.LocalizerFunc(func(ctx context.Context, _ gar.Input) gar.Result {
+				<-ctx.Done()
+				causes <- context.Cause(ctx)
+				return gar.Result{Status: gar.StatusMLLMUnavailable, Err: ctx.Err()}
+			})
+			r := startRig(t, schedule.Config{MaxWindows: 1, WindowDeadline: tt.windowDeadline}, loc, streamCfg("a", 1, tt.staleAfter))
+			r.submit(t, window(t, "a", 1, time.Now(), false, false))
+			select {
+			case cause := <-causes:
+				if cause != tt.want {
+					t.Fatalf("cause %v, want %v", cause, tt.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the window was not cut")
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -65,6 +67,21 @@ var (
 // dropLogEvery folds a stream's drop log lines: at most one per period,
 // carrying the count since the previous one.
 const dropLogEvery = time.Minute
+
+// Admission settings (see the package doc).
+const (
+	// floorEvery: a stream starts at least one window this often, even one
+	// the service estimate calls too late, so that no stream starves and
+	// the estimate learns when the model got faster.
+	floorEvery = 30 * time.Second
+	// holdGrace is how late after its cadence a stream's next window may
+	// come and still have a slot held for it.
+	holdGrace = 500 * time.Millisecond
+	// A stream is degraded when this many windows in a row, or every window
+	// over degradedAfterTime, were dropped for freshness.
+	degradedAfterWindows = 10
+	degradedAfterTime    = time.Minute
+)
 
 // Config sets up a Scheduler. Numbers are used as given; the daemon passes
 // the values of its config.
@@ -133,9 +150,10 @@ const (
 )
 
 // Scheduler admits the windows of every stream to the GAR loop: bounded
-// drop-oldest queues per stream, freshness deadlines, and round-robin
-// admission across streams under a global cap. See the package doc for the
-// policy. Its methods are safe for concurrent use.
+// queues per stream, newest window first, only windows that can finish
+// fresh, freshness deadlines, and turns across streams under a global cap.
+// See the package doc for the policy. Its methods are safe for concurrent
+// use.
 type Scheduler struct {
 	cfg     Config
 	loc     Localizer
@@ -148,9 +166,14 @@ type Scheduler struct {
 	mu      sync.Mutex
 	state   runState
 	streams map[string]*stream
-	ring    []*stream // admission order: streams in the order they were added
-	next    int       // index in ring of the stream whose turn is next
+	ring    []*stream // streams in the order they were added
 	running int       // windows being analysed
+	starts  uint64    // windows started so far, to order the claims
+	est     serviceEstimate
+	// wakeAt is when a held slot must be looked at again (zero: none);
+	// Run's timer follows it, told by kick.
+	wakeAt  time.Time
+	kick    chan struct{}
 	workCtx context.Context
 	windows sync.WaitGroup // one per running window goroutine
 }
@@ -169,6 +192,25 @@ type stream struct {
 
 	dropsUnlogged int // drops since the last folded log line
 	lastDropLog   time.Time
+
+	// started orders the claims on a free slot: the stream that started a
+	// window least recently comes first (Scheduler.starts at its last
+	// start; 0 before its first).
+	started uint64
+	// floorFrom is when the stream last started a window, or was added:
+	// floorEvery after it, the service estimate no longer holds it back.
+	floorFrom time.Time
+	// lastArrival and hop are the stream's cadence: when its last window
+	// was submitted and how far apart its last two windows ended.
+	lastArrival, lastEnd time.Time
+	hop                  time.Duration
+	lastSilent           bool // a silent stream needs no slot held
+
+	// Freshness episode: windows dropped in a row for freshness since the
+	// last one published, since when, and whether that made it degraded.
+	freshDrops int
+	freshSince time.Time
+	degraded   bool
 }
 
 // job is one window being analysed.
@@ -178,6 +220,9 @@ type job struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc // with errRemoved on Remove
 	stop   context.CancelFunc      // releases the deadline's timer
+	// forced: started by the floor although the estimate called it too late.
+	forced bool
+	began  time.Time
 }
 
 // New checks cfg and returns a Scheduler that runs windows through loc and
@@ -199,6 +244,7 @@ func New(cfg Config, loc Localizer, publish PublishFunc) (*Scheduler, error) {
 		cfg: cfg, loc: loc, publish: publish,
 		obs: cfg.Observer, clock: cfg.Clock, log: cfg.Logger,
 		pings:   make(chan chan struct{}),
+		kick:    make(chan struct{}, 1),
 		streams: make(map[string]*stream),
 	}
 	if s.obs == nil {
@@ -228,10 +274,11 @@ func (s *Scheduler) Add(cfg StreamConfig) error {
 		return fmt.Errorf("add stream %q: %w", cfg.Name, ErrStreamExists)
 	}
 	st := &stream{
-		cfg:   cfg,
-		log:   s.log.With("stream", cfg.Name),
-		queue: make([]windowing.Window, 0, cfg.MaxQueue+1),
-		jobs:  make(map[*job]struct{}),
+		cfg:       cfg,
+		log:       s.log.With("stream", cfg.Name),
+		queue:     make([]windowing.Window, 0, cfg.MaxQueue+1),
+		jobs:      make(map[*job]struct{}),
+		floorFrom: s.clock.Now(),
 	}
 	s.streams[cfg.Name] = st
 	s.ring = append(s.ring, st)
@@ -255,12 +302,6 @@ func (s *Scheduler) Remove(ctx context.Context, name string) error {
 	delete(s.streams, name)
 	i := slices.Index(s.ring, st)
 	s.ring = slices.Delete(s.ring, i, i+1)
-	if i < s.next {
-		s.next--
-	}
-	if s.next >= len(s.ring) {
-		s.next = 0
-	}
 	s.dropQueueLocked(st, DropRemoved)
 	for j := range st.jobs {
 		j.cancel(errRemoved)
@@ -271,6 +312,7 @@ func (s *Scheduler) Remove(ctx context.Context, name string) error {
 		idle = st.idle
 	}
 	st.log.Info("stream removed from scheduling", "cancelled", len(st.jobs))
+	s.admitLocked() // a slot held for the stream's next window is free
 	s.mu.Unlock()
 
 	if idle == nil {
@@ -298,7 +340,10 @@ func (s *Scheduler) Pause(name string) error {
 	}
 	st.paused = true
 	s.dropQueueLocked(st, DropPaused)
+	s.endEpisodeLocked(st, "paused")
 	st.log.Info("stream paused")
+	// A slot held for the paused stream's next window is free now.
+	s.admitLocked()
 	return nil
 }
 
@@ -347,8 +392,13 @@ func (s *Scheduler) Submit(w windowing.Window) error {
 		s.dropLocked(w.Stream, st, w.Seq, DropPaused)
 		s.mu.Unlock()
 		return nil
-	case w.RMSDBFS < s.cfg.SilenceDBFS:
+	}
+	silent := w.RMSDBFS < s.cfg.SilenceDBFS
+	st.arrived(s.clock.Now(), w.WallEnd, silent)
+	if silent {
 		st.busy++
+		// A slot held for this stream's window is not needed by it.
+		s.admitLocked()
 		s.mu.Unlock()
 		s.finish(st, &w, gar.Result{Status: gar.StatusSilent}, 0, "", nil)
 		return nil
@@ -386,6 +436,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.admitLocked()
 	s.mu.Unlock()
 
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
 	for live := true; live; {
 		select {
 		case <-ctx.Done():
@@ -394,6 +447,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.mu.Lock() // a held lock is a hung scheduler: don't answer
 			s.mu.Unlock()
 			close(reply)
+		case <-s.kick:
+			s.mu.Lock()
+			at, now := s.wakeAt, s.clock.Now()
+			s.mu.Unlock()
+			hold.Stop()
+			if !at.IsZero() {
+				hold.Reset(max(at.Sub(now), 0))
+			}
+		case <-hold.C:
+			s.mu.Lock()
+			s.wakeAt = time.Time{}
+			s.admitLocked()
+			s.mu.Unlock()
 		}
 	}
 
@@ -448,63 +514,171 @@ func (s *Scheduler) age(w *windowing.Window) time.Duration {
 	return s.clock.Now().Sub(w.WallEnd)
 }
 
-// admitLocked starts queued windows while slots are free, taking streams in
-// turn: after a stream's window starts, the next stream in the ring has the
-// first claim on the next slot.
+// admitLocked starts queued windows while slots are free. Streams are asked
+// in the order of their claims (the one that started a window least
+// recently first); each offers its newest window that can still finish
+// fresh. A stream with nothing to offer whose next window is due, and could
+// not start in time otherwise, has a slot held for it. See the package doc.
 func (s *Scheduler) admitLocked() {
 	if s.state != stateRunning {
 		return
 	}
-	for s.running < s.cfg.MaxWindows {
-		started := false
-		for k := range len(s.ring) {
-			i := (s.next + k) % len(s.ring)
-			if st := s.ring[i]; s.startFreshLocked(st) {
-				s.next = (i + 1) % len(s.ring)
-				started = true
-				break
+	now := s.clock.Now()
+	est, known := s.est.value()
+	order := slices.Clone(s.ring)
+	slices.SortStableFunc(order, func(a, b *stream) int { return cmp.Compare(a.started, b.started) })
+	held, wake := 0, time.Time{}
+	for _, st := range order {
+		// Streams past the free slots still drop what can no longer start,
+		// so that the queues hold only windows worth waiting for.
+		free := s.running+held < s.cfg.MaxWindows
+		if s.offerLocked(st, now, est, known, free) || !free {
+			continue
+		}
+		if due, ok := s.holdFor(st, now, est, known); ok {
+			held++
+			if wake.IsZero() || due.Before(wake) {
+				wake = due
 			}
 		}
-		if !started {
-			return
+	}
+	if !wake.Equal(s.wakeAt) {
+		s.wakeAt = wake
+		select {
+		case s.kick <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// startFreshLocked starts the oldest of st's queued windows that is still
-// fresh, dropping the stale ones before it, and reports whether it started
-// one. A stream whose front window was stale keeps its turn.
-func (s *Scheduler) startFreshLocked(st *stream) bool {
+// offerLocked drops st's queued windows that can no longer finish fresh
+// (stale: past stale_after; too_late: less time left than the service
+// estimate, unless the stream is due its floorEvery start) and, if start,
+// starts the newest of the others, dropping the older ones it supersedes.
+// It reports whether it started one.
+func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known, start bool) bool {
+	if st.paused {
+		return false
+	}
+	floor := now.Sub(st.floorFrom) >= floorEvery
 	for len(st.queue) > 0 {
-		w := st.pop()
-		s.obs.QueueDepth(st.cfg.Name, len(st.queue))
-		age := s.age(&w)
-		left := st.cfg.StaleAfter - age
-		if left <= 0 {
-			s.dropLocked(st.cfg.Name, st, w.Seq, DropStale)
+		last := len(st.queue) - 1
+		w := st.queue[last]
+		left := st.cfg.StaleAfter - now.Sub(w.WallEnd)
+		switch {
+		case left <= 0:
+			s.dropQueueLocked(st, DropStale) // the older ones are staler
+			return false
+		case known && left < est && !floor:
+			st.queue[last] = windowing.Window{}
+			st.queue = st.queue[:last]
+			s.obs.QueueDepth(st.cfg.Name, len(st.queue))
+			s.dropLocked(st.cfg.Name, st, w.Seq, DropTooLate)
 			continue
+		case !start:
+			return false
 		}
-		limit := min(s.cfg.WindowDeadline, left)
-		ctx, cancel := context.WithCancelCause(s.workCtx)
-		ctx, stop := context.WithTimeout(ctx, limit)
-		j := &job{st: st, w: w, ctx: ctx, cancel: cancel, stop: stop}
-		st.jobs[j] = struct{}{}
-		st.busy++
-		s.running++
-		s.windows.Add(1)
-		st.log.Debug("window started", "seq", w.Seq, "age", age, "deadline", limit)
-		go s.analyse(j)
+		st.queue[last] = windowing.Window{}
+		st.queue = st.queue[:last]
+		s.supersedeLocked(st, now, est, known)
+		s.startLocked(st, w, now, left, known && left < est)
 		return true
 	}
 	return false
 }
 
+// supersedeLocked drops st's queued windows that a newer window overtakes
+// (superseded): those that could not still finish fresh after it, having
+// less than two service estimates left. The others wait their turn, newest
+// first; so do all of them before there is an estimate. A model that keeps
+// up thus loses no window to a backlog (a reload, a stall).
+func (s *Scheduler) supersedeLocked(st *stream, now time.Time, est time.Duration, known bool) {
+	if !known {
+		return
+	}
+	for len(st.queue) > 0 && st.cfg.StaleAfter-now.Sub(st.queue[0].WallEnd) < 2*est {
+		w := st.pop()
+		s.dropLocked(st.cfg.Name, st, w.Seq, DropSuperseded)
+	}
+	s.obs.QueueDepth(st.cfg.Name, len(st.queue))
+}
+
+// holdFor reports whether a slot is held for st, and until when: its next
+// window is due (from its cadence, at most holdGrace late), and neither a
+// window started now nor a running one is expected to end before that
+// window would be too late to start.
+// Holding lets streams whose windows arrive in lockstep take turns: without
+// it the stream whose window comes first takes every slot.
+func (s *Scheduler) holdFor(st *stream, now time.Time, est time.Duration, known bool) (time.Time, bool) {
+	if !known || st.paused || st.lastSilent || st.hop <= 0 || st.lastArrival.IsZero() {
+		return time.Time{}, false
+	}
+	due := st.lastArrival.Add(st.hop)
+	if now.After(due.Add(holdGrace)) {
+		return time.Time{}, false // overdue: the stream stalled or was cut short
+	}
+	// The window's start-by time: its predecessor's arrival lag, then the
+	// budget left after the estimate. None left: the window will not start
+	// however long the slot waits.
+	lag := st.lastArrival.Sub(st.lastEnd)
+	startBy := due.Add(st.cfg.StaleAfter - est - lag)
+	if !startBy.After(now) {
+		return time.Time{}, false
+	}
+	// A window started now would end in time for it: nothing to hold for
+	// (the model keeps up).
+	if !now.Add(est).After(startBy) {
+		return time.Time{}, false
+	}
+	for _, j := range s.jobsLocked() {
+		if !j.began.Add(est).After(startBy) {
+			return time.Time{}, false
+		}
+	}
+	return due.Add(holdGrace), true
+}
+
+// jobsLocked lists every running window of every stream.
+func (s *Scheduler) jobsLocked() []*job {
+	var out []*job
+	for _, st := range s.ring {
+		for j := range st.jobs {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// startLocked starts analysing w of st, with left before it turns stale.
+// forced marks a start the floor allowed against the estimate.
+func (s *Scheduler) startLocked(st *stream, w windowing.Window, now time.Time, left time.Duration, forced bool) {
+	ctx, cancel := context.WithCancelCause(s.workCtx)
+	var stop context.CancelFunc
+	limit := s.cfg.WindowDeadline
+	if left < limit {
+		// The window's freshness ends first: a cut says nothing about the
+		// model server (mllm does not hold it against the endpoint).
+		limit = left
+		ctx, stop = context.WithDeadlineCause(ctx, time.Now().Add(left), mllm.ErrFreshness)
+	} else {
+		ctx, stop = context.WithTimeout(ctx, limit)
+	}
+	j := &job{st: st, w: w, ctx: ctx, cancel: cancel, stop: stop, forced: forced, began: now}
+	st.jobs[j] = struct{}{}
+	st.busy++
+	s.starts++
+	st.started, st.floorFrom = s.starts, now
+	s.running++
+	s.windows.Add(1)
+	st.log.Debug("window started", "seq", w.Seq, "age", now.Sub(w.WallEnd), "deadline", limit, "forced", forced)
+	go s.analyse(j)
+}
+
 // analyse runs one window through the GAR loop and delivers its result.
 func (s *Scheduler) analyse(j *job) {
 	defer s.windows.Done()
-	began := s.clock.Now()
 	res := s.loc.Localize(j.ctx, input(s.cfg.Node, &j.w, j.st.cfg.HFOVDeg))
-	took := s.clock.Now().Sub(began)
+	took := s.clock.Now().Sub(j.began)
 	reason := ""
 	switch cause := context.Cause(j.ctx); {
 	case errors.Is(cause, errRemoved):
@@ -532,13 +706,26 @@ func (s *Scheduler) finish(st *stream, w *windowing.Window, res gar.Result, took
 	if reason == "" {
 		d := detection(s.cfg.Node, s.cfg.RunID, w, res, age)
 		s.obs.AgeAtPublish(name, age)
-		s.obs.WindowDone(name, string(res.Status), took)
+		s.obs.WindowDone(name, string(res.Status))
 		s.publish(name, w.Seq, d)
+	}
+	if j != nil {
+		outcome := OutcomePublished
+		if reason != "" {
+			outcome = OutcomeDropped
+		}
+		s.obs.WindowAnalysed(name, outcome, took)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if reason != "" {
 		s.dropLocked(name, st, w.Seq, reason)
+	}
+	if j != nil {
+		s.learnLocked(j, took, reason)
+		if reason == "" {
+			s.endEpisodeLocked(st, "published")
+		}
 	}
 	st.busy--
 	if st.busy == 0 && st.idle != nil {
@@ -571,9 +758,10 @@ func (s *Scheduler) dropLocked(name string, st *stream, seq uint64, reason strin
 		return
 	}
 	st.log.Debug("window dropped", "seq", seq, "reason", reason)
-	if reason != DropQueueFull && reason != DropStale {
+	if !freshnessDrop(reason) {
 		return
 	}
+	s.freshnessDropLocked(st)
 	st.dropsUnlogged++
 	if now := s.clock.Now(); st.lastDropLog.IsZero() || now.Sub(st.lastDropLog) >= dropLogEvery {
 		st.log.Warn("model slower than real time: dropping windows", "dropped", st.dropsUnlogged, "last_reason", reason)
@@ -589,4 +777,110 @@ func (st *stream) pop() windowing.Window {
 	st.queue[n] = windowing.Window{}
 	st.queue = st.queue[:n]
 	return w
+}
+
+// arrived records a window's arrival for the stream's cadence.
+func (st *stream) arrived(now, end time.Time, silent bool) {
+	if !st.lastEnd.IsZero() {
+		st.hop = end.Sub(st.lastEnd)
+	}
+	st.lastArrival, st.lastEnd, st.lastSilent = now, end, silent
+}
+
+// freshnessDrop reports whether a drop reason means the window could not
+// be analysed and delivered fresh: the model is slower than the stream.
+func freshnessDrop(reason string) bool {
+	switch reason {
+	case DropStale, DropTooLate, DropSuperseded, DropQueueFull:
+		return true
+	}
+	return false
+}
+
+// learnLocked feeds a finished window's GAR time to the service estimate.
+// Windows cancelled by Remove or shutdown say nothing about the model. A
+// window dropped stale did not finish in its budget: it took at least
+// took, and counts as no faster than the estimate. A window the floor
+// started against the estimate that finished faster shows the estimate is
+// out of date: it starts again from that window.
+func (s *Scheduler) learnLocked(j *job, took time.Duration, reason string) {
+	est, known := s.est.value()
+	switch {
+	case reason == DropRemoved || reason == DropShutdown:
+	case reason == DropStale:
+		s.est.add(max(took, est))
+	case j.forced && known && took < est:
+		s.est.reset(took)
+	default:
+		s.est.add(took)
+	}
+}
+
+// freshnessDropLocked counts a window of st dropped for freshness towards a
+// degraded episode, and starts one (logged once) when the last
+// degradedAfterWindows windows, or those over degradedAfterTime, were all
+// dropped so.
+func (s *Scheduler) freshnessDropLocked(st *stream) {
+	now := s.clock.Now()
+	if st.freshDrops == 0 {
+		st.freshSince = now
+	}
+	st.freshDrops++
+	if st.degraded || (st.freshDrops < degradedAfterWindows && now.Sub(st.freshSince) < degradedAfterTime) {
+		return
+	}
+	st.degraded = true
+	est, _ := s.est.value()
+	st.log.Warn("stream degraded: no window delivered fresh; the model is slower than stale_after allows",
+		"dropped_in_a_row", st.freshDrops, "service_time", est, "stale_after", st.cfg.StaleAfter)
+}
+
+// endEpisodeLocked ends st's run of freshness drops: a window was published,
+// or the stream paused.
+func (s *Scheduler) endEpisodeLocked(st *stream, why string) {
+	if st.degraded {
+		st.log.Info("stream no longer degraded", "because", why, "dropped_in_a_row", st.freshDrops,
+			"lasted", s.clock.Now().Sub(st.freshSince))
+	}
+	st.freshDrops, st.freshSince, st.degraded = 0, time.Time{}, false
+}
+
+// Degradation is a stream whose recent windows were all dropped before they
+// could be delivered fresh (see Degraded).
+type Degradation struct {
+	Stream string
+	// Dropped counts the windows dropped in a row, since Since.
+	Dropped int
+	Since   time.Time
+	// ServiceTime is the estimate of one window's GAR time (0: none yet);
+	// StaleAfter the stream's budget.
+	ServiceTime, StaleAfter time.Duration
+}
+
+// Degraded lists the streams whose last degradedAfterWindows windows, or
+// every window over degradedAfterTime, were dropped for freshness (stale,
+// too_late, superseded, queue_full), in the order they were added. The
+// episode ends when a window of the stream that reached the model is
+// published (silent ones say nothing about the model), or when the stream
+// is paused.
+func (s *Scheduler) Degraded() []Degradation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	est, _ := s.est.value()
+	var out []Degradation
+	for _, st := range s.ring {
+		if st.degraded {
+			out = append(out, Degradation{Stream: st.cfg.Name, Dropped: st.freshDrops, Since: st.freshSince,
+				ServiceTime: est, StaleAfter: st.cfg.StaleAfter})
+		}
+	}
+	return out
+}
+
+// ServiceTime returns the current estimate of one window's GAR time, and
+// whether there is one yet.
+func (s *Scheduler) ServiceTime() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.est.value()
 }

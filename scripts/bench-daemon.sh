@@ -31,6 +31,11 @@
 #                       value; garssld's default is 8): four windows asking
 #                       locate and audio at once wait for request slots
 #   run-4-bframes       run-4 on the B-frames clip
+#   run-4-overload      issue 13's overload: 4 streams, omnisim slowed to
+#                       about 5 s a window (*simulated*), max_in_flight = 1,
+#                       max_queue = 3, stale_after = "6s"; reports the model
+#                       requests wasted (cut or failed), each stream's share
+#                       of ok detections, ages, and /readyz sampled every 5 s
 # The ffmpeg senders, omnisim and mosquitto run as their own processes and
 # are not counted. At the end of the interval the senders stop (the cameras
 # go away), the windows already cut drain through the model, and the
@@ -47,7 +52,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 DURATION=${BENCH_SECONDS:-180}
 WARMUP=${BENCH_WARMUP:-15}
-ROWS=${BENCH_ROWS:-run-1 run-4 run-4-threads-auto run-4-inflight-4 run-4-bframes}
+ROWS=${BENCH_ROWS:-run-1 run-4 run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload}
+# omnisim's --time-scale for the overload row: its default latency model at
+# 2.65× gives about 5 s per window with one request at a time.
+OVERLOAD_TIME_SCALE=${BENCH_OVERLOAD_TIME_SCALE:-2.65}
 RUNS=${RUNS:-3}
 cache=${BENCH_CACHE:-/var/tmp/garssld-bench}
 mkdir -p "$cache"
@@ -133,18 +141,19 @@ cut_failures='reason="(no_frame|gap)"'
 # pct P: the P-quantile (nearest rank) of the numbers on stdin, "-" if none.
 pct() { sort -n | awk -v p="$1" '{a[NR] = $1} END {if (!NR) {print "-"; exit} i = int(p * NR + 0.999999); print a[i < 1 ? 1 : i]}'; }
 
-# run_row NAME STREAMS CLIP [STREAM-ATTRS [MLLM-ATTRS]]: one garssld run row,
-# the attributes (HCL lines) added to each stream block and to the mllm
-# block; appends to $out/rows,
-# $out/accounts and $out/drops.
+# run_row NAME STREAMS CLIP [STREAM-ATTRS [MLLM-ATTRS [OMNISIM-ARGS]]]: one
+# garssld run row, the attributes (HCL lines) added to each stream block and
+# to the mllm block, and omnisim's extra flags; appends to $out/rows,
+# $out/accounts, $out/drops and $out/overload.
 run_row() {
-	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} dir="$out/$1"
+	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} omnisim_args=${6:-} dir="$out/$1"
 	mkdir -p "$dir"
 	echo "== $name: garssld run, $n stream(s) of $(basename "$clip"), ${DURATION} s measured after ${WARMUP} s" >&2
 	# Debug logging gives one "answered" line per request with its request
 	# id and simulated_ms, from which the model's latency per window is
 	# rebuilt.
-	start_omnisim "$dir" --seed 7 --log-level debug --log-json
+	# shellcheck disable=SC2086 # omnisim_args is a list of flags
+	start_omnisim "$dir" --seed 7 --log-level debug --log-json $omnisim_args
 	pids+=("$omnisim_pid")
 	start_mosquitto "$dir"
 	pids+=("$mosquitto_pid")
@@ -202,11 +211,14 @@ run_row() {
 	b0=$(busy_ticks)
 	t0=$(date +%s.%N)
 	left=$DURATION
+	: >"$dir/readyz.txt"
 	while [ "$left" -gt 0 ]; do
 		step=$((left < 5 ? left : 5))
 		sleep "$step"
 		left=$((left - step))
 		loadmax=$(awk -v m="$loadmax" '{print ($1 > m ? $1 : m)}' /proc/loadavg)
+		curl -s -o "$dir/readyz.json" -w '%{http_code}\n' "http://$http/readyz" >>"$dir/readyz.txt" || true
+		jq -r '.warnings[]?' "$dir/readyz.json" >>"$dir/warnings.txt" 2>/dev/null || true
 	done
 	c1=$(cpu_ticks "$gpid")
 	o1=$(cpu_ticks "${ours[@]}")
@@ -306,6 +318,17 @@ run_row() {
 	echo "$name $expected $cut $published $scheddrops $(msum "$m" garssl_windows_dropped_total "$cut_failures") $received $distinct $unexplained $(msum "$m" garssl_mqtt_messages_dropped_total) $(msum "$m" garssl_capture_decode_errors_total) $(msum "$m" garssl_capture_reconnects_total) $(jq .requests "$dir/omnisim-stats.json") $(jq .cancelled "$dir/omnisim-stats.json") $below $loadmax $others" >>"$out/accounts"
 	echo "$name $(drops "$m")" >>"$out/drops"
 	awk -F'\t' '{print $3}' "$dir/detections.tsv" | sort | uniq -c | awk -v r="$name" '{printf "%s %s=%d\n", r, $2, $1}' >>"$out/statuses"
+	# Overload figures: model requests by result (wasted = not ok), each
+	# stream's ok detections, the oldest result, /readyz samples.
+	local requests wasted shares agemax notready unavailable open
+	requests=$(msum "$m" garssl_mllm_requests_total)
+	wasted=$((requests - $(msum "$m" garssl_mllm_requests_total 'result="ok"')))
+	shares=$(awk -F'\t' '$3 == "ok" {n[$1]++; t++} END {for (s in n) printf "%s=%d(%.0f%%),", s, n[s], 100 * n[s] / t}' "$dir/detections.tsv" | sed 's/,$//')
+	agemax=$(cut -f4 "$dir/detections.tsv" | sort -n | tail -n 1)
+	notready=$(grep -vc '^200$' "$dir/readyz.txt" || true)
+	unavailable=$(msum "$m" garssl_windows_total 'outcome="mllm_unavailable"')
+	open=$(msum "$m" garssl_mllm_breaker_state 'state="open"')
+	echo "$name $requests $wasted ${agemax:--} $(grep -c . "$dir/readyz.txt") $notready $unavailable $open $(sort -u "$dir/warnings.txt" 2>/dev/null | wc -l) ${shares:-none}" >>"$out/overload"
 }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -321,7 +344,8 @@ for row in $ROWS; do
 	run-4-threads-auto) run_row run-4-threads-auto 4 "$camera" '  decoder_threads = 0\n' ;;
 	run-4-inflight-4) run_row run-4-inflight-4 4 "$camera" '' '  max_in_flight = 4\n' ;;
 	run-4-bframes) run_row run-4-bframes 4 "$bframes" ;;
-	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-threads-auto, run-4-inflight-4, run-4-bframes)" ;;
+	run-4-overload) run_row run-4-overload 4 "$camera" '  max_queue = 3\n  stale_after = "6s"\n' '  max_in_flight = 1\n' "--time-scale $OVERLOAD_TIME_SCALE" ;;
+	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload)" ;;
 	esac
 done
 
@@ -379,5 +403,33 @@ if read -r _ n _ cpu hwm _ _ _ _ a99 _ g99 _ m99 _ < <(grep '^run-4 ' "$out/rows
 		"$cut" "$pub" "$dr" "$rec" "$dis" "$une" "$(verdict "$([ "$cut" -eq $((pub + dr)) ] && [ "$dis" -eq "$pub" ] && [ "$une" -eq 0 ] && echo 1)")"
 else
 	echo "  (run-4 not in BENCH_ROWS)"
+fi
+
+if [ -s "$out/overload" ]; then
+	echo
+	echo "overload (issue 13): model requests and how many were wasted (any result but ok: cut or failed), the"
+	echo " oldest result published (ms, age_at_publish), /readyz samples (every 5 s) and how many were not 200,"
+	echo " windows published as mllm_unavailable, open breakers at the end, distinct degraded-stream warnings,"
+	echo " and each stream's ok detections (share of all ok). The run-4-overload row runs omnisim at"
+	echo " --time-scale $OVERLOAD_TIME_SCALE: its *simulated* latency model, about 5 s a window at max_in_flight = 1."
+	printf '%-18s %9s %7s %8s %8s %10s %11s %12s %9s  %s\n' row requests wasted wasted% age_max readyz/!200 unavailable breaker_open warnings "ok by stream"
+	while read -r name rq wa am rs nr un op wn sh; do
+		printf '%-18s %9d %7d %7.1f%% %8s %10s %11d %12d %9d  %s\n' "$name" "$rq" "$wa" "$(awk -v w="$wa" -v r="$rq" 'BEGIN {print r ? 100 * w / r : 0}')" \
+			"$am" "$rs/$nr" "$un" "$op" "$wn" "$sh"
+	done <"$out/overload"
+	if read -r _ rq wa am rs nr un op _ sh < <(grep '^run-4-overload ' "$out/overload"); then
+		verdict() { if [ "$1" = 1 ]; then echo met; else echo MISSED; fi; }
+		echo "goals (issue 13), on the run-4-overload row:"
+		printf '  ≤ 5 %% of model requests wasted:          %d of %d  %s\n' "$wa" "$rq" "$(verdict "$(awk -v w="$wa" -v r="$rq" 'BEGIN {print (r > 0 && w <= 0.05 * r)}')")"
+		printf '  no mllm_unavailable, breaker closed:     %d, %d open  %s\n' "$un" "$op" "$(verdict "$([ "$un" -eq 0 ] && [ "$op" -eq 0 ] && echo 1)")"
+		printf '  every published age ≤ stale_after 6 s:   max %s ms  %s\n' "$am" "$(verdict "$(awk -v a="$am" 'BEGIN {print (a != "-" && a <= 6000)}')")"
+		printf '  /readyz stays ready:                     %s samples, %s not 200  %s\n' "$rs" "$nr" "$(verdict "$([ "$nr" -eq 0 ] && echo 1)")"
+		# Counts are whole windows: one window off an equal share also passes
+		# (17 results cannot split 25 % each).
+		printf '  each stream 25 %% ± 15 %% of the ok (or ±1): %s  %s\n' "$sh" \
+			"$(verdict "$(tr ',' '\n' <<<"$sh" | awk -F'[=(]' '{n++; v[n] = $2; t += $2} END {
+				ok = (n == 4); e = t / 4; d = (0.15 * e > 1 ? 0.15 * e : 1)
+				for (i = 1; i <= n; i++) if (v[i] < e - d || v[i] > e + d) ok = 0; print ok}')")"
+	fi
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); outputs in $out"

@@ -90,7 +90,7 @@ func TestStatus(t *testing.T) {
 	d.watch.BreakerState("http://gpu-1:8000/v1", mllm.BreakerClosed)
 	d.watch.BreakerState("http://gpu-2:8000/v1", mllm.BreakerOpen)
 	for range 3 {
-		d.m.WindowDone("front", "ok", time.Second)
+		d.m.WindowDone("front", "ok")
 	}
 	d.m.Dropped("front", "stale")
 	d.m.AgeAtPublish("front", 3*time.Second)
