@@ -211,6 +211,11 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 		old.task.beat.unregister()
 		d.analysis = an
 		d.startAnalysis(an)
+		// What the streams that go on have queued moves to the new
+		// scheduler rather than being dropped with the old one.
+		for _, name := range d.streamOrder {
+			an.sched.Adopt(old.sched.Handover(name))
+		}
 		// The old scheduler finishes the windows it started, within
 		// shutdown_timeout, and publishes them; the owner reaps it.
 		old.task.cancel()

@@ -501,3 +501,58 @@ func TestFreshnessCutCarriesErrFreshness(t *testing.T) {
 		})
 	}
 }
+
+// TestHandoverKeepsQueuedWindowsAcrossAReplacement: a reload that replaces
+// the scheduler moves the queued windows of the streams that go on to the
+// new one, in seq order with what reached the new one meanwhile, under
+// its bound; nothing is dropped as shutdown.
+func TestHandoverKeepsQueuedWindowsAcrossAReplacement(t *testing.T) {
+	clock := newFakeClock()
+	oldLoc, newLoc := newFakeLocalizer(), newFakeLocalizer()
+	old := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, oldLoc, streamCfg("a", 3, time.Minute), streamCfg("p", 3, time.Minute))
+	next := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, newLoc, streamCfg("a", 3, time.Minute), streamCfg("p", 3, time.Minute))
+	if err := next.s.Pause("p"); err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	for seq := uint64(1); seq <= 4; seq++ { // 1 runs, 2…4 wait
+		old.submit(t, window(t, "a", seq, now, false, false))
+	}
+	old.submit(t, window(t, "p", 1, now, false, false)) // waits behind a's window
+	if id := oldLoc.next(t); id != "robot/a/1" {
+		t.Fatalf("old scheduler started %s, want robot/a/1", id)
+	}
+	// The new scheduler is busy with a window of its own, and window 5
+	// reaches it before the handover.
+	next.submit(t, window(t, "a", 9, now, false, false))
+	if id := newLoc.next(t); id != "robot/a/9" {
+		t.Fatalf("new scheduler started %s, want robot/a/9", id)
+	}
+	next.submit(t, window(t, "a", 5, now, false, false))
+
+	next.s.Adopt(old.s.Handover("a"))
+	next.s.Adopt(old.s.Handover("p"))
+	if got := old.obs.queueDepth("a"); got != 0 {
+		t.Fatalf("old queue depth after the handover: %d", got)
+	}
+	// 2…5 make four for a queue of 3: the oldest, 2, goes.
+	if got := next.obs.drops("a", schedule.DropQueueFull); got != 1 {
+		t.Fatalf("queue_full drops in the new scheduler: %d, want 1", got)
+	}
+	if got := next.obs.drops("p", schedule.DropPaused); got != 1 {
+		t.Fatalf("the paused stream's handed window: %d paused drops, want 1", got)
+	}
+	oldLoc.finishOne(t)
+	waittest.For(t, "the old scheduler's running window published", 20*time.Second, func() bool { return old.pub.count("a") == 1 })
+	if err := old.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := old.obs.totalDrops("a") + old.obs.totalDrops("p"); got != 0 {
+		t.Fatalf("the old scheduler dropped %v %v, want nothing", old.obs.dropped["a"], old.obs.dropped["p"])
+	}
+	// The newest handed window starts next; the queue kept seq order.
+	newLoc.finishOne(t)
+	if id := newLoc.next(t); id != "robot/a/5" {
+		t.Fatalf("after the handover the new scheduler started %s, want robot/a/5 (the newest)", id)
+	}
+}

@@ -404,6 +404,59 @@ func (s *Scheduler) Submit(w windowing.Window) error {
 		return nil
 	}
 	st.queue = append(st.queue, w)
+	s.boundQueueLocked(st)
+	s.admitLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Handover takes the named stream's queued windows out of s, uncounted,
+// for its successor's Adopt: a reload that replaces the scheduler keeps
+// what the streams that go on have already cut. It returns nil for an
+// unknown stream.
+func (s *Scheduler) Handover(name string) []windowing.Window {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[name]
+	if st == nil || len(st.queue) == 0 {
+		return nil
+	}
+	ws := st.queue
+	st.queue = nil
+	s.obs.QueueDepth(name, 0)
+	return ws
+}
+
+// Adopt queues windows that another scheduler handed over, in seq order
+// with any that arrived here meanwhile, under the same bound and drops as
+// Submit: a window of an unknown or paused stream, or one beyond max_queue,
+// is dropped and counted here.
+func (s *Scheduler) Adopt(ws []windowing.Window) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range ws {
+		st := s.streams[w.Stream]
+		switch {
+		case s.state >= stateStopping:
+			s.dropLocked(w.Stream, st, w.Seq, DropShutdown)
+			continue
+		case st == nil:
+			s.dropLocked(w.Stream, nil, w.Seq, DropRemoved)
+			continue
+		case st.paused:
+			s.dropLocked(w.Stream, st, w.Seq, DropPaused)
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(st.queue, w.Seq, func(q windowing.Window, seq uint64) int { return cmp.Compare(q.Seq, seq) })
+		st.queue = slices.Insert(st.queue, i, w)
+		s.boundQueueLocked(st)
+	}
+	s.admitLocked()
+}
+
+// boundQueueLocked keeps st's queue within max_queue by dropping its
+// oldest window (queue_full, or stale if it had turned stale).
+func (s *Scheduler) boundQueueLocked(st *stream) {
 	if len(st.queue) > st.cfg.MaxQueue {
 		old := st.pop()
 		reason := DropQueueFull
@@ -413,9 +466,6 @@ func (s *Scheduler) Submit(w windowing.Window) error {
 		s.dropLocked(st.cfg.Name, st, old.Seq, reason)
 	}
 	s.obs.QueueDepth(st.cfg.Name, len(st.queue))
-	s.admitLocked()
-	s.mu.Unlock()
-	return nil
 }
 
 // Run admits windows until ctx ends. Then it drops the queued windows
