@@ -556,3 +556,33 @@ func TestHandoverKeepsQueuedWindowsAcrossAReplacement(t *testing.T) {
 		t.Fatalf("after the handover the new scheduler started %s, want robot/a/5 (the newest)", id)
 	}
 }
+
+// TestAdoptedWindowsFillEveryFreeSlot: windows handed over to a scheduler
+// with free slots all start at once; admission does not stop at one window
+// a stream while slots idle (work-conserving).
+func TestAdoptedWindowsFillEveryFreeSlot(t *testing.T) {
+	clock := newFakeClock()
+	oldLoc, newLoc := newFakeLocalizer(), newFakeLocalizer()
+	old := startRig(t, schedule.Config{MaxWindows: 1, Clock: clock}, oldLoc, streamCfg("a", 3, time.Minute))
+	next := startRig(t, schedule.Config{MaxWindows: 3, Clock: clock}, newLoc, streamCfg("a", 3, time.Minute))
+	now := clock.Now()
+	for seq := uint64(1); seq <= 4; seq++ { // 1 runs, 2…4 wait
+		old.submit(t, window(t, "a", seq, now, false, false))
+	}
+	if id := oldLoc.next(t); id != "robot/a/1" {
+		t.Fatalf("old scheduler started %s, want robot/a/1", id)
+	}
+	next.s.Adopt(old.s.Handover("a"))
+	var got []string
+	for range 3 {
+		got = append(got, newLoc.next(t))
+	}
+	slices.Sort(got)
+	if want := []string{"robot/a/2", "robot/a/3", "robot/a/4"}; !slices.Equal(got, want) {
+		t.Fatalf("started %v, want %v", got, want)
+	}
+	oldLoc.finishOne(t)
+	for range 3 {
+		newLoc.finishOne(t)
+	}
+}

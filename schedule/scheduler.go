@@ -575,21 +575,36 @@ func (s *Scheduler) admitLocked() {
 	}
 	now := s.clock.Now()
 	est, known := s.est.value()
-	order := slices.Clone(s.ring)
-	slices.SortStableFunc(order, func(a, b *stream) int { return cmp.Compare(a.started, b.started) })
-	held, wake := 0, time.Time{}
-	for _, st := range order {
-		// Streams past the free slots still drop what can no longer start,
-		// so that the queues hold only windows worth waiting for.
-		free := s.running+held < s.cfg.MaxWindows
-		if s.offerLocked(st, now, est, known, free) || !free {
-			continue
-		}
-		if due, ok := s.holdFor(st, now, est, known); ok {
-			held++
-			if wake.IsZero() || due.Before(wake) {
-				wake = due
+	var held int
+	var wake time.Time
+	// Passes until one starts nothing or no slot is left: a stream may
+	// start several windows when slots are free (work-conserving), each
+	// pass asking the streams in the order of their claims anew.
+	for {
+		held, wake = 0, time.Time{}
+		started := false
+		order := slices.Clone(s.ring)
+		slices.SortStableFunc(order, func(a, b *stream) int { return cmp.Compare(a.started, b.started) })
+		for _, st := range order {
+			// Streams past the free slots still drop what can no longer
+			// start, so that the queues hold only windows worth waiting for.
+			free := s.cfg.MaxWindows - s.running - held
+			if s.offerLocked(st, now, est, known, free) {
+				started = true
+				continue
 			}
+			if free <= 0 {
+				continue
+			}
+			if due, ok := s.holdFor(st, now, est, known); ok {
+				held++
+				if wake.IsZero() || due.Before(wake) {
+					wake = due
+				}
+			}
+		}
+		if !started || s.running+held >= s.cfg.MaxWindows {
+			break
 		}
 	}
 	if !wake.Equal(s.wakeAt) {
@@ -603,10 +618,10 @@ func (s *Scheduler) admitLocked() {
 
 // offerLocked drops st's queued windows that can no longer finish fresh
 // (stale: past stale_after; too_late: less time left than the service
-// estimate, unless the stream is due its floorEvery start) and, if start,
-// starts the newest of the others, dropping the older ones it supersedes.
-// It reports whether it started one.
-func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known, start bool) bool {
+// estimate, unless the stream is due its floorEvery start) and, if a slot
+// is free, starts the newest of the others, dropping the older ones it
+// supersedes. It reports whether it started one.
+func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, known bool, free int) bool {
 	if st.paused {
 		return false
 	}
@@ -625,12 +640,12 @@ func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, kn
 			s.obs.QueueDepth(st.cfg.Name, len(st.queue))
 			s.dropLocked(st.cfg.Name, st, w.Seq, DropTooLate)
 			continue
-		case !start:
+		case free <= 0:
 			return false
 		}
 		st.queue[last] = windowing.Window{}
 		st.queue = st.queue[:last]
-		s.supersedeLocked(st, now, est, known)
+		s.supersedeLocked(st, now, est, known, free > 1)
 		s.startLocked(st, w, now, left, known && left < est)
 		return true
 	}
@@ -639,14 +654,20 @@ func (s *Scheduler) offerLocked(st *stream, now time.Time, est time.Duration, kn
 
 // supersedeLocked drops st's queued windows that a newer window overtakes
 // (superseded): those that could not still finish fresh after it, having
-// less than two service estimates left. The others wait their turn, newest
-// first; so do all of them before there is an estimate. A model that keeps
-// up thus loses no window to a backlog (a reload, a stall).
-func (s *Scheduler) supersedeLocked(st *stream, now time.Time, est time.Duration, known bool) {
+// less than two service estimates left, or less than one when another slot
+// is free now (spare), where they may start beside it. The others wait
+// their turn, newest first; so do all of them before there is an estimate.
+// A model that keeps up thus loses no window to a backlog (a reload, a
+// stall).
+func (s *Scheduler) supersedeLocked(st *stream, now time.Time, est time.Duration, known, spare bool) {
 	if !known {
 		return
 	}
-	for len(st.queue) > 0 && st.cfg.StaleAfter-now.Sub(st.queue[0].WallEnd) < 2*est {
+	need := 2 * est
+	if spare {
+		need = est
+	}
+	for len(st.queue) > 0 && st.cfg.StaleAfter-now.Sub(st.queue[0].WallEnd) < need {
 		w := st.pop()
 		s.dropLocked(st.cfg.Name, st, w.Seq, DropSuperseded)
 	}
