@@ -187,6 +187,9 @@ func degradedReason(streams map[string]string, degraded []DegradedStream) string
 		}
 		names = append(names, name)
 	}
+	if len(names) == 0 {
+		return "" // no stream runs: streamsReason says so
+	}
 	sort.Strings(names)
 	return "streams: every running stream is degraded, no window is delivered fresh (" + strings.Join(names, ", ") + "; see warnings)"
 }

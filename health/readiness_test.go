@@ -28,6 +28,8 @@ func TestDecideDegraded(t *testing.T) {
 			[]string{"streams: every running stream is degraded, no window is delivered fresh (back, front; see warnings)"}},
 		{"the only running one degraded", map[string]string{"front": "running", "back": "paused"}, []DegradedStream{front},
 			[]string{"streams: every running stream is degraded, no window is delivered fresh (front; see warnings)"}},
+		{"degraded but none running", map[string]string{"front": "reconnecting"}, []DegradedStream{front},
+			[]string{"streams: none is running (front reconnecting)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

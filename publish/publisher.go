@@ -505,8 +505,9 @@ func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 		// Put moves it to the backlog (see stored).
 		p.handing++
 		p.mu.Unlock()
+		var echo uint64
 		if p.verify != nil {
-			p.verify.sentDetection(d.topic, d.payload, time.Now())
+			echo = p.verify.sentDetection(d.topic, d.payload, time.Now())
 		}
 		tok := p.client.Publish(d.topic, p.o.QoS, false, d.payload)
 		p.mu.Lock()
@@ -521,10 +522,11 @@ func (p *Publisher) publishDetections(open bool, deadline time.Time) {
 		case !notStored:
 			// Accounted by the store: published on its acknowledgement.
 		case p.o.QoS == 0:
-			p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq})
+			p.tokens.add(pendingToken{tok: tok, kind: KindDetection, stream: d.stream, seq: d.seq, echo: echo})
 		default:
 			// paho refused it before storing (no connection, no free
-			// message id): nobody will send it.
+			// message id): nobody will send it, nor echo it.
+			p.forgetEchoes([]uint64{echo})
 			p.obs.Dropped(DropPublishError)
 			if logIt, folded := p.errFold.note(fmt.Sprint(tok.Error())); logIt {
 				p.log.Warn("paho refused a detection", "stream", d.stream, "seq", d.seq, "error", tok.Error(), "repeats", folded)
@@ -612,6 +614,7 @@ type pendingToken struct {
 	kind   string
 	stream string
 	seq    uint64
+	echo   uint64 // a QoS 0 detection's echo key, forgotten if it fails
 }
 
 // tokenList is the FIFO of tokens in the order they were handed to paho.
@@ -676,6 +679,7 @@ func (p *Publisher) completed(t pendingToken) {
 			p.log.Info("mqtt backlog is below max_pending again", "dropped", dropped)
 		}
 		if err != nil {
+			p.forgetEchoes([]uint64{t.echo})
 			p.obs.Dropped(DropPublishError)
 			if logIt, folded := p.errFold.note(err.Error()); logIt {
 				p.log.Warn("paho failed a detection; it is not published again", "stream", t.stream, "seq", t.seq, "error", err, "repeats", folded)

@@ -94,19 +94,21 @@ func (v *verifier) connected(up bool, now time.Time) {
 	v.connSince = now
 }
 
-// sentDetection registers a detection handed to paho.
-func (v *verifier) sentDetection(topic string, payload []byte, now time.Time) {
+// sentDetection registers a detection handed to paho and returns its
+// echo key, 0 when none is awaited.
+func (v *verifier) sentDetection(topic string, payload []byte, now time.Time) uint64 {
 	k := v.key(topic, payload)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !v.enabled {
-		return
+		return 0
 	}
 	if len(v.order) >= maxUnconfirmedTracked {
 		v.forgetOldestLocked()
 	}
 	v.await[k]++
 	v.order = append(v.order, awaited{key: k, at: now})
+	return k
 }
 
 // forget stops awaiting the echoes of detections garssld itself dropped
@@ -115,6 +117,9 @@ func (v *verifier) forget(keys []uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, k := range keys {
+		if k == 0 {
+			continue
+		}
 		switch n := v.await[k]; {
 		case n > 1:
 			v.await[k] = n - 1
