@@ -189,3 +189,40 @@ func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
 		t.Error("nothing is blocked on the FIFO any more: the test did not test an abandoned capture")
 	}
 }
+
+// A stream whose capture was abandoned, blocked on a FIFO, is not opened
+// again while that call still blocks: pausing and resuming it cannot pile
+// up stuck threads. The resume leaves the stream stopped, saying why.
+func TestResumeDoesNotReopenAnInputStillBlocked(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	s := startSim(t, 0)
+	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
+		streamSpec{name: "stuck", input: "async:" + fifo}), nil, testHooks{})
+	t.Cleanup(func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+	})
+	waittest.For(t, "the capture to block opening the FIFO", 30*time.Second, func() bool { return blockedOpeningAFIFO(t) })
+	c := commander(t, b)
+	waitTokens(t, sendCommands(t, c, "stuck", false))
+	waittest.For(t, "the stuck capture abandoned", 60*time.Second, func() bool {
+		return len(r.logs.lines("the capture did not stop; abandoning it")) == 1
+	})
+	waitTokens(t, sendCommands(t, c, "stuck", true))
+	waittest.For(t, "the resumed stream stopped with a reason", 30*time.Second, func() bool {
+		st, _ := streamState(r, "stuck")
+		return st == "stopped" && len(r.logs.lines("cannot capture the stream")) == 1
+	})
+	if _, opened := streamState(r, "stuck"); opened != 1 {
+		t.Errorf("the input was opened %d times, want 1: a resume opened it again while the first open still blocked", opened)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}

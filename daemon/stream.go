@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +70,11 @@ type streamEnv struct {
 type streamCarry struct {
 	lastSeq uint64
 	totals  metrics.StreamSnapshot // counters of ended sessions
+	// stuck are the done channels of abandoned sessions: while one is
+	// still blocked, the input is not opened again, so that pausing and
+	// resuming (or reloading) a stream on a blocking input cannot pile up
+	// threads without bound.
+	stuck []<-chan struct{}
 }
 
 // supervisor runs one stream: capture sessions (a capture.Source feeding a
@@ -206,7 +213,19 @@ func (s *supervisor) run(ctx context.Context) error {
 func (s *supervisor) start(ctx context.Context) (*session, error) {
 	s.mu.Lock()
 	base := s.carry.lastSeq
+	s.carry.stuck = slices.DeleteFunc(s.carry.stuck, func(done <-chan struct{}) bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	stuck := len(s.carry.stuck)
 	s.mu.Unlock()
+	if stuck > 0 {
+		return nil, fmt.Errorf("the previous capture of this input is still blocked in a system call (it was abandoned); not opening the input again until that call returns: check that the input is a source that can be read (not a FIFO nobody writes to), then resume or reload the stream")
+	}
 	gone := new(atomic.Bool)
 	cutter, err := windowing.NewCutter(windowing.Config{Stream: s.cfg.Name, Length: s.cfg.Window, Hop: s.cfg.Hop}, func(w windowing.Window) {
 		if gone.Load() {
@@ -274,6 +293,7 @@ func (s *supervisor) stop(sess *session) {
 			"waited", s.env.stopLimit, "state", string(sess.src.Status().State), "in_windowing_call", inCall > 0)
 		s.mu.Lock()
 		s.carry.totals.Abandoned++
+		s.carry.stuck = append(s.carry.stuck, sess.done)
 		s.mu.Unlock()
 	}
 	s.retire(sess)
