@@ -168,6 +168,8 @@ type setup struct {
 	maxQueue         int    // max_queue of every stream; default 2
 	window           string // window and hop of every stream; default 1s
 	shutdownTimeout  string
+	mllmTimeout      string // mllm.timeout; default 5s
+	windowDeadline   string // mllm.window_deadline; default 8s
 	extraMQTT        []string
 	// breaker is the mllm.breaker block's body; default trips after 3
 	// failures for a fixed 1s.
@@ -185,8 +187,8 @@ func configText(s setup, streams ...streamSpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node_id = %q\nshutdown_timeout = %q\n", testNode, def(s.shutdownTimeout, "10s"))
 	b.WriteString("log {\n  level = \"debug\"\n}\n")
-	fmt.Fprintf(&b, "mllm {\n  endpoints = [%q]\n  max_in_flight = %d\n  timeout = \"5s\"\n  window_deadline = \"8s\"\n"+
-		"  breaker {\n%s  }\n}\n", s.endpoint, max(s.maxInFlight, 1), def(s.breaker, "    consecutive_failures = 3\n    open_for = \"1s\"\n"))
+	fmt.Fprintf(&b, "mllm {\n  endpoints = [%q]\n  max_in_flight = %d\n  timeout = %q\n  window_deadline = %q\n"+
+		"  breaker {\n%s  }\n}\n", s.endpoint, max(s.maxInFlight, 1), def(s.mllmTimeout, "5s"), def(s.windowDeadline, "8s"), def(s.breaker, "    consecutive_failures = 3\n    open_for = \"1s\"\n"))
 	fmt.Fprintf(&b, "mqtt {\n  broker = %q\n  store_dir = %q\n  max_reconnect_interval = \"1s\"\n", s.broker, s.storeDir)
 	for _, l := range s.extraMQTT {
 		b.WriteString("  " + l + "\n")
