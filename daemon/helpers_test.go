@@ -131,6 +131,22 @@ func (s *sim) down(t testing.TB) {
 	}
 }
 
+// downFor takes the server down for d from now; it comes back by itself,
+// so the outage lasts d however late the test runs. It returns the
+// server's return at the earliest: s.start is no later than the server's
+// own start, so the window begins at now or a moment after.
+func (s *sim) downFor(t testing.TB, d time.Duration) (back time.Time) {
+	t.Helper()
+	f := s.CurrentFaults()
+	from := time.Since(s.start)
+	back = s.start.Add(from + d)
+	f.Down = []omnisim.DownWindow{{From: from, To: from + d}}
+	if err := s.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 func (s *sim) up(t testing.TB) {
 	t.Helper()
 	f := s.CurrentFaults()
