@@ -131,6 +131,22 @@ func (s *sim) down(t testing.TB) {
 	}
 }
 
+// downFor takes the server down for d from now; it comes back by itself,
+// so the outage lasts d however late the test runs. It returns the
+// server's return at the earliest: s.start is no later than the server's
+// own start, so the window begins at now or a moment after.
+func (s *sim) downFor(t testing.TB, d time.Duration) (back time.Time) {
+	t.Helper()
+	f := s.CurrentFaults()
+	from := time.Since(s.start)
+	back = s.start.Add(from + d)
+	f.Down = []omnisim.DownWindow{{From: from, To: from + d}}
+	if err := s.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 func (s *sim) up(t testing.TB) {
 	t.Helper()
 	f := s.CurrentFaults()
@@ -168,6 +184,8 @@ type setup struct {
 	maxQueue         int    // max_queue of every stream; default 2
 	window           string // window and hop of every stream; default 1s
 	shutdownTimeout  string
+	mllmTimeout      string // mllm.timeout; default 5s
+	windowDeadline   string // mllm.window_deadline; default 8s
 	extraMQTT        []string
 	// breaker is the mllm.breaker block's body; default trips after 3
 	// failures for a fixed 1s.
@@ -185,8 +203,8 @@ func configText(s setup, streams ...streamSpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node_id = %q\nshutdown_timeout = %q\n", testNode, def(s.shutdownTimeout, "10s"))
 	b.WriteString("log {\n  level = \"debug\"\n}\n")
-	fmt.Fprintf(&b, "mllm {\n  endpoints = [%q]\n  max_in_flight = %d\n  timeout = \"5s\"\n  window_deadline = \"8s\"\n"+
-		"  breaker {\n%s  }\n}\n", s.endpoint, max(s.maxInFlight, 1), def(s.breaker, "    consecutive_failures = 3\n    open_for = \"1s\"\n"))
+	fmt.Fprintf(&b, "mllm {\n  endpoints = [%q]\n  max_in_flight = %d\n  timeout = %q\n  window_deadline = %q\n"+
+		"  breaker {\n%s  }\n}\n", s.endpoint, max(s.maxInFlight, 1), def(s.mllmTimeout, "5s"), def(s.windowDeadline, "8s"), def(s.breaker, "    consecutive_failures = 3\n    open_for = \"1s\"\n"))
 	fmt.Fprintf(&b, "mqtt {\n  broker = %q\n  store_dir = %q\n  max_reconnect_interval = \"1s\"\n", s.broker, s.storeDir)
 	for _, l := range s.extraMQTT {
 		b.WriteString("  " + l + "\n")

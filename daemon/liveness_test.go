@@ -20,14 +20,27 @@ import (
 // without a beat, and that is no hang. /healthz stays alive, the pings
 // go on, and nothing is withheld.
 func TestReloadWhileTheOldSchedulerDrainsStaysAlive(t *testing.T) {
+	// A loop silent for half the watchdog interval is hung, and pings go
+	// every half interval (sdnotify.Watchdog). 10 s leaves a busy loop of
+	// a loaded machine seconds of slack. The window at the model is cut
+	// by window_deadline, not by the model: omnisim is far slower, so the
+	// old scheduler drains for about windowDeadline, well past the
+	// allowance plus a ping period that the test needs.
+	const (
+		watchdog       = 10 * time.Second
+		allowance      = watchdog / 2
+		pingEvery      = watchdog / 2
+		windowDeadline = 20 * time.Second
+	)
 	dir := t.TempDir()
 	clip := makeClip(t, dir, "clip.mp4", 4)
 	b := mosquittotest.Start(t, mosquittotest.Config{})
-	s := startSim(t, 4) // many seconds per window
+	s := startSim(t, 12) // a window takes longer than windowDeadline
 	var mu sync.Mutex
 	var scheds []*task
-	systemd := &fakeSystemd{watchdog: 4 * time.Second} // a loop silent for 2 s is hung
-	base := setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), shutdownTimeout: "60s", maxQueue: 4}
+	systemd := &fakeSystemd{watchdog: watchdog}
+	base := setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), shutdownTimeout: "60s", maxQueue: 4,
+		mllmTimeout: (windowDeadline + 5*time.Second).String(), windowDeadline: windowDeadline.String(), staleAfter: "60s"}
 	stream := streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}
 	r := startDaemon(t, configText(base, stream), systemd, testHooks{
 		onTask: func(tk *task) {
@@ -65,10 +78,11 @@ func TestReloadWhileTheOldSchedulerDrainsStaysAlive(t *testing.T) {
 		return ended
 	})
 	// The test means something only if the drain outlasted a silent
-	// loop's allowance (2 s) plus a ping period.
+	// loop's allowance plus a ping period: a heartbeat left registered
+	// would then have failed /healthz and withheld a ping.
 	t.Logf("the old scheduler drained for %s", drainedFor)
-	if drainedFor < 4*time.Second {
-		t.Fatalf("the old scheduler drained in %s; the model must be slower for this test", drainedFor)
+	if drainedFor < allowance+pingEvery {
+		t.Fatalf("the old scheduler drained in %s, want over %s; the model must be slower for this test", drainedFor, allowance+pingEvery)
 	}
 	if n := systemd.count("WATCHDOG=1"); n <= pings {
 		t.Errorf("no watchdog ping while the old scheduler drained for %s", drainedFor)

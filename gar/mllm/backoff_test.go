@@ -143,17 +143,23 @@ func TestLongOutageRecoversWithinOneProbe(t *testing.T) {
 	waittest.For(t, "an ok window after the restart", 30*time.Second, func() bool { _, ok := log.firstOKAfter(back); return ok })
 	okAt, _ := log.firstOKAfter(back)
 
-	history := h.obs.stateHistory(sim.URL)
+	history, at := h.obs.stateHistory(sim.URL), h.obs.stateTimes(sim.URL)
 	if !slices.Contains(history[:before], BreakerOpen) {
 		t.Fatalf("breaker never opened during the outage: %v", history)
 	}
-	// After the return: at most the rest of an open time, one probe, closed.
-	after := slices.DeleteFunc(slices.Clone(history[before:]), func(s string) bool { return s == BreakerOpen })
+	// After the return: one probe, which closes the breaker. A probe that
+	// began before the return (before sim.Start returned) may still have
+	// dialled the stopped server and failed: its open, or its half-open
+	// and open, lead history[before:] and do not count. Only one can: the
+	// open time has grown to several open_min by then.
+	after := history[before:]
+	if len(after) > 0 && after[0] == BreakerOpen { // its half-open came before `before`
+		after = after[1:]
+	} else if len(after) > 1 && after[0] == BreakerHalfOpen && after[1] == BreakerOpen && at[before].Before(back) {
+		after = after[2:]
+	}
 	if want := []string{BreakerHalfOpen, BreakerClosed}; !slices.Equal(after, want) {
 		t.Errorf("states after the server's return %v (all: %v), want one probe: %v", history[before:], history, want)
-	}
-	if slices.Contains(history[before:], BreakerOpen) && history[before] != BreakerOpen {
-		t.Errorf("a probe failed after the server's return: %v", history[before:])
 	}
 	opens := openTimes(h)
 	t.Logf("outage of %s: first ok window %.2fs after the return; open times %v", 10*openMin, okAt.Sub(back).Seconds(), opens)

@@ -26,7 +26,8 @@ type recorder struct {
 	mu       sync.Mutex
 	requests []observedRequest
 	states   map[string][]string
-	problems []string // "endpoint=problem", in order
+	changed  map[string][]time.Time // when each of states was reported
+	problems []string               // "endpoint=problem", in order
 }
 
 func (r *recorder) EndpointProblem(endpoint, problem string) {
@@ -51,9 +52,10 @@ func (r *recorder) BreakerState(endpoint, state string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.states == nil {
-		r.states = map[string][]string{}
+		r.states, r.changed = map[string][]string{}, map[string][]time.Time{}
 	}
 	r.states[endpoint] = append(r.states[endpoint], state)
+	r.changed[endpoint] = append(r.changed[endpoint], time.Now())
 }
 
 func (r *recorder) results() []string {
@@ -70,6 +72,13 @@ func (r *recorder) stateHistory(endpoint string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.states[endpoint]...)
+}
+
+// stateTimes are the times of stateHistory's entries.
+func (r *recorder) stateTimes(endpoint string) []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Time(nil), r.changed[endpoint]...)
 }
 
 // harness is a client under test with its log and observer.
