@@ -59,6 +59,19 @@ func TestScripted(t *testing.T) {
 			wantIDs: [][]string{{"t1"}, {"t2"}},
 		},
 		{
+			// The middle source overlaps both tracks and the right one
+			// better; taking that best pair first (greedy) would leave the
+			// right source without a track and the left one missed.
+			name: "assignment is globally optimal",
+			cfg:  DefaultConfig(),
+			dets: []*gar.Detection{
+				ok(0, src{0.3, 0.5, 0.3, 0.3, "dog barking"}, src{0.65, 0.5, 0.3, 0.3, "dog barking"}),
+				ok(1, src{0.52, 0.5, 0.3, 0.3, "dog barking"}, src{0.72, 0.5, 0.3, 0.3, "dog barking"}),
+			},
+			wantEvs: []string{"new:t1", "new:t2"},
+			wantIDs: [][]string{{"t1", "t2"}, {"t1", "t2"}},
+		},
+		{
 			name: "silent window within end_after keeps the id",
 			cfg:  DefaultConfig(),
 			dets: []*gar.Detection{
