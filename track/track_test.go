@@ -63,7 +63,7 @@ func TestScripted(t *testing.T) {
 			// better; taking that best pair first (greedy) would leave the
 			// right source without a track and the left one missed.
 			name: "assignment is globally optimal",
-			cfg:  DefaultConfig(),
+			cfg:  cfgWith(func(c *Config) { c.UpdateCentreFrac = 1 }),
 			dets: []*gar.Detection{
 				ok(0, src{0.3, 0.5, 0.3, 0.3, "dog barking"}, src{0.65, 0.5, 0.3, 0.3, "dog barking"}),
 				ok(1, src{0.52, 0.5, 0.3, 0.3, "dog barking"}, src{0.72, 0.5, 0.3, 0.3, "dog barking"}),
