@@ -125,18 +125,10 @@ func (t *Tracker) Tick(now time.Time) []Event { return t.lost(now) }
 // Windows that ended at or before at are stale afterwards, so a window still
 // in flight when a stream pauses cannot reopen a track.
 func (t *Tracker) EndAll(reason string, at time.Time) []Event {
-	var evs []Event
-	for _, tr := range t.tracks {
-		if tr.confirmed {
-			evs = append(evs, t.endEvent(tr, reason, at, nil))
-		}
-	}
-	clear(t.tracks)
-	t.tracks = t.tracks[:0]
 	if at.After(t.last) {
 		t.last = at
 	}
-	return evs
+	return t.closeAll(reason, at)
 }
 
 // Active returns the confirmed open tracks, oldest first.
@@ -154,10 +146,16 @@ func (t *Tracker) lost(now time.Time) []Event {
 	if len(t.tracks) == 0 || now.Sub(t.analysed) <= t.cfg.LostAfter {
 		return nil
 	}
+	return t.closeAll(ReasonUnknown, now)
+}
+
+// closeAll ends every open track, with events (and no key: no window caused
+// them) for the confirmed ones.
+func (t *Tracker) closeAll(reason string, at time.Time) []Event {
 	var evs []Event
 	for _, tr := range t.tracks {
 		if tr.confirmed {
-			evs = append(evs, t.endEvent(tr, ReasonUnknown, now, nil))
+			evs = append(evs, t.endEvent(tr, reason, at, nil))
 		}
 	}
 	clear(t.tracks)
