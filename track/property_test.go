@@ -1,6 +1,7 @@
 package track
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -49,6 +50,10 @@ func (c *checker) events(evs []Event) {
 		}
 		if e.Schema != EventSchemaName || e.Stream != "front" {
 			c.t.Fatalf("event %+v", e)
+		}
+		// NaN or Inf from a malformed detection would make it unpublishable.
+		if _, err := json.Marshal(e); err != nil {
+			c.t.Fatalf("event %+v does not marshal: %v", e, err)
 		}
 	}
 }
@@ -131,9 +136,15 @@ func drive(t testing.TB, data []byte) map[string]int {
 				srcs = append(srcs, src{unit(), unit(), unit() / 2, unit() / 2, fuzzLabels[next()%8]})
 			}
 			d = ok(seq, srcs...)
-			if next()%5 == 0 {
+			switch next() % 5 {
+			case 0:
 				bearing := unit()*180 - 90
 				d.Sources[0].BearingDeg = &bearing
+			case 1:
+				inf := math.Inf(1)
+				d.Sources[0].BearingDeg = &inf
+				d.Sources[0].LabelConfidence = math.NaN()
+				d.Sources[0].BBoxNorm[2] = math.Inf(-1)
 			}
 			evs = tr.Window(d)
 		case 4:

@@ -2,6 +2,7 @@ package track
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -432,5 +433,32 @@ func TestULIDSource(t *testing.T) {
 			t.Fatalf("id %q after %q: want increasing 26-character ULIDs", id, prev)
 		}
 		prev = id
+	}
+}
+
+func TestMalformedInput(t *testing.T) {
+	tr := New("front", DefaultConfig(), nil)
+	if evs := tr.Window(nil); evs != nil {
+		t.Errorf("nil detection: %v", evs)
+	}
+	d := ok(0, src{0.5, 0.5, 0.2, 0.2, "dog"})
+	d.Window = gar.WindowInfo{} // no time: stale, taken as unknown
+	if evs := tr.Window(d); evs != nil || d.Sources[0].TrackID != "" {
+		t.Errorf("detection without a window time: %v", evs)
+	}
+	bad := ok(1, src{0.5, 0.5, 0.2, 0.2, "dog"})
+	nan := math.NaN()
+	bad.Sources[0].BBoxNorm = [4]float64{nan, math.Inf(1), -3, 0.7}
+	bad.Sources[0].LabelConfidence = math.Inf(1)
+	bad.Sources[0].BearingDeg = &nan
+	evs := tr.Window(bad)
+	if len(evs) != 1 {
+		t.Fatalf("events %v", types(evs))
+	}
+	if _, err := json.Marshal(evs); err != nil {
+		t.Errorf("event of a malformed source does not marshal: %v", err)
+	}
+	if got := evs[0].Track; got.BBoxNorm != [4]float64{0, 0.7, 0, 1} || got.Confidence != 1 || got.BearingDeg != nil {
+		t.Errorf("cleaned track = %+v", got)
 	}
 }
