@@ -43,7 +43,9 @@
 //     first), every open track ends. The unknown span is measured from the
 //     end of the last analysed window, so windows that never come at all
 //     count as unknown too.
-//   - stopped, paused, reload: EndAll. Events no window caused carry a nil
+//   - stopped, paused, reload: EndAll. A reload that changes the stream's
+//     geometry (or its tracking settings) ends the tracks with reason
+//     reload and starts a new Tracker. Events no window caused carry a nil
 //     key.
 //
 // At most MaxTracks tracks are open per stream: a source that would open
