@@ -104,6 +104,10 @@ type SourceResult struct {
 	// BearingDeg is set only when the camera's horizontal field of view is
 	// configured.
 	BearingDeg *float64 `json:"bearing_deg,omitempty"`
+	// TrackID is the id of the confirmed track (package track) this source
+	// belongs to; empty (omitted) while its track is tentative, when it has
+	// none, or when tracking is off.
+	TrackID string `json:"track_id,omitempty"`
 
 	// Debug members, present only when enabled.
 	Gate *GateInfo        `json:"gate,omitempty"`

@@ -52,6 +52,7 @@ func TestDetectionPayloadsValidate(t *testing.T) {
 	ok1.GAR.ValidTrials, ok1.GAR.Requests = 5, 4
 	ok1.LatencyMS = LatencyMS{Locate: 410, Audio: 380, Analysis: 900, Refine: 450, Total: 1790, AgeAtPublish: 4850}
 	ok1.Sources = []SourceResult{okSource(Box{50, 60, 150, 160}, Box{46, 56, 154, 164}, "dog barking")}
+	ok1.Sources[0].TrackID = "01JD5Z9F6ZQ8Y7W3N4V2T1S0RA"
 	ok1.Tokens = &TokenUsage{Prompt: 2300, Completion: 410, Cached: new(1500)}
 	ok1.Raw = &RawOutputs{Locate: `{"bbox":[50,60,150,160]}`, Audio: `{"audio_class":"dog barking"}`}
 
@@ -117,6 +118,8 @@ func TestDetectionSchemaRejects(t *testing.T) {
 		"bad start time":         edit(func(m map[string]any) { m["window"].(map[string]any)["start"] = "yesterday" }),
 		"unknown op type":        edit(func(m map[string]any) { source(m)["ops"] = map[string]any{"type": "rotate"} }),
 		"missing latency member": edit(func(m map[string]any) { delete(m["latency_ms"].(map[string]any), "total") }),
+		"empty track_id":         edit(func(m map[string]any) { source(m)["track_id"] = "" }),
+		"numeric track_id":       edit(func(m map[string]any) { source(m)["track_id"] = 7 }),
 	}
 	for name, text := range tests {
 		if err := validate(t, sch, text); err == nil {
