@@ -128,10 +128,17 @@ func TestTracksEndToEnd(t *testing.T) {
 		broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"),
 	}, streamSpec{name: "front", input: clip, extra: []string{"camera {\n    hfov_deg = 90\n  }"}}), nil, testHooks{})
 
-	sub.WaitFor(t, "an update event", 60*time.Second, func(m []mosquittotest.Message) bool {
+	// Six hits at least, so that hits without an update are certain.
+	sub.WaitFor(t, "an update event and six hits", 60*time.Second, func(m []mosquittotest.Message) bool {
+		hits := 0
+		for _, d := range detections(t, m, "front") {
+			if d.Status == gar.StatusOK && len(d.Sources) > 0 && d.Sources[0].TrackID != "" {
+				hits++
+			}
+		}
 		for _, e := range eventsOf(trackMessages(t, m, "front")) {
 			if e.Type == track.TypeUpdate {
-				return true
+				return hits >= 6
 			}
 		}
 		return false
