@@ -255,3 +255,53 @@ func TestTrackingDisabled(t *testing.T) {
 		}
 	}
 }
+
+// TestTracksReloadAndPause: a reload that changes the stream's camera ends
+// its track (reload) and a new one starts with a new id; a pause command
+// ends that one at once (paused) and empties the retained list.
+func TestTracksReloadAndPause(t *testing.T) {
+	dir := t.TempDir()
+	clip := movingClip(t, dir, 60, 2)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b, "tracks-reload")
+	s := startSim(t, 0)
+	text := func(hfov int) string {
+		return configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
+			streamSpec{name: "front", input: clip, extra: []string{fmt.Sprintf("camera {\n    hfov_deg = %d\n  }", hfov)}})
+	}
+	r := startDaemon(t, text(90), nil, testHooks{})
+	waitEvents := func(what string, n int) []track.Event {
+		t.Helper()
+		sub.WaitFor(t, what, 60*time.Second, func(m []mosquittotest.Message) bool { return len(eventsOf(trackMessages(t, m, "front"))) >= n })
+		return eventsOf(trackMessages(t, sub.Messages(), "front"))
+	}
+	first := waitEvents("the first new", 1)[0]
+
+	r.reload(t, text(70))
+	evs := waitEvents("the end by reload and a new track", 3)
+	var ended, second *track.Event
+	for i, e := range evs {
+		switch {
+		case e.Type == track.TypeEnd && e.Track.ID == first.Track.ID:
+			ended = &evs[i]
+		case e.Type == track.TypeNew && e.Track.ID != first.Track.ID:
+			second = &evs[i]
+		}
+	}
+	if ended == nil || ended.Reason != track.ReasonReload || second == nil {
+		t.Fatalf("events after the camera changed: %+v; want the first track ended by reload and a new one", evs)
+	}
+
+	b.Publish(t, topic("front", "set"), false, `{"enabled":false}`)
+	sub.WaitFor(t, "the end by pause", 60*time.Second, func(m []mosquittotest.Message) bool {
+		for _, e := range eventsOf(trackMessages(t, m, "front")) {
+			if e.Type == track.TypeEnd && e.Track.ID == second.Track.ID {
+				return e.Reason == track.ReasonPaused
+			}
+		}
+		return false
+	})
+	if l := retainedTracks(t, b, "front"); len(l.Tracks) != 0 {
+		t.Errorf("a paused stream's retained list is %+v, want empty", l)
+	}
+}
