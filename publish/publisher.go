@@ -550,27 +550,23 @@ func (p *Publisher) publishStatus() {
 }
 
 func (p *Publisher) publishStates() {
+	p.publishLatest(p.dirty, p.states, p.topics.state, KindState)
+	p.publishLatest(p.tracksDirty, p.tracks, p.topics.tracks, KindTracks)
+}
+
+// publishLatest publishes, retained, the latest payload of every stream
+// marked dirty, and clears the marks.
+func (p *Publisher) publishLatest(dirty map[string]bool, latest map[string][]byte, topic func(string) string, kind string) {
 	p.mu.Lock()
-	due := make(map[string][]byte, len(p.dirty))
-	for s := range p.dirty {
-		due[s] = p.states[s]
+	due := make(map[string][]byte, len(dirty))
+	for s := range dirty {
+		due[s] = latest[s]
 	}
-	clear(p.dirty)
+	clear(dirty)
 	p.mu.Unlock()
 	for _, s := range slices.Sorted(maps.Keys(due)) {
-		tok := p.client.Publish(p.topics.state(s), statusQoS, true, due[s])
-		p.tokens.add(pendingToken{tok: tok, kind: KindState, stream: s})
-	}
-	p.mu.Lock()
-	due = make(map[string][]byte, len(p.tracksDirty))
-	for s := range p.tracksDirty {
-		due[s] = p.tracks[s]
-	}
-	clear(p.tracksDirty)
-	p.mu.Unlock()
-	for _, s := range slices.Sorted(maps.Keys(due)) {
-		tok := p.client.Publish(p.topics.tracks(s), statusQoS, true, due[s])
-		p.tokens.add(pendingToken{tok: tok, kind: KindTracks, stream: s})
+		tok := p.client.Publish(topic(s), statusQoS, true, due[s])
+		p.tokens.add(pendingToken{tok: tok, kind: kind, stream: s})
 	}
 }
 

@@ -109,19 +109,19 @@ func (r *Registry) Window(d *gar.Detection) {
 // Unknown tells stream's tracker that a window was lost without a result
 // (dropped, a capture gap) at at.
 func (r *Registry) Unknown(stream string, at time.Time) {
-	r.each([]string{stream}, func(name string, e *entry) { r.emit(name, e, e.t.Unknown(at)) })
+	r.each([]string{stream}, false, func(name string, e *entry) { r.emit(name, e, e.t.Unknown(at)) })
 }
 
 // Tick lets every tracker end the tracks lost_after ran out on; call it at
 // least once a second.
 func (r *Registry) Tick(now time.Time) {
-	r.each(nil, func(name string, e *entry) { r.emit(name, e, e.t.Tick(now)) })
+	r.each(nil, false, func(name string, e *entry) { r.emit(name, e, e.t.Tick(now)) })
 }
 
 // EndAll ends stream's open tracks with reason (a pause) and sends the
 // empty list.
 func (r *Registry) EndAll(stream, reason string, at time.Time) {
-	r.each([]string{stream}, func(name string, e *entry) {
+	r.each([]string{stream}, false, func(name string, e *entry) {
 		r.emit(name, e, e.t.EndAll(reason, at))
 		r.sink.List(name, []Track{})
 	})
@@ -139,7 +139,7 @@ func (r *Registry) Remove(stream string, at time.Time) {
 // StopAll ends every stream's tracks with ReasonStopped and sends their
 // empty lists: the daemon's clean stop, before the publisher flushes.
 func (r *Registry) StopAll(at time.Time) {
-	r.each(nil, func(name string, e *entry) {
+	r.each(nil, false, func(name string, e *entry) {
 		r.emit(name, e, e.t.EndAll(ReasonStopped, at))
 		r.sink.List(name, []Track{})
 	})
@@ -147,30 +147,18 @@ func (r *Registry) StopAll(at time.Time) {
 
 // Republish sends every stream's current list again (a new publisher).
 func (r *Registry) Republish() {
-	r.mu.Lock()
-	names := make([]string, 0, len(r.streams))
-	for name := range r.streams {
-		names = append(names, name)
-	}
-	r.mu.Unlock()
-	for _, name := range names {
-		e := r.entry(name)
-		if e == nil {
-			continue
-		}
-		e.mu.Lock()
+	r.each(nil, true, func(name string, e *entry) {
 		tracks := []Track{}
 		if e.t != nil {
 			tracks = e.t.Active()
 		}
 		r.sink.List(name, tracks)
-		e.mu.Unlock()
-	}
+	})
 }
 
 // each runs fn under the lock of each named stream (all when names is nil)
-// that has a tracker.
-func (r *Registry) each(names []string, fn func(string, *entry)) {
+// that has a tracker, or of every one with all.
+func (r *Registry) each(names []string, all bool, fn func(string, *entry)) {
 	if names == nil {
 		r.mu.Lock()
 		for name := range r.streams {
@@ -184,7 +172,7 @@ func (r *Registry) each(names []string, fn func(string, *entry)) {
 			continue
 		}
 		e.mu.Lock()
-		if e.t != nil {
+		if all || e.t != nil {
 			fn(name, e)
 		}
 		e.mu.Unlock()
