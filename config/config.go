@@ -32,6 +32,11 @@ type Config struct {
 	// HTTP configures the /metrics, /healthz and /readyz listener.
 	HTTP HTTP
 
+	// Tracking turns each stream's detections into tracks with stable ids
+	// and publishes their lifecycle (issue 15). A stream's own tracking
+	// block overrides it.
+	Tracking Tracking
+
 	// Streams are the capture sources, in file order. `locate` needs none;
 	// `run` needs at least one (see ValidateForRun).
 	Streams []Stream
@@ -324,6 +329,44 @@ type Stream struct {
 	// Camera optionally describes the camera's optics; with it, published
 	// sources carry bearing_deg.
 	Camera *Camera
+
+	// Tracking, when the stream has its own tracking block, replaces the
+	// top-level one for this stream (a camera that differs). It starts
+	// from the top-level values; nil means the top-level block applies.
+	Tracking *Tracking
+}
+
+// Tracking holds the tracker's settings; see track.Config.
+type Tracking struct {
+	// Enabled false publishes no events, no tracks and no track_id.
+	Enabled bool
+	// ConfirmHits is the hits that confirm a track (and send new).
+	ConfirmHits int
+	// EndAfter ends a track this long after its last hit, counted in
+	// analysed windows.
+	EndAfter time.Duration
+	// LostAfter ends every track of a stream without an analysed window
+	// for this long.
+	LostAfter time.Duration
+	// Heartbeat sends an update for a hit of a track whose last sent state
+	// is this old; 0s turns heartbeats off.
+	Heartbeat time.Duration
+	// UpdateBearingDeg is the move of the smoothed bearing that sends an
+	// update (streams with a camera).
+	UpdateBearingDeg float64
+	// UpdateCentreFrac is the move of the smoothed centre, as a fraction
+	// of the frame diagonal, that sends an update (streams without one).
+	UpdateCentreFrac float64
+	// MaxTracks bounds the open tracks of a stream.
+	MaxTracks int
+}
+
+// TrackingOf returns the tracking settings that apply to s.
+func (c *Config) TrackingOf(s Stream) Tracking {
+	if s.Tracking != nil {
+		return *s.Tracking
+	}
+	return c.Tracking
 }
 
 // SkipFrame selects which video frames the decoder may skip.

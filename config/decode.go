@@ -20,6 +20,16 @@ type decoder struct {
 	streams map[string]hcl.Range // stream name → its label, for duplicates
 	// skipFileChecks mirrors the SkipFileChecks option for fileAttr.
 	skipFileChecks bool
+	// streamTracking holds the streams' own tracking blocks, decoded after
+	// the file so that they start from the top-level block wherever it is
+	// written.
+	streamTracking []pendingTracking
+}
+
+type pendingTracking struct {
+	stream int // index in Config.Streams
+	path   string
+	block  *hclsyntax.Block
 }
 
 // attrSpec binds an attribute name to the code that converts and stores
@@ -130,12 +140,31 @@ func (d *decoder) decodeRoot(b *hclsyntax.Body, c *Config) {
 				}},
 			})},
 			{name: "http", decode: plainBlock(httpSpec(&c.HTTP), nil)},
+			{name: "tracking", decode: plainBlock(trackingSpec(&c.Tracking), nil)},
 			{name: "stream", label: "name", repeat: true, decode: func(d *decoder, _ string, b *hclsyntax.Block) {
-				if s, ok := d.decodeStream(b); ok {
+				if s, ok := d.decodeStream(b, len(c.Streams)); ok {
 					c.Streams = append(c.Streams, s)
 				}
 			}},
 		})
+	for _, p := range d.streamTracking {
+		t := c.Tracking
+		c.Streams[p.stream].Tracking = &t
+		plainBlock(trackingSpec(&t), nil)(d, p.path, p.block)
+	}
+}
+
+func trackingSpec(t *Tracking) []attrSpec {
+	return []attrSpec{
+		boolAttr("enabled", &t.Enabled),
+		intAttr("confirm_hits", &t.ConfirmHits),
+		durationAttr("end_after", &t.EndAfter),
+		durationAttr("lost_after", &t.LostAfter),
+		durationAttr("heartbeat", &t.Heartbeat),
+		floatAttr("update_bearing_deg", &t.UpdateBearingDeg),
+		floatAttr("update_centre_frac", &t.UpdateCentreFrac),
+		intAttr("max_tracks", &t.MaxTracks),
+	}
 }
 
 // plainBlock returns a decoder for an unlabelled block with the given
@@ -147,7 +176,7 @@ func plainBlock(attrs []attrSpec, blocks []blockSpec) func(*decoder, string, *hc
 	}
 }
 
-func (d *decoder) decodeStream(b *hclsyntax.Block) (Stream, bool) {
+func (d *decoder) decodeStream(b *hclsyntax.Block, index int) (Stream, bool) {
 	name := b.Labels[0]
 	if first, dup := d.streams[name]; dup {
 		d.add(diagAt(b.LabelRanges[0], "duplicate stream %q; the first is at %s", name, posString(first)))
@@ -167,6 +196,9 @@ func (d *decoder) decodeStream(b *hclsyntax.Block) (Stream, bool) {
 			d.origin[path] = cb.TypeRange
 			d.body(path, "in the camera block of stream "+fmt.Sprintf("%q", name), cb.Body,
 				[]attrSpec{floatAttr("hfov_deg", &s.Camera.HFOVDeg)}, nil)
+		}},
+		{name: "tracking", decode: func(d *decoder, path string, tb *hclsyntax.Block) {
+			d.streamTracking = append(d.streamTracking, pendingTracking{stream: index, path: path, block: tb})
 		}},
 	})
 	return s, true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/garssl/garssld/gar"
 	"github.com/garssl/garssld/gar/mllm"
+	"github.com/garssl/garssld/track"
 )
 
 // Default returns the configuration used for everything a file leaves out.
@@ -57,7 +58,24 @@ func Default() Config {
 			// Parse derives it again when the file sets node_id.
 			ClientID: defaultClientID(nodeID),
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:9464"},
+		HTTP:     HTTP{Listen: "127.0.0.1:9464"},
+		Tracking: defaultTracking(),
+	}
+}
+
+// defaultTracking is the tracker's own defaults (track.DefaultConfig), so
+// each is written once.
+func defaultTracking() Tracking {
+	t := track.DefaultConfig()
+	return Tracking{
+		Enabled:          true,
+		ConfirmHits:      t.ConfirmHits,
+		EndAfter:         t.EndAfter,
+		LostAfter:        t.LostAfter,
+		Heartbeat:        t.Heartbeat,
+		UpdateBearingDeg: t.UpdateBearingDeg,
+		UpdateCentreFrac: t.UpdateCentreFrac,
+		MaxTracks:        t.MaxTracks,
 	}
 }
 

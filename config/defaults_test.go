@@ -48,6 +48,11 @@ func TestDefaultMatchesDesign(t *testing.T) {
 			VerifyDelivery: true, ConfirmWithin: 10 * time.Second, MaxMessageBytes: 256 << 10,
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:9464"},
+		// Issue 15's defaults.
+		Tracking: Tracking{
+			Enabled: true, ConfirmHits: 1, EndAfter: 6 * time.Second, LostAfter: 30 * time.Second,
+			Heartbeat: time.Minute, UpdateBearingDeg: 5, UpdateCentreFrac: 0.05, MaxTracks: 16,
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%s\nwant\n%s", got, want)

@@ -84,6 +84,8 @@ func (c Config) String() string {
 	w.attr("listen", quote(c.HTTP.Listen))
 	w.close()
 
+	writeTracking(w, c.Tracking)
+
 	for _, s := range c.Streams {
 		w.open("stream", s.Name)
 		w.attr("input", quote(redactURL(s.Input)))
@@ -105,9 +107,25 @@ func (c Config) String() string {
 			w.attr("hfov_deg", number(s.Camera.HFOVDeg))
 			w.close()
 		}
+		if s.Tracking != nil {
+			writeTracking(w, *s.Tracking)
+		}
 		w.close()
 	}
 	return w.b.String()
+}
+
+func writeTracking(w *hclWriter, t Tracking) {
+	w.open("tracking")
+	w.attr("enabled", strconv.FormatBool(t.Enabled))
+	w.attr("confirm_hits", strconv.Itoa(t.ConfirmHits))
+	w.attr("end_after", duration(t.EndAfter))
+	w.attr("lost_after", duration(t.LostAfter))
+	w.attr("heartbeat", duration(t.Heartbeat))
+	w.attr("update_bearing_deg", number(t.UpdateBearingDeg))
+	w.attr("update_centre_frac", number(t.UpdateCentreFrac))
+	w.attr("max_tracks", strconv.Itoa(t.MaxTracks))
+	w.close()
 }
 
 // hclWriter writes HCL native syntax with two-space indentation. hclwrite

@@ -483,6 +483,51 @@ stream "b" {
 			want: []string{`garssl.hcl:4:16: stream.front.camera.hfov_deg = 200 is out of range; use a value above 0 and below 180 degrees`},
 		},
 		{
+			name: "tracking confirm_hits zero",
+			src:  "tracking {\n  confirm_hits = 0\n}",
+			want: []string{`garssl.hcl:2:18: tracking.confirm_hits = 0 must be at least 1`},
+		},
+		{
+			name: "tracking end_after zero",
+			src:  "tracking {\n  end_after = \"0s\"\n}",
+			want: []string{`garssl.hcl:2:15: tracking.end_after = 0s must be greater than 0`},
+		},
+		{
+			name: "tracking lost_after below end_after",
+			src:  "tracking {\n  lost_after = \"2s\"\n}",
+			want: []string{`garssl.hcl:2:16: tracking.lost_after = 2s must be positive and at least end_after (6s)`},
+		},
+		{
+			name: "tracking negative heartbeat",
+			src:  "tracking {\n  heartbeat = \"-1s\"\n}",
+			want: []string{`garssl.hcl:2:15: tracking.heartbeat = -1s must be 0s (off) or positive`},
+		},
+		{
+			name: "tracking update_bearing_deg zero",
+			src:  "tracking {\n  update_bearing_deg = 0\n}",
+			want: []string{`garssl.hcl:2:24: tracking.update_bearing_deg = 0 is out of range; use a value above 0 and at most 180`},
+		},
+		{
+			name: "tracking update_centre_frac above 1",
+			src:  "tracking {\n  update_centre_frac = 2\n}",
+			want: []string{`garssl.hcl:2:24: tracking.update_centre_frac = 2 is out of range; use a value above 0 and at most 1`},
+		},
+		{
+			name: "tracking too many max_tracks",
+			src:  "tracking {\n  max_tracks = 17\n}",
+			want: []string{`garssl.hcl:2:16: tracking.max_tracks = 17 is out of range; use 1 to 16`},
+		},
+		{
+			name: "stream tracking override out of range",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  tracking {\n    max_tracks = 0\n  }\n}",
+			want: []string{`garssl.hcl:4:18: stream.front.tracking.max_tracks = 0 is out of range; use 1 to 16`},
+		},
+		{
+			name: "stream tracking unknown attribute",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  tracking {\n    end_afte = \"5s\"\n  }\n}",
+			want: []string{`garssl.hcl:4:5: unknown attribute "end_afte" in stream.front.tracking; valid: enabled, confirm_hits, end_after, lost_after, heartbeat, update_bearing_deg, update_centre_frac, max_tracks; did you mean "end_after"?`},
+		},
+		{
 			name: "audio options without audio source",
 			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  audio_options = { channels = 2 }\n}",
 			want: []string{`garssl.hcl:3:19: stream.front.audio_options is set but stream.front.audio is empty; options for the input's own audio go in options`},
@@ -505,7 +550,7 @@ stream "b" {
 		{
 			name: "misspelt block",
 			src:  "mlm {\n}",
-			want: []string{`garssl.hcl:1:1: unknown block "mlm" at top level; valid: log, mllm, gar, mqtt, http, stream; did you mean "mllm"?`},
+			want: []string{`garssl.hcl:1:1: unknown block "mlm" at top level; valid: log, mllm, gar, mqtt, http, tracking, stream; did you mean "mllm"?`},
 		},
 		{
 			name: "block where none are valid",

@@ -329,3 +329,45 @@ stream "front" {
 		t.Errorf("ValidateForRun: %v", err)
 	}
 }
+
+// TestStreamTrackingOverride: a stream's tracking block starts from the
+// top-level one wherever that is written in the file, and overrides only
+// what it sets; a stream without one follows the top-level block.
+func TestStreamTrackingOverride(t *testing.T) {
+	src := `stream "front" {
+  input = "v4l2:/dev/video0"
+  tracking {
+    update_bearing_deg = 3
+  }
+}
+stream "back" {
+  input = "v4l2:/dev/video1"
+}
+tracking {
+  end_after = "9s"
+  heartbeat = "0s"
+}
+`
+	cfg, err := Parse([]byte(src), "garssl.hcl")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	top := Default().Tracking
+	top.EndAfter, top.Heartbeat = 9*time.Second, 0
+	front := top
+	front.UpdateBearingDeg = 3
+	if got := cfg.TrackingOf(cfg.Streams[0]); got != front {
+		t.Errorf("front's tracking = %+v, want %+v", got, front)
+	}
+	if got := cfg.TrackingOf(cfg.Streams[1]); got != top {
+		t.Errorf("back's tracking = %+v, want the top-level %+v", got, top)
+	}
+	// String writes the override in full, and reads back the same.
+	again, err := Parse([]byte(cfg.String()), "again.hcl", SkipFileChecks())
+	if err != nil {
+		t.Fatalf("Parse(String()): %v", err)
+	}
+	if got := again.TrackingOf(again.Streams[0]); got != front {
+		t.Errorf("after String, front's tracking = %+v, want %+v", got, front)
+	}
+}

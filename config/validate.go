@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/garssl/garssld/internal/redact"
+	"github.com/garssl/garssld/track"
 )
 
 // Limits that the design leaves open; the package doc explains them.
@@ -119,8 +120,12 @@ func (c *Config) validate(requireStreams bool) Diagnostics {
 	v.gar(c.GAR)
 	v.mqtt(c.MQTT)
 	v.http(c.HTTP)
+	v.tracking("tracking", c.Tracking)
 	for _, s := range c.Streams {
 		v.stream(s)
+		if s.Tracking != nil && isTopicLevel(s.Name) {
+			v.tracking(streamPath(s.Name)+".tracking", *s.Tracking)
+		}
 	}
 	if requireStreams && len(c.Streams) == 0 {
 		v.errorf("", `no stream blocks; run needs at least one, e.g. stream "front" { input = "rtsp://cam.local/stream1" }`)
@@ -325,6 +330,26 @@ func (v *validator) stream(s Stream) {
 	default:
 		v.report(p+".camera.hfov_deg", CheckHFOV(v.name(p+".camera.hfov_deg"), s.Camera.HFOVDeg))
 	}
+}
+
+// tracking checks a tracking block at path; the ranges are the tracker's
+// own (track.Config.Validate), checked here to name the attribute.
+func (v *validator) tracking(p string, t Tracking) {
+	v.atLeast(p+".confirm_hits", t.ConfirmHits, 1)
+	v.positiveDuration(p+".end_after", t.EndAfter)
+	if t.LostAfter < t.EndAfter || t.LostAfter <= 0 {
+		v.errorf(p+".lost_after", "%s = %s must be positive and at least end_after (%s)", v.name(p+".lost_after"), t.LostAfter, t.EndAfter)
+	}
+	if t.Heartbeat < 0 {
+		v.errorf(p+".heartbeat", "%s = %s must be 0s (off) or positive", v.name(p+".heartbeat"), t.Heartbeat)
+	}
+	if !(t.UpdateBearingDeg > 0 && t.UpdateBearingDeg <= 180) {
+		v.errorf(p+".update_bearing_deg", "%s = %s is out of range; use a value above 0 and at most 180", v.name(p+".update_bearing_deg"), formatFloat(t.UpdateBearingDeg))
+	}
+	if !(t.UpdateCentreFrac > 0 && t.UpdateCentreFrac <= 1) {
+		v.errorf(p+".update_centre_frac", "%s = %s is out of range; use a value above 0 and at most 1", v.name(p+".update_centre_frac"), formatFloat(t.UpdateCentreFrac))
+	}
+	v.intRange(p+".max_tracks", t.MaxTracks, 1, track.MaxTracksLimit)
 }
 
 // topicLevel checks a name used as one MQTT topic level and as a metric

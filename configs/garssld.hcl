@@ -186,6 +186,36 @@ http {
   listen = "127.0.0.1:9464"
 }
 
+# Tracks (issue 15): each stream's detections become tracks with stable
+# ids, published as new/update/end events on <stream>/events and as the
+# retained list of current tracks on <stream>/tracks. A stream block may
+# hold its own tracking block (a camera that differs); it starts from
+# these values.
+tracking {
+  # false publishes no events, no tracks and no track_id.
+  enabled = true
+  # Hits that confirm a track and send its new event; 1 makes a door slam
+  # lasting one window an event.
+  confirm_hits = 1
+  # A track ends when the last analysed window ends this long after its
+  # last hit (silence or not_seen). Windows with no result do not count.
+  end_after = "6s"
+  # Every track of a stream ends (reason unknown) when no window was
+  # analysed for this long (model down, windows dropped). At least end_after.
+  lost_after = "30s"
+  # An update is sent for a hit whose last sent state is this old; "0s"
+  # turns heartbeats off.
+  heartbeat = "60s"
+  # An update is sent when the smoothed bearing moved this far from the
+  # last sent state (streams with a camera block)…
+  update_bearing_deg = 5
+  # …or, without a camera, when the smoothed box centre moved this
+  # fraction of the frame diagonal.
+  update_centre_frac = 0.05
+  # Open tracks per stream (1 to 16); the oldest tentative one gives way.
+  max_tracks = 16
+}
+
 # One block per capture source; the label is the stream name, used in
 # topics (garssl/robot-7/front/detections) and metric labels. Letters,
 # digits, "_" and "-".
@@ -255,5 +285,19 @@ stream "front" {
   # below 180) adds bearing_deg to each detected source.
   camera {
     hfov_deg = 87
+  }
+
+  # Optional: this stream's own tracking settings, starting from the
+  # top-level tracking block; here the wide-angle camera's bearings move
+  # less per metre, so a smaller move counts.
+  tracking {
+    enabled            = true
+    confirm_hits       = 1
+    end_after          = "6s"
+    lost_after         = "30s"
+    heartbeat          = "60s"
+    update_bearing_deg = 4
+    update_centre_frac = 0.05
+    max_tracks         = 16
   }
 }

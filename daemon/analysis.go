@@ -36,7 +36,7 @@ func (d *Daemon) buildAnalysis(cfg *config.Config) (*analysis, error) {
 	if err != nil {
 		return nil, ConfigError{err}
 	}
-	var obs schedule.Observer = d.metrics
+	var obs schedule.Observer = trackObserver{d.metrics, d.tracks}
 	if wrap := d.opts.test.wrapScheduleObserver; wrap != nil {
 		obs = wrap(obs)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/garssl/garssld/publish"
 	"github.com/garssl/garssld/schedule"
 	"github.com/garssl/garssld/sdnotify"
+	"github.com/garssl/garssld/track"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -103,7 +104,9 @@ type Daemon struct {
 	base                      context.Context // outlives Run's context: the owner stops tasks in order
 	poke                      chan struct{}   // a task ended by itself
 	httpTask, pubTask, wdTask *task
-	pubBeat                   *loopBeat // the running publisher's heartbeat
+	tracksTask                *task           // ticks the trackers
+	tracks                    *track.Registry // one tracker per stream
+	pubBeat                   *loopBeat       // the running publisher's heartbeat
 	analysis                  *analysis
 	retired                   []*analysis // replaced by a reload, finishing their windows
 	stopping                  atomic.Bool
@@ -148,6 +151,7 @@ func New(opts Options) (*Daemon, error) {
 		streams: make(map[string]*streamRun),
 	}
 	d.commands.wake = make(chan struct{}, 1)
+	d.tracks = track.NewRegistry(trackSink{d}, track.NewULIDSource())
 	var err error
 	d.reg = prometheus.NewRegistry()
 	d.metrics, err = metrics.New(d.reg, metrics.Options{Version: opts.Version, FFmpeg: opts.FFmpeg, Streams: d.snapshots})
@@ -219,6 +223,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pubBeat.register()
 		return pub.Run(ctx)
 	})
+	d.tracksTask = d.startTask("tracks", nil, nil, d.tickTracks)
 	d.startAnalysis(d.analysis)
 	for _, s := range d.cfg.Streams {
 		d.startStream(s, streamCarry{}, s.Enabled)
@@ -307,6 +312,11 @@ func (d *Daemon) shutdown() {
 		d.stopAnalysis(an)
 	}
 	d.retired = nil
+	// Every window that will be published has been: the open tracks end,
+	// and the lists are emptied, before the publisher's final flush
+	// carries them out.
+	d.awaitTask(d.tracksTask)
+	d.tracks.StopAll(time.Now())
 	d.log.Info("flushing MQTT")
 	d.awaitTask(d.pubTask)
 	d.owner.Unregister()
@@ -332,8 +342,8 @@ const (
 // stopBudget is the longest a stop may take when every bound holds: the
 // captures stopping (abandoned past captureStopLimit), the windows at the
 // model (shutdown_timeout), the MQTT flush, and stopSlack. A step added
-// to the stop (track end events, closing live-view clients) adds its bound
-// here.
+// to the stop (closing live-view clients) adds its bound here; the track
+// end events are queued without waiting and go out in the MQTT flush.
 func (d *Daemon) stopBudget() time.Duration {
 	limit := cmp.Or(d.opts.test.captureStopLimit, captureStopLimit)
 	return limit + d.cfg.ShutdownTimeout + publish.DefaultFlushTimeout + stopSlack
@@ -396,6 +406,8 @@ func (d *Daemon) streamNames() []string { return slices.Clone(d.streamOrder) }
 func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	log := streamLog(d.log, s.Name)
 	d.metrics.AddStream(s.Name) // a stream removed by an earlier reload may come back
+	// Before the capture starts: the empty list precedes the first window.
+	d.tracks.Configure(s.Name, trackSettings(d.cfg, s), time.Now())
 	beat := newLoopBeat(d.wd, "stream "+s.Name).register()
 	sup := newSupervisor(s, streamEnv{
 		log:           log,

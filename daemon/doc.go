@@ -66,7 +66,17 @@
 // paused stream costs no CPU, bandwidth or camera; its state is "paused".
 // {"enabled": true} starts a new capture session: connecting, running.
 // stream.enabled = false starts a stream paused. A paused stream stays
-// paused across a reload, unless the reload changes its enabled.
+// paused across a reload, unless the reload changes its enabled. A pause
+// ends the stream's tracks at once (reason paused) and empties its
+// retained track list.
+//
+// # Tracks
+//
+// One tracker per stream (track.Registry, which serialises the calls on
+// each): every result is fed to it before it is published, so its sources
+// carry track_id; a window the scheduler drops is unknown to it; a task
+// ticks the trackers once a second for lost_after. A stream's empty track
+// list is published before its capture starts.
 //
 // # Reload (SIGHUP)
 //
@@ -81,7 +91,9 @@
 //     their retained state stays "stopped"); changed ones (any attribute
 //     but enabled, or gar.model_size) stop and start again with seqs going
 //     on; a change of enabled alone pauses or resumes; the others are not
-//     touched and keep capturing.
+//     touched and keep capturing. A removed stream's tracks end (stopped);
+//     a stream whose tracking settings or geometry (camera, model_size,
+//     input) changed ends them (reload) and starts a new tracker.
 //   - mllm, gar or shutdown_timeout changed: a new model client and
 //     scheduler take the next windows; the old scheduler drops what it had
 //     queued (counted, reason shutdown) and finishes the windows at the
@@ -108,8 +120,9 @@
 // stuck in a system call is abandoned after captureStopLimit, the one
 // goroutine not waited for); the scheduler drops what is queued
 // (reason shutdown) and lets windows at the model finish and be published
-// for up to shutdown_timeout, then cancels the rest (counted); the
-// publisher publishes the stream states and "stopped", hands over what it
+// for up to shutdown_timeout, then cancels the rest (counted); every open
+// track ends (stopped) and each stream's retained track list is emptied;
+// the publisher publishes the stream states and "stopped", hands over what it
 // holds and waits for acknowledgements (up to its 5 s flush timeout),
 // keeping in its file store what the broker did not acknowledge, for the
 // next start; then the HTTP listener and the watchdog stop, and Run

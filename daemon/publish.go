@@ -41,10 +41,12 @@ func (d *Daemon) buildPublisher(cfg *config.Config) (*publish.Publisher, *loopBe
 }
 
 // publishDetection is the scheduler's PublishFunc: it records the
-// result's stage latencies and gate decisions and hands the payload to the
-// current publisher. It never blocks.
+// result's stage latencies and gate decisions, feeds the stream's tracker
+// (which sets the sources' track_id, so first) and hands the payload to
+// the current publisher. It never blocks.
 func (d *Daemon) publishDetection(stream string, seq uint64, det *gar.Detection) {
 	observeDetection(d.metrics, det)
+	d.tracks.Window(det)
 	payload, err := json.Marshal(det)
 	if err != nil {
 		// gar builds payloads of plain values; this is a bug, logged so

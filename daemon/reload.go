@@ -9,12 +9,14 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/health"
 	"github.com/garssl/garssld/publish"
+	"github.com/garssl/garssld/track"
 )
 
 // changes is what differs between the running config and a reloaded one.
@@ -177,6 +179,7 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 	carried := map[string]restart{}
 	for _, name := range ch.removed {
 		d.stopStream(name)
+		d.tracks.Remove(name, time.Now())
 		d.metrics.ForgetStream(name)
 		d.log.Info("stream removed", "stream", name)
 	}
@@ -236,6 +239,11 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 			d.log.Info("stream added", "stream", s.Name)
 		}
 	}
+	// A changed tracking block (or geometry) restarts the stream's tracks
+	// even when the stream itself goes on.
+	for _, s := range d.cfg.Streams {
+		d.tracks.Configure(s.Name, trackSettings(d.cfg, s), time.Now())
+	}
 	// Keep the config's order for listings.
 	d.streamsMu.Lock()
 	order := make([]string, 0, len(d.cfg.Streams))
@@ -268,6 +276,11 @@ func (d *Daemon) setEnabled(name string, on bool) error {
 	}
 	run.enabled = on
 	run.sup.setEnabled(on)
+	if !on {
+		// A paused stream's tracks end now, not after lost_after: a pause
+		// must not leave an event open (frigate#3022).
+		d.tracks.EndAll(name, track.ReasonPaused, time.Now())
+	}
 	return nil
 }
 
@@ -281,6 +294,7 @@ func (d *Daemon) swapPublisher(pub *publish.Publisher, beat *loopBeat) {
 		state, errText, seq := run.sup.status()
 		pub.StreamState(run.sup.cfg.Name, state, errText, seq)
 	}
+	d.tracks.Republish()
 	old := d.pubTask
 	old.cancel()
 	log := d.log

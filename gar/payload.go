@@ -15,6 +15,18 @@ const DetectionSchemaName = "garssl.detection/v1"
 //go:embed detection.v1.schema.json
 var DetectionSchema []byte
 
+// EventSchema is the JSON Schema of the track events (garssl.event/v1) on
+// <stream>/events; TracksSchema that of the retained track list
+// (garssl.tracks/v1) on <stream>/tracks, which refers to EventSchema's
+// track as event.v1.schema.json. The track package builds both payloads;
+// the schemas live beside the detection's, as the topic table's do.
+//
+//go:embed event.v1.schema.json
+var EventSchema []byte
+
+//go:embed tracks.v1.schema.json
+var TracksSchema []byte
+
 // Status says how a window was handled. It is never omitted.
 type Status string
 

@@ -39,7 +39,7 @@ var breakerStates = []string{"closed", "half-open", "open"}
 // The publisher's label values, initialised to zero so that rate() and
 // alerts see every series from the first scrape.
 var (
-	mqttKinds          = []string{"detection", "state", "status"}
+	mqttKinds          = []string{"detection", "state", "status", "event", "tracks"}
 	mqttDropReasons    = []string{"max_pending", "expired", "store_error", "publish_error", "shutdown", "too_large"}
 	mqttCommandResults = []string{"received", "ignored_retained", "malformed", "unknown_stream"}
 )
@@ -71,6 +71,8 @@ type Metrics struct {
 	queued         *prometheus.GaugeVec
 	resultAge      *prometheus.HistogramVec
 	lastResult     *prometheus.GaugeVec
+	tracksActive   *prometheus.GaugeVec
+	trackEvents    *prometheus.CounterVec
 
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
@@ -132,6 +134,12 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		breaker: b.gaugeVec("mllm_breaker_state",
 			"Circuit breaker state per model endpoint: 1 for the current state (closed, half-open, open), 0 for the others.",
 			"endpoint", "state"),
+		tracksActive: b.gaugeVec("tracks_active",
+			"Confirmed tracks of sound sources open in the stream (the length of its retained <stream>/tracks list).",
+			"stream"),
+		trackEvents: b.counterVec("track_events_total",
+			"Track events of the stream handed to the publisher, by type (new, update, end).",
+			"stream", "type"),
 		mqtt:      newMQTT(&b),
 		streams:   newStreamCollector(opts.Streams),
 		forgotten: map[string]bool{},
@@ -246,6 +254,24 @@ func (m *Metrics) AgeAtPublish(stream string, d time.Duration) {
 	m.lastResult.WithLabelValues(stream).Set(float64(m.now().UnixNano()) / 1e9)
 }
 
+// Tracks reports the confirmed tracks open in stream.
+func (m *Metrics) Tracks(stream string, n int) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.tracksActive.WithLabelValues(stream).Set(float64(n))
+	}
+}
+
+// TrackEvent counts one track event of stream; typ is new, update or end.
+func (m *Metrics) TrackEvent(stream, typ string) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.trackEvents.WithLabelValues(stream, typ).Inc()
+	}
+}
+
 // StageLatency records how long one GAR stage took within a window.
 func (m *Metrics) StageLatency(stage string, d time.Duration) {
 	m.stageDuration.WithLabelValues(stage).Observe(d.Seconds())
@@ -268,6 +294,8 @@ func (m *Metrics) ForgetStream(stream string) {
 	m.queued.DeletePartialMatch(l)
 	m.resultAge.DeletePartialMatch(l)
 	m.lastResult.DeletePartialMatch(l)
+	m.tracksActive.DeletePartialMatch(l)
+	m.trackEvents.DeletePartialMatch(l)
 	m.streams.forget(stream)
 }
 

@@ -66,6 +66,8 @@ func exercise(m *Metrics) {
 	m.WindowAnalysed("front", "published", 2500*time.Millisecond)
 	m.WindowAnalysed("front", "dropped", 6*time.Second)
 	m.Dropped("front", "stale")
+	m.Tracks("front", 1)
+	m.TrackEvent("front", "new")
 	m.Dropped("front", "queue_full")
 	m.Dropped("front", "queue_full")
 	m.QueueDepth("front", 2)
@@ -94,7 +96,7 @@ var frontSnapshot = StreamSnapshot{
 // allowedLabels is the bounded vocabulary of garssl_ label names.
 var allowedLabels = map[string]bool{
 	"stream": true, "stage": true, "endpoint": true, "reason": true, "outcome": true,
-	"state": true, "kind": true, "result": true, "decision": true,
+	"state": true, "kind": true, "result": true, "decision": true, "type": true,
 	"version": true, "goversion": true, "ffmpeg": true, // build_info only
 }
 
@@ -145,7 +147,7 @@ func TestLintHelpAndLabels(t *testing.T) {
 		"garssl_gar_stage_duration_seconds", "garssl_gar_window_duration_seconds",
 		"garssl_mllm_requests_total", "garssl_mllm_request_duration_seconds", "garssl_mllm_breaker_state",
 		"garssl_gar_gate_decisions_total", "garssl_result_age_seconds", "garssl_last_result_timestamp_seconds",
-		"garssl_queued_windows",
+		"garssl_queued_windows", "garssl_tracks_active", "garssl_track_events_total",
 		"garssl_mqtt_messages_published_total", "garssl_mqtt_messages_dropped_total",
 		"garssl_mqtt_pending_messages", "garssl_mqtt_connected", "garssl_mqtt_commands_total",
 		"garssl_capture_reconnects_total", "garssl_capture_decode_errors_total", "garssl_capture_packets_total",
@@ -450,11 +452,13 @@ func TestMQTTValues(t *testing.T) {
 	o.Command("malformed")
 
 	const want = `
-# HELP garssl_mqtt_messages_published_total MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status).
+# HELP garssl_mqtt_messages_published_total MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status, event, tracks).
 # TYPE garssl_mqtt_messages_published_total counter
 garssl_mqtt_messages_published_total{kind="detection"} 2
+garssl_mqtt_messages_published_total{kind="event"} 0
 garssl_mqtt_messages_published_total{kind="state"} 1
 garssl_mqtt_messages_published_total{kind="status"} 0
+garssl_mqtt_messages_published_total{kind="tracks"} 0
 # HELP garssl_mqtt_messages_dropped_total MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown, too_large).
 # TYPE garssl_mqtt_messages_dropped_total counter
 garssl_mqtt_messages_dropped_total{reason="expired"} 0
@@ -491,6 +495,8 @@ func TestForgetStream(t *testing.T) {
 		m.Dropped(s, "stale")
 		m.QueueDepth(s, 1)
 		m.AgeAtPublish(s, time.Second)
+		m.Tracks(s, 1)
+		m.TrackEvent(s, "new")
 	}
 	m.ForgetStream("back")
 	fronts := 0
@@ -509,8 +515,8 @@ func TestForgetStream(t *testing.T) {
 			}
 		}
 	}
-	if fronts != 6 { // windows, window duration, drops, queue, age, last result
-		t.Errorf("front has %d series after forgetting back, want 6", fronts)
+	if fronts != 8 { // windows, window duration, drops, queue, age, last result, tracks, track events
+		t.Errorf("front has %d series after forgetting back, want 8", fronts)
 	}
 
 	// A removed stream's windows still at the model end after it is
@@ -520,6 +526,8 @@ func TestForgetStream(t *testing.T) {
 	m.Dropped("back", "removed")
 	m.QueueDepth("back", 0)
 	m.AgeAtPublish("back", time.Second)
+	m.Tracks("back", 0)
+	m.TrackEvent("back", "end")
 	if n := seriesWith(t, reg, "stream", "back"); n != 0 {
 		t.Errorf("the forgotten stream has %d series again", n)
 	}

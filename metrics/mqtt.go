@@ -17,7 +17,7 @@ type MQTT struct {
 func newMQTT(b *builder) *MQTT {
 	o := &MQTT{
 		published: b.counterVec("mqtt_messages_published_total",
-			"MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status).",
+			"MQTT messages the broker acknowledged (at QoS 0: handed to the network), by kind (detection, state, status, event, tracks).",
 			"kind"),
 		dropped: b.counterVec("mqtt_messages_dropped_total",
 			"MQTT detections given up, by reason (max_pending, expired, store_error, publish_error, shutdown, too_large).",

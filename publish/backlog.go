@@ -56,6 +56,8 @@ func newBacklog() *backlog {
 
 func (b *backlog) len() int { return len(b.entries) }
 
+func (b *backlog) has(key string) bool { _, ok := b.entries[key]; return ok }
+
 // add records key as stored at at and reports whether it is new; a key
 // already present keeps its age (paho writes a QoS 2 message's PUBREL
 // over it).
@@ -165,15 +167,18 @@ func (b *backlog) newClient() {
 func (b *backlog) orphaned() int { return len(b.orphans) }
 
 // backlogged reports whether a stored packet is a detection awaiting its
-// acknowledgement: an outbound publish that is not retained (status and
-// state messages are), or the PUBREL of one at QoS 2.
+// acknowledgement: an outbound publish that is not retained (status, state
+// and tracks messages are) nor a track event, or the PUBREL of one at QoS
+// 2. Track events stay out of the backlog, so max_pending and max_age
+// never prune them (issue 15: there are few, and a lost end would leave a
+// track open forever).
 func backlogged(key string, p packets.ControlPacket) bool {
 	if !strings.HasPrefix(key, "o.") {
 		return false
 	}
 	switch m := p.(type) {
 	case *packets.PublishPacket:
-		return !m.Retain && m.Qos > 0
+		return !m.Retain && m.Qos > 0 && !isEvents(m.TopicName)
 	case *packets.PubrelPacket:
 		return true
 	}
@@ -191,6 +196,13 @@ func (p *Publisher) stored(key string, pkt packets.ControlPacket, at time.Time, 
 		echo = p.verify.key(m.TopicName, m.Payload)
 	}
 	p.mu.Lock()
+	if _, ok := pkt.(*packets.PubrelPacket); ok && claimed && !p.backlog.has(key) {
+		// The PUBREL names no topic: one replacing a publish that was not
+		// accounted (an event) is not a detection. After a restart it
+		// cannot be told, and is counted.
+		p.mu.Unlock()
+		return
+	}
 	if p.backlog.add(key, at, claimed, echo) && claimed && p.handing > 0 {
 		p.handing--
 	}

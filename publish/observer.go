@@ -5,6 +5,10 @@ const (
 	KindDetection = "detection"
 	KindState     = "state"
 	KindStatus    = "status"
+	// KindEvent is a track event (<stream>/events); KindTracks a stream's
+	// retained track list (<stream>/tracks).
+	KindEvent  = "event"
+	KindTracks = "tracks"
 )
 
 // Reasons reported to Observer.Dropped.

@@ -73,6 +73,10 @@ type Publisher struct {
 	states      map[string][]byte // latest state payload per stream
 	stateSeq    map[string]uint64 // the seq of each stream's latest state
 	dirty       map[string]bool   // streams whose latest state awaits publishing
+	tracks      map[string][]byte // latest track list per stream
+	tracksDirty map[string]bool   // streams whose latest track list awaits publishing
+	events      []detection       // track events not yet handed to paho, oldest first
+	eventsOut   int               // events handed to paho whose token has not completed
 	subs        []subscription    // subscribe requests awaiting their SUBACK
 	statusSince time.Time         // the first subscription to the status; zero before
 
@@ -111,7 +115,10 @@ func New(o Options) (*Publisher, error) {
 		stateSeq: make(map[string]uint64),
 		dirty:    make(map[string]bool),
 		backlog:  newBacklog(),
-		redial:   newRedial(o.MaxReconnectInterval),
+
+		tracks:      make(map[string][]byte),
+		tracksDirty: make(map[string]bool),
+		redial:      newRedial(o.MaxReconnectInterval),
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -295,6 +302,55 @@ func (p *Publisher) StreamState(stream, state, errText string, seq uint64) {
 	p.signal()
 }
 
+// maxQueuedEvents bounds the track events kept in memory while paho cannot
+// take them (QoS 0 or a failing file store while the broker is away). A
+// stream makes a few a minute; this is hours of them.
+const maxQueuedEvents = 4096
+
+// Event queues one track event for <stream>/events, at the detections'
+// QoS and not retained. It never blocks. Events do not count towards
+// max_pending and are never pruned by it or by max_age (see backlogged):
+// a lost end would leave a track open forever. They are handed to paho in
+// order; while paho cannot keep them (QoS 0 and no connection) they wait
+// in memory, up to maxQueuedEvents.
+func (p *Publisher) Event(stream string, payload []byte) {
+	e := detection{topic: p.topics.events(stream), stream: stream, payload: payload}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		p.obs.Dropped(DropShutdown)
+		p.log.Warn("track event after shutdown began; dropped", "stream", stream)
+		return
+	}
+	dropped := false
+	if len(p.events) >= maxQueuedEvents {
+		p.events = p.events[1:]
+		dropped = true
+	}
+	p.events = append(p.events, e)
+	p.mu.Unlock()
+	if dropped {
+		p.obs.Dropped(DropPublishError)
+		if logIt, folded := p.storeFold.note("drop event"); logIt {
+			p.log.Warn("too many track events wait for the broker; dropping the oldest", "stream", stream, "repeats", folded)
+		}
+	}
+	p.signal()
+}
+
+// Tracks records a stream's current track list for the retained
+// <stream>/tracks topic (QoS 1). Like StreamState it never blocks, is
+// coalesced to the latest per stream, and is published when connected
+// and again after every reconnect. Calls for a stream must come in order.
+func (p *Publisher) Tracks(stream string, payload []byte) {
+	p.mu.Lock()
+	p.store.setLatest(p.topics.tracks(stream), payload)
+	p.tracks[stream] = payload
+	p.tracksDirty[stream] = true
+	p.mu.Unlock()
+	p.signal()
+}
+
 // SetStreams sets the stream names listed in the online status and
 // accepted on set topics. When connected, the status is published again.
 func (p *Publisher) SetStreams(names []string) {
@@ -429,6 +485,9 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 		for s := range p.states {
 			p.dirty[s] = true
 		}
+		for s := range p.tracks {
+			p.tracksDirty[s] = true
+		}
 		p.mu.Unlock()
 	}
 	p.checkSubscriptions(st.gen)
@@ -439,7 +498,38 @@ func (p *Publisher) step(st *loopState, deadline time.Time) {
 		p.publishStatus()
 		p.publishStates()
 	}
+	p.publishEvents(open, deadline)
 	p.publishDetections(open, deadline)
+}
+
+// publishEvents hands the queued track events to paho, oldest first,
+// before the detections of the same step.
+func (p *Publisher) publishEvents(open bool, deadline time.Time) {
+	for {
+		p.mu.Lock()
+		if len(p.events) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		late := !deadline.IsZero() && time.Now().After(deadline)
+		if !late && !open && (p.o.QoS == 0 || !p.store.healthy()) {
+			// paho would keep nothing: wait for the connection.
+			p.mu.Unlock()
+			return
+		}
+		e := p.events[0]
+		p.events[0] = detection{}
+		p.events = p.events[1:]
+		if late {
+			p.mu.Unlock()
+			p.dropped(e, DropShutdown)
+			continue
+		}
+		p.eventsOut++
+		p.mu.Unlock()
+		tok := p.client.Publish(e.topic, p.o.QoS, false, e.payload)
+		p.tokens.add(pendingToken{tok: tok, kind: KindEvent, stream: e.stream})
+	}
 }
 
 func (p *Publisher) publishStatus() {
@@ -460,16 +550,23 @@ func (p *Publisher) publishStatus() {
 }
 
 func (p *Publisher) publishStates() {
+	p.publishLatest(p.dirty, p.states, p.topics.state, KindState)
+	p.publishLatest(p.tracksDirty, p.tracks, p.topics.tracks, KindTracks)
+}
+
+// publishLatest publishes, retained, the latest payload of every stream
+// marked dirty, and clears the marks.
+func (p *Publisher) publishLatest(dirty map[string]bool, latest map[string][]byte, topic func(string) string, kind string) {
 	p.mu.Lock()
-	due := make(map[string][]byte, len(p.dirty))
-	for s := range p.dirty {
-		due[s] = p.states[s]
+	due := make(map[string][]byte, len(dirty))
+	for s := range dirty {
+		due[s] = latest[s]
 	}
-	clear(p.dirty)
+	clear(dirty)
 	p.mu.Unlock()
 	for _, s := range slices.Sorted(maps.Keys(due)) {
-		tok := p.client.Publish(p.topics.state(s), statusQoS, true, due[s])
-		p.tokens.add(pendingToken{tok: tok, kind: KindState, stream: s})
+		tok := p.client.Publish(topic(s), statusQoS, true, due[s])
+		p.tokens.add(pendingToken{tok: tok, kind: kind, stream: s})
 	}
 }
 
@@ -596,7 +693,7 @@ func (p *Publisher) shutdown(st *loopState) {
 	defer poll.Stop()
 	for {
 		p.mu.Lock()
-		n := p.inflight + p.backlog.len()
+		n := p.inflight + p.backlog.len() + p.eventsOut
 		p.mu.Unlock()
 		if n == 0 || !p.client.IsConnectionOpen() || time.Now().After(deadline) {
 			return
@@ -688,7 +785,22 @@ func (p *Publisher) completed(t pendingToken) {
 			p.obs.Published(KindDetection)
 		}
 		p.signal()
-	case KindState, KindStatus:
+	case KindEvent:
+		p.mu.Lock()
+		p.eventsOut--
+		p.mu.Unlock()
+		if err != nil {
+			// paho keeps a stored event and resends it after a
+			// reconnect; only a refusal before storing loses it.
+			p.obs.Dropped(DropPublishError)
+			if logIt, folded := p.errFold.note(err.Error()); logIt {
+				p.log.Warn("paho failed a track event", "stream", t.stream, "error", err, "repeats", folded)
+			}
+		} else {
+			p.obs.Published(KindEvent)
+		}
+		p.signal()
+	case KindState, KindStatus, KindTracks:
 		if err != nil {
 			p.log.Warn("cannot publish "+t.kind, "stream", t.stream, "error", err)
 		} else {

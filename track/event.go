@@ -9,6 +9,26 @@ import (
 // EventSchemaName is the "schema" member of every event.
 const EventSchemaName = "garssl.event/v1"
 
+// ListSchemaName is the "schema" member of every track list.
+const ListSchemaName = "garssl.tracks/v1"
+
+// List is the retained <stream>/tracks payload: the stream's confirmed
+// tracks now (Active), empty at start and after a stop.
+type List struct {
+	Schema string  `json:"schema"`
+	RunID  string  `json:"run_id"`
+	Stream string  `json:"stream"`
+	Tracks []Track `json:"tracks"`
+}
+
+// NewList returns the list payload of tracks; nil becomes [].
+func NewList(runID, stream string, tracks []Track) List {
+	if tracks == nil {
+		tracks = []Track{}
+	}
+	return List{Schema: ListSchemaName, RunID: runID, Stream: stream, Tracks: tracks}
+}
+
 // Event types.
 const (
 	TypeNew    = "new"

@@ -251,6 +251,7 @@ func printStatus(w io.Writer, base string, v statusView, now time.Time) {
 	windows := m.byLabel("garssl_windows_total", "stream")
 	drops := m.byLabel("garssl_windows_dropped_total", "stream")
 	reconnects := m.byLabel("garssl_capture_reconnects_total", "stream")
+	tracks := m.byLabel("garssl_tracks_active", "stream")
 	names := make([]string, 0, len(states))
 	for name := range states {
 		names = append(names, name)
@@ -261,13 +262,13 @@ func printStatus(w io.Writer, base string, v statusView, now time.Time) {
 		fmt.Fprintln(w, "  none")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  STREAM\tSTATE\tLAST RESULT\tRESULTS\tDROPPED\tRECONNECTS")
+		fmt.Fprintln(tw, "  STREAM\tSTATE\tLAST RESULT\tRESULTS\tDROPPED\tRECONNECTS\tTRACKS")
 		for _, name := range names {
 			last := "never"
 			if ts, ok := lastResult[name]; ok && ts > 0 {
 				last = ago(now.Sub(time.Unix(0, int64(ts*1e9))))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t%.0f\t%.0f\n", shown(name), shown(states[name]), last, windows[name], drops[name], reconnects[name])
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\n", shown(name), shown(states[name]), last, windows[name], drops[name], reconnects[name], tracks[name])
 		}
 		tw.Flush()
 	}

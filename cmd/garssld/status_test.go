@@ -94,6 +94,7 @@ func TestStatus(t *testing.T) {
 	}
 	d.m.Dropped("front", "stale")
 	d.m.AgeAtPublish("front", 3*time.Second)
+	d.m.Tracks("front", 2)
 	mq := d.m.MQTT()
 	mq.Pending(12)
 	mq.Dropped("max_pending")
@@ -109,9 +110,9 @@ func TestStatus(t *testing.T) {
 MQTT: disconnected, 12 messages pending, 2 dropped since start
 
 Streams:
-  STREAM  STATE         LAST RESULT  RESULTS  DROPPED  RECONNECTS
-  back    reconnecting  never        0        0        4
-  front   running       2.3s ago     3        1        0
+  STREAM  STATE         LAST RESULT  RESULTS  DROPPED  RECONNECTS  TRACKS
+  back    reconnecting  never        0        0        4           0
+  front   running       2.3s ago     3        1        0           2
 
 Model endpoints:
   ENDPOINT              BREAKER  4XX IN A ROW
