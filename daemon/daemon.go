@@ -67,6 +67,8 @@ type testHooks struct {
 	// publisherBeat runs before each of the publisher loop's beats (tests
 	// make the loop hang in it).
 	publisherBeat func()
+	// tracksBeat does the same for the tracks task's loop.
+	tracksBeat func()
 }
 
 // ConfigError is a problem in the configuration that the user must fix,
@@ -223,7 +225,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pubBeat.register()
 		return pub.Run(ctx)
 	})
-	d.tracksTask = d.startTask("tracks", nil, nil, d.tickTracks)
+	tracksBeat := newLoopBeat(d.wd, "tracks").register()
+	beatTracks := tracksBeat.Beat
+	if hook := d.opts.test.tracksBeat; hook != nil {
+		beatTracks = func() { hook(); tracksBeat.Beat() }
+	}
+	d.tracksTask = d.startTask("tracks", tracksBeat, d.poke, func(ctx context.Context) error {
+		return d.tickTracks(ctx, beatTracks)
+	})
 	d.startAnalysis(d.analysis)
 	for _, s := range d.cfg.Streams {
 		d.startStream(s, streamCarry{}, s.Enabled)

@@ -61,8 +61,9 @@ func trackSettings(cfg *config.Config, s config.Stream) track.Settings {
 	}
 }
 
-// tickTracks is the tracks task: Tick once a second until ctx ends.
-func (d *Daemon) tickTracks(ctx context.Context) error {
+// tickTracks is the tracks task: Tick once a second until ctx ends,
+// beating after each (a tracker stuck on its lock stops the beats).
+func (d *Daemon) tickTracks(ctx context.Context, beat func()) error {
 	tick := time.NewTicker(tickTracksEvery)
 	defer tick.Stop()
 	for {
@@ -71,6 +72,7 @@ func (d *Daemon) tickTracks(ctx context.Context) error {
 			return nil
 		case now := <-tick.C:
 			d.tracks.Tick(now)
+			beat()
 		}
 	}
 }

@@ -76,7 +76,7 @@ func hungNames(l health.Liveness) string { return strings.Join(l.Hung, "; ") }
 
 // The watchdog pings systemd while every loop makes progress, and stops
 // when a capture call hangs, the scheduler's loop does, or the MQTT
-// publisher's: /healthz names
+// publisher's, or the trackers' ticker: /healthz names
 // the hung loop, and the pings resume once it recovers. A stream whose
 // capture is merely slow to come back (reconnecting) is not hung; the
 // camera outage test shows that.
@@ -85,7 +85,7 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 	clip := makeClip(t, dir, "clip.mp4", 4)
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	s := startSim(t, 0)
-	sinkGate, schedGate, pubGate := newGate(), newGate(), newGate()
+	sinkGate, schedGate, pubGate, tracksGate := newGate(), newGate(), newGate(), newGate()
 	systemd := &fakeSystemd{watchdog: 4 * time.Second} // hung after 2 s without a beat; pings every 2 s
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"), maxQueue: 4},
 		streamSpec{name: "stuck", input: clip, extra: []string{"loop = true"}},
@@ -97,11 +97,12 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 		},
 		wrapScheduleObserver: func(o schedule.Observer) schedule.Observer { return blockingObserver{o, schedGate} },
 		publisherBeat:        pubGate.pass,
+		tracksBeat:           tracksGate.pass,
 		sinkCallLimit:        time.Second,
 		// Only the stuck call, not the stalled media, may trip it here.
 		stallSlack: time.Hour,
 	})
-	t.Cleanup(func() { sinkGate.release(); schedGate.release(); pubGate.release() }) // before the daemon stops
+	t.Cleanup(func() { sinkGate.release(); schedGate.release(); pubGate.release(); tracksGate.release() }) // before the daemon stops
 	pings := func() int { return systemd.count("WATCHDOG=1") }
 	waittest.For(t, "watchdog pings", 30*time.Second, func() bool { return pings() >= 2 })
 	if code, l := r.liveness(t); code != 200 || !l.Alive {
@@ -116,6 +117,7 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 		{"a capture call", sinkGate, "stream stuck"},
 		{"the scheduler", schedGate, "scheduler"},
 		{"the publisher", pubGate, "mqtt publisher"},
+		{"the trackers' ticker", tracksGate, "tracks"},
 	} {
 		tc.g.close()
 		waittest.For(t, tc.name+" hung in /healthz", 30*time.Second, func() bool {
@@ -139,7 +141,7 @@ func TestWatchdogTripsOnAHungLoop(t *testing.T) {
 			return code == 200 && pings() > before
 		})
 	}
-	if len(r.logs.lines("withholding systemd watchdog pings")) < 3 {
+	if len(r.logs.lines("withholding systemd watchdog pings")) < 4 {
 		t.Errorf("withheld pings not logged")
 	}
 }
