@@ -164,6 +164,11 @@ func TestStreamStateRetainedAndCoalesced(t *testing.T) {
 
 	b := mosquittotest.StartOn(t, port, mosquittotest.Config{})
 	waittest.For(t, "the first connection", 30*time.Second, h.p.Connected)
+	// Subscribe once the state is acknowledged: a subscriber that came
+	// first would get it live, without the retain flag this test reads.
+	waittest.For(t, "the state published", 30*time.Second, func() bool {
+		return h.obs.get(func(r *recorder) int { return r.published[KindState] }) > 0
+	})
 	sub := mosquittotest.Subscribe(t, b.URL(), mosquittotest.SubscriberConfig{
 		ClientID: "state-probe", QoS: 1, Topics: []string{testPrefix + "/" + testNode + "/front/state"},
 	})
