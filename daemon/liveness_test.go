@@ -159,12 +159,10 @@ func blockedOpeningAFIFO(t testing.TB) bool {
 	return false
 }
 
-// A FIFO nobody writes to that reaches FFmpeg anyway (here through its
-// async: protocol, which `check` leaves to FFmpeg) blocks the capture in
-// open(2), where no context reaches. SIGTERM still stops the daemon within
-// the unit's TimeoutStopSec: the supervisor abandons the stuck session
-// after captureStopLimit, and says so.
-func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
+// daemonStuckOnAFIFO runs a daemon whose one stream, "stuck", reads a FIFO
+// nobody writes to, and returns once its capture blocks opening it.
+func daemonStuckOnAFIFO(t *testing.T) (*running, *mosquittotest.Broker) {
+	t.Helper()
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -182,6 +180,16 @@ func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
 		}
 	})
 	waittest.For(t, "the capture to block opening the FIFO", 30*time.Second, func() bool { return blockedOpeningAFIFO(t) })
+	return r, b
+}
+
+// A FIFO nobody writes to that reaches FFmpeg anyway (here through its
+// async: protocol, which `check` leaves to FFmpeg) blocks the capture in
+// open(2), where no context reaches. SIGTERM still stops the daemon within
+// the unit's TimeoutStopSec: the supervisor abandons the stuck session
+// after captureStopLimit, and says so.
+func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
+	r, _ := daemonStuckOnAFIFO(t)
 	if code, l := r.liveness(t); code != 200 {
 		t.Errorf("/healthz while the stream connects: %d %v", code, l.Hung)
 	}
@@ -208,21 +216,7 @@ func TestStopAbandonsACaptureStuckOnAFIFO(t *testing.T) {
 // again while that call still blocks: pausing and resuming it cannot pile
 // up stuck threads. The resume leaves the stream stopped, saying why.
 func TestResumeDoesNotReopenAnInputStillBlocked(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := mosquittotest.Start(t, mosquittotest.Config{})
-	s := startSim(t, 0)
-	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")},
-		streamSpec{name: "stuck", input: "async:" + fifo}), nil, testHooks{})
-	t.Cleanup(func() {
-		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			w.Close()
-		}
-	})
-	waittest.For(t, "the capture to block opening the FIFO", 30*time.Second, func() bool { return blockedOpeningAFIFO(t) })
+	r, b := daemonStuckOnAFIFO(t)
 	c := commander(t, b)
 	waitTokens(t, sendCommands(t, c, "stuck", false))
 	waittest.For(t, "the stuck capture abandoned", 60*time.Second, func() bool {
