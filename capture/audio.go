@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"math"
 	"strconv"
 	"time"
@@ -18,11 +19,6 @@ const SampleRate = 16000
 // above the drift the timeline adopts (driftMax), so it can also catch up
 // on what accumulated before the drift was measured.
 const resamplerMaxStretch = 2 * driftMax
-
-// AudioJitter is how far an audio frame's timestamp may stray from where
-// the previous samples ended and still count as contiguous. Beyond it the
-// audio has a gap or an overlap, which the windowing fills or trims.
-const AudioJitter = 40 * time.Millisecond
 
 // audioDecoder decodes one audio stream and converts it to 16 kHz mono s16
 // through an abuffer → aresample → aformat → abuffersink graph. The graph is
@@ -74,7 +70,7 @@ func (d *audioDecoder) freeGraph() {
 
 // decode sends one packet (nil flushes), converts what comes out and hands
 // the samples to the sink. Decode errors are counted, not fatal.
-func (d *audioDecoder) decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error) {
+func (d *audioDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors int, err error) {
 	decodeErrors, eof, err := receiveFrames(d.cc, d.frame, pkt, func() (bool, error) {
 		if d.frame.Pts() == astiav.NoPtsValue {
 			// Without a timestamp the samples cannot be placed; a gap of
@@ -89,19 +85,19 @@ func (d *audioDecoder) decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, 
 	return decodeErrors, err
 }
 
-// filter feeds one decoded frame to the resampler. Within AudioJitter of
+// filter feeds one decoded frame to the resampler. Within media.AudioJitter of
 // where the samples so far end, the frame is taken to follow on: the
 // resampler sees a timestamp that advances with the samples at the input
 // clock's rate and stretches or squeezes them to match (its soft
 // compensation), so a drifting clock is followed smoothly and jittery
-// timestamps are not. Beyond AudioJitter the frame starts a new graph: the
+// timestamps are not. Beyond media.AudioJitter the frame starts a new graph: the
 // resampler never fills a gap (the windowing does, and counts it) and never
 // stretches across one.
-func (d *audioDecoder) filter(f *astiav.Frame, sink Sink) error {
+func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 	tb := d.stream.TimeBase()
 	at := float64(astiav.RescaleQ(f.Pts(), tb, nanos))
 	if d.graph != nil {
-		if dev := time.Duration(at - d.next); dev > AudioJitter || dev < -AudioJitter {
+		if dev := time.Duration(at - d.next); dev > media.AudioJitter || dev < -media.AudioJitter {
 			if err := d.drain(sink, true); err != nil {
 				return err
 			}
@@ -123,7 +119,7 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink Sink) error {
 
 // drain pulls converted frames out of the graph; at end of stream it first
 // flushes the resampler's delay line.
-func (d *audioDecoder) drain(sink Sink, eof bool) error {
+func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
 	if d.graph == nil {
 		return nil
 	}

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -214,4 +216,73 @@ func colourAt(img image.Image, fx, fy float64) string {
 		return "white"
 	}
 	return "mixed"
+}
+
+// TestFramesForTheView: with Config.Frames each picture also carries the
+// upright camera frame at most media.FrameMaxWidth wide, aspect kept, and
+// without it none (the view's second encode costs CPU).
+func TestFramesForTheView(t *testing.T) {
+	dir := t.TempDir()
+	sound := testmedia.File(t, dir, "s.wav", testmedia.Sine(0.5, 440, 16000, 1, 1)...)
+	quadrants := func(w, h int) string {
+		s := fmt.Sprintf("s=%dx%d:d=1", w/2, h/2)
+		return "color=red:" + s + "[a];color=blue:" + s + "[b];color=green:" + s + "[c];color=white:" + s + "[d];" +
+			"[a][b]hstack[t];[c][d]hstack[u];[t][u]vstack,format=yuv420p"
+	}
+	for _, tc := range []struct {
+		name         string
+		w, h         int
+		rotate       string
+		frames       bool
+		wantW, wantH int
+	}{
+		{"1080p is downscaled", 1920, 1080, "", true, 960, 540},
+		{"VGA is kept", 640, 480, "", true, 640, 480},
+		{"portrait is turned upright first", 1280, 720, "90", true, 720, 1280},
+		{"off costs nothing", 1920, 1080, "", false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clip := testmedia.File(t, dir, fmt.Sprintf("%dx%d.mp4", tc.w, tc.h), "-f", "lavfi", "-i", quadrants(tc.w, tc.h),
+				"-frames:v", "5", "-c:v", "libx264", "-preset", "ultrafast")
+			if tc.rotate != "" {
+				clip = testmedia.File(t, dir, "r"+tc.rotate+".mp4", "-i", clip, "-c", "copy", "-metadata:s:v:0", "rotate="+tc.rotate)
+			}
+			sink := &stillSink{}
+			src, err := New(Config{Name: "t", Input: clip, Audio: sound, ModelWidth: 224, ModelHeight: 224, FailFast: true, Frames: tc.frames}, sink, hclog.NewNullLogger(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if sink.picture == nil || sink.picture.JPEG == nil {
+				t.Fatal("no picture")
+			}
+			p := sink.picture
+			if !tc.frames {
+				if p.Frame != nil || p.FrameWidth != 0 {
+					t.Fatalf("frame of %d bytes (%dx%d) encoded with Frames off", len(p.Frame), p.FrameWidth, p.FrameHeight)
+				}
+				return
+			}
+			img, err := jpeg.Decode(bytes.NewReader(p.Frame))
+			if err != nil {
+				t.Fatalf("frame: %v", err)
+			}
+			if b := img.Bounds(); b.Dx() != tc.wantW || b.Dy() != tc.wantH || p.FrameWidth != tc.wantW || p.FrameHeight != tc.wantH {
+				t.Errorf("frame JPEG %v, reported %dx%d; want %dx%d", b, p.FrameWidth, p.FrameHeight, tc.wantW, tc.wantH)
+			}
+			// The model's picture is upright (TestRotationLikeTheCLI); the
+			// view's frame shows the same.
+			model, err := jpeg.Decode(bytes.NewReader(p.JPEG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range [][2]float64{{0.25, 0.25}, {0.75, 0.25}, {0.25, 0.75}, {0.75, 0.75}} {
+				if got, want := colourAt(img, q[0], q[1]), colourAt(model, q[0], q[1]); got != want || got == "mixed" {
+					t.Errorf("frame at (%.2f, %.2f) is %s, the model's picture %s", q[0], q[1], got, want)
+				}
+			}
+		})
+	}
 }

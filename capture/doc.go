@@ -2,7 +2,7 @@
 // common timeline. It is the only package that touches FFmpeg (through
 // go-astiav): every FFmpeg object is allocated, used and freed here, and what
 // leaves the package is plain Go values — 16 kHz mono s16 samples and JPEG
-// pictures — handed to a Sink.
+// pictures — handed to a media.Sink.
 //
 // # Inputs
 //
@@ -54,11 +54,11 @@
 //     keeps its own mapping.
 //   - A gap of up to one window is missing audio, filled with silence by the
 //     windowing and counted there. A longer gap in the camera input is
-//     reported to the Sink (Gap) and skipped: its windows are one "gap"
+//     reported to the media.Sink (Gap) and skipped: its windows are one "gap"
 //     drop, and their seq numbers are skipped, so a gap in seq shows what
 //     was lost. A separate microphone's gap only leaves windows silent.
 //     Nothing fills a gap of hours: memory stays bounded whatever the jump.
-//   - Position 0 is the arrival of the first media; the Sink's anchor maps
+//   - Position 0 is the arrival of the first media; the media.Sink's anchor maps
 //     it to wall-clock time with a monotonic reading, so ages are measured
 //     on the monotonic clock and a system clock step moves no window. Where
 //     the sender says when it captured its media (RTCP sender reports:
@@ -83,7 +83,7 @@
 //
 // Audio goes through one aresample/aformat filter graph to 16 kHz mono s16
 // from any rate, layout and sample format. The resampler never pads or
-// trims: a timestamp step beyond AudioJitter starts a new graph, and the
+// trims: a timestamp step beyond media.AudioJitter starts a new graph, and the
 // windowing fills the gap, so every filled sample is counted. Video is
 // decoded (optionally with skip_frame=noref or nokey) but only the one frame
 // nearest each picture target is kept — as a reference, not a copy, across

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"io"
 	"os"
 	"sync"
@@ -39,9 +40,9 @@ var nanos = astiav.NewRational(1, int(time.Second))
 type role struct{ video, audio bool }
 
 // decoder is a video or audio decoder of one stream: it takes packets on
-// the stream timeline (nil flushes) and hands what comes out to a Sink.
+// the stream timeline (nil flushes) and hands what comes out to a media.Sink.
 type decoder interface {
-	decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error)
+	decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors int, err error)
 	free()
 }
 
@@ -244,7 +245,7 @@ type readStats struct {
 
 // reader is what one read loop places its packets with and reports to.
 type reader struct {
-	sink Sink
+	sink media.Sink
 	tl   *timeline
 	// now is the position of an instant on the stream timeline; nil when
 	// there is no clock (a still is not a stream).

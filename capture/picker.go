@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"image"
 	"image/jpeg"
 	"time"
@@ -14,7 +15,7 @@ import (
 // a vision model sees, and small enough (≈10 KB at 224×224) to send per request.
 const jpegQuality = 90
 
-// picker keeps, for the Sink's current picture target, a reference to the
+// picker keeps, for the media.Sink's current picture target, a reference to the
 // nearest frame so far. Only the frame finally chosen is scaled, turned
 // upright and encoded. It belongs to an input, not to one opening of it: a
 // live input that reconnects within a window, or a looped file, offers the
@@ -28,35 +29,34 @@ type picker struct {
 	hasHeld bool
 
 	modelW, modelH int
-	scaler         *astiav.SoftwareScaleContext
-	scaled         *astiav.Frame
-	scalerW        int
-	scalerH        int
-	scalerFmt      astiav.PixelFormat
-	img            *image.YCbCr // views planes of pixels (or turned)
-	pixels         []byte       // the scaled frame's planes, packed
-	turned         []byte       // the planes turned upright
-	jpegBuf        bytes.Buffer
+	model          *encoder // to the model size
+	view           *encoder // to at most media.FrameMaxWidth, aspect kept; nil unless asked
 
-	lastPic Picture // the last converted picture, reused when one frame serves two targets
+	lastPic media.Picture // the last converted picture, reused when one frame serves two targets
 }
 
-func newPicker(modelW, modelH int) *picker {
-	return &picker{modelW: modelW, modelH: modelH, held: astiav.AllocFrame(), scaled: astiav.AllocFrame()}
+// newPicker makes a picker for pictures of modelW×modelH; with frames it
+// also encodes each chosen frame for the live view.
+func newPicker(modelW, modelH int, frames bool) *picker {
+	p := &picker{modelW: modelW, modelH: modelH, held: astiav.AllocFrame(), model: newEncoder()}
+	if frames {
+		p.view = newEncoder()
+	}
+	return p
 }
 
 func (d *picker) free() {
 	d.held.Free()
-	d.scaled.Free()
-	if d.scaler != nil {
-		d.scaler.Free()
+	d.model.free()
+	if d.view != nil {
+		d.view.free()
 	}
 }
 
 // offer considers frame f at pos for the sink's picture targets. Decoders
 // output frames in presentation order, so once a frame at or past the target
 // arrives, no later frame can be nearer.
-func (d *picker) offer(f *astiav.Frame, pos time.Duration, sink Sink) error {
+func (d *picker) offer(f *astiav.Frame, pos time.Duration, sink media.Sink) error {
 	for {
 		target := sink.PictureTarget()
 		if pos < target {
@@ -68,7 +68,7 @@ func (d *picker) offer(f *astiav.Frame, pos time.Duration, sink Sink) error {
 			return nil
 		}
 		useHeld := d.hasHeld && target-d.heldPos < pos-target
-		var pic Picture
+		var pic media.Picture
 		var err error
 		switch {
 		case useHeld:
@@ -107,38 +107,45 @@ func (d *picker) offer(f *astiav.Frame, pos time.Duration, sink Sink) error {
 
 // convert scales f to the model size, turns it upright and encodes it,
 // unless it lies too far from target, in which case the picture carries no
-// JPEG.
-func (d *picker) convert(f *astiav.Frame, pos, target time.Duration) (Picture, error) {
+// JPEG. With a view encoder it also encodes the frame for the live view.
+func (d *picker) convert(f *astiav.Frame, pos, target time.Duration) (media.Picture, error) {
 	w, h := d.orient.turned(f.Width(), f.Height())
-	pic := Picture{Target: target, Pos: pos, Width: w, Height: h, ModelWidth: d.modelW, ModelHeight: d.modelH}
-	if dist := pos - target; dist > PictureTolerance || dist < -PictureTolerance {
+	pic := media.Picture{Target: target, Pos: pos, Width: w, Height: h, ModelWidth: d.modelW, ModelHeight: d.modelH}
+	if dist := pos - target; dist > media.PictureTolerance || dist < -media.PictureTolerance {
 		return pic, nil
 	}
 	if d.lastPic.JPEG != nil && d.lastPic.Pos == pos {
 		pic.JPEG = d.lastPic.JPEG
+		pic.Frame, pic.FrameWidth, pic.FrameHeight = d.lastPic.Frame, d.lastPic.FrameWidth, d.lastPic.FrameHeight
 		return pic, nil
 	}
-	if err := d.ensureScaler(f); err != nil {
+	var err error
+	if pic.JPEG, err = d.model.encode(f, d.orient, d.modelW, d.modelH); err != nil {
 		return pic, err
 	}
-	if err := d.scaler.ScaleFrame(f, d.scaled); err != nil {
-		return pic, fmt.Errorf("scale frame %dx%d to %dx%d: %w", f.Width(), f.Height(), d.modelW, d.modelH, err)
+	if d.view != nil {
+		pic.FrameWidth, pic.FrameHeight = viewSize(w, h)
+		if pic.Frame, err = d.view.encode(f, d.orient, pic.FrameWidth, pic.FrameHeight); err != nil {
+			return pic, err
+		}
 	}
-	if err := d.readScaled(); err != nil {
-		return pic, err
-	}
-	d.jpegBuf.Reset()
-	if err := jpeg.Encode(&d.jpegBuf, d.img, &jpeg.Options{Quality: jpegQuality}); err != nil {
-		return pic, fmt.Errorf("encode JPEG: %w", err)
-	}
-	pic.JPEG = bytes.Clone(d.jpegBuf.Bytes())
 	d.lastPic = pic
 	return pic, nil
 }
 
+// viewSize fits an upright w×h frame into media.FrameMaxWidth, keeping its
+// aspect; heights stay even so that 4:2:0 chroma covers whole rows.
+func viewSize(w, h int) (int, int) {
+	if w <= media.FrameMaxWidth {
+		return w, h
+	}
+	vh := (h*media.FrameMaxWidth/w + 1) &^ 1
+	return media.FrameMaxWidth, max(vh, 2)
+}
+
 // finish offers the held frame once more at the end of the media, or
 // before a gap: no later frame will come to prove it the nearest.
-func (d *picker) finish(sink Sink) error {
+func (d *picker) finish(sink media.Sink) error {
 	if !d.hasHeld {
 		return nil
 	}
@@ -153,64 +160,108 @@ func (d *picker) finish(sink Sink) error {
 	return nil
 }
 
+// encoder scales frames to one size, turns them upright and encodes them as
+// JPEG, keeping its scaler and buffers from one frame to the next.
+type encoder struct {
+	scaler  *astiav.SoftwareScaleContext
+	scaled  *astiav.Frame
+	srcW    int
+	srcH    int
+	srcFmt  astiav.PixelFormat
+	dstW    int // upright
+	dstH    int
+	img     *image.YCbCr // views planes of pixels (or turned)
+	pixels  []byte       // the scaled frame's planes, packed
+	turned  []byte       // the planes turned upright
+	jpegBuf bytes.Buffer
+}
+
+func newEncoder() *encoder { return &encoder{scaled: astiav.AllocFrame()} }
+
+func (e *encoder) free() {
+	e.scaled.Free()
+	if e.scaler != nil {
+		e.scaler.Free()
+	}
+}
+
+// encode returns f scaled to w×h upright, as a JPEG of its own.
+func (e *encoder) encode(f *astiav.Frame, o orientation, w, h int) ([]byte, error) {
+	if err := e.ensureScaler(f, o, w, h); err != nil {
+		return nil, err
+	}
+	if err := e.scaler.ScaleFrame(f, e.scaled); err != nil {
+		return nil, fmt.Errorf("scale frame %dx%d to %dx%d: %w", f.Width(), f.Height(), w, h, err)
+	}
+	if err := e.readScaled(o); err != nil {
+		return nil, err
+	}
+	e.jpegBuf.Reset()
+	if err := jpeg.Encode(&e.jpegBuf, e.img, &jpeg.Options{Quality: jpegQuality}); err != nil {
+		return nil, fmt.Errorf("encode JPEG: %w", err)
+	}
+	return bytes.Clone(e.jpegBuf.Bytes()), nil
+}
+
 // ensureScaler (re)creates the scaler when the source size or pixel format
-// changes mid-stream, which cameras do after a renegotiation.
-func (d *picker) ensureScaler(f *astiav.Frame) error {
-	if d.scaler != nil && d.scalerW == f.Width() && d.scalerH == f.Height() && d.scalerFmt == f.PixelFormat() {
+// changes mid-stream, which cameras do after a renegotiation, or when the
+// wanted size changes.
+func (e *encoder) ensureScaler(f *astiav.Frame, o orientation, w, h int) error {
+	if e.scaler != nil && e.srcW == f.Width() && e.srcH == f.Height() && e.srcFmt == f.PixelFormat() && e.dstW == w && e.dstH == h {
 		return nil
 	}
-	if d.scaler != nil {
-		d.scaler.Free()
-		d.scaler = nil
+	if e.scaler != nil {
+		e.scaler.Free()
+		e.scaler = nil
 	}
 	// The scaled frame's buffers belong to the old geometry's context.
-	d.scaled.Unref()
-	// A picture turned a quarter is scaled to the model size on its side.
-	sw, sh := d.orient.turned(d.modelW, d.modelH)
+	e.scaled.Unref()
+	// A picture turned a quarter is scaled to the wanted size on its side.
+	sw, sh := o.turned(w, h)
 	s, err := astiav.CreateSoftwareScaleContext(f.Width(), f.Height(), f.PixelFormat(), sw, sh,
 		astiav.PixelFormatYuvj420P, astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagArea))
 	if err != nil {
-		return fmt.Errorf("create scaler %dx%d %s → %dx%d: %w", f.Width(), f.Height(), f.PixelFormat().Name(), d.modelW, d.modelH, err)
+		return fmt.Errorf("create scaler %dx%d %s → %dx%d: %w", f.Width(), f.Height(), f.PixelFormat().Name(), w, h, err)
 	}
-	d.scaler = s
-	d.scalerW, d.scalerH, d.scalerFmt = f.Width(), f.Height(), f.PixelFormat()
+	e.scaler = s
+	e.srcW, e.srcH, e.srcFmt, e.dstW, e.dstH = f.Width(), f.Height(), f.PixelFormat(), w, h
 	return nil
 }
 
 // readScaled copies the scaled 4:2:0 frame into one packed Go buffer, turns
-// it upright and points d.img's planes into it. (go-astiav v0.16.0's
+// it upright and points e.img's planes into it. (go-astiav v0.16.0's
 // FrameData.ToImage reads chroma planes at full height, past their end, so
 // it is not used.)
-func (d *picker) readScaled() error {
-	size, err := d.scaled.ImageBufferSize(1)
+func (e *encoder) readScaled(o orientation) error {
+	size, err := e.scaled.ImageBufferSize(1)
 	if err != nil {
 		return fmt.Errorf("size scaled frame: %w", err)
 	}
-	if cap(d.pixels) < size {
-		d.pixels = make([]byte, size)
+	if cap(e.pixels) < size {
+		e.pixels = make([]byte, size)
 	}
-	d.pixels = d.pixels[:size]
-	if _, err := d.scaled.ImageCopyToBuffer(d.pixels, 1); err != nil {
+	e.pixels = e.pixels[:size]
+	if _, err := e.scaled.ImageCopyToBuffer(e.pixels, 1); err != nil {
 		return fmt.Errorf("copy scaled frame: %w", err)
 	}
-	sw, sh := d.orient.turned(d.modelW, d.modelH)
+	sw, sh := o.turned(e.dstW, e.dstH)
 	w, h, cw, ch := sw, sh, (sw+1)/2, (sh+1)/2
 	if size < w*h+2*cw*ch {
 		return fmt.Errorf("scaled frame holds %d bytes, want %d", size, w*h+2*cw*ch)
 	}
-	planes := d.pixels
-	if d.orient != (orientation{}) {
-		if n := w*h + 2*cw*ch; cap(d.turned) < n {
-			d.turned = make([]byte, n)
+	planes := e.pixels
+	if o != (orientation{}) {
+		if n := w*h + 2*cw*ch; cap(e.turned) < n {
+			e.turned = make([]byte, n)
 		}
-		d.orient.apply(d.turned, d.pixels, w, h)
-		d.orient.apply(d.turned[w*h:], d.pixels[w*h:], cw, ch)
-		d.orient.apply(d.turned[w*h+cw*ch:], d.pixels[w*h+cw*ch:], cw, ch)
-		planes = d.turned
-		w, h = d.modelW, d.modelH
+		o.apply(e.turned, e.pixels, w, h)
+		o.apply(e.turned[w*h:], e.pixels[w*h:], cw, ch)
+		o.apply(e.turned[w*h+cw*ch:], e.pixels[w*h+cw*ch:], cw, ch)
+		planes = e.turned
+		w, h = e.dstW, e.dstH
 		cw, ch = (w+1)/2, (h+1)/2
 	}
-	d.img = &image.YCbCr{
+	e.img = &image.YCbCr{
 		Y: planes[:w*h], Cb: planes[w*h : w*h+cw*ch], Cr: planes[w*h+cw*ch : w*h+2*cw*ch],
 		YStride: w, CStride: cw, SubsampleRatio: image.YCbCrSubsampleRatio420,
 		Rect: image.Rect(0, 0, w, h),

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"math"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ type nullSink struct{}
 func (nullSink) Anchor(time.Time)                 {}
 func (nullSink) Audio(time.Duration, []int16)     {}
 func (nullSink) PictureTarget() time.Duration     { return math.MaxInt64 }
-func (nullSink) Picture(Picture)                  {}
+func (nullSink) Picture(media.Picture)            {}
 func (nullSink) VideoAt(time.Duration)            {}
 func (nullSink) Gap(time.Duration, time.Duration) {}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,7 @@ type Config struct {
 	// StallTimeout reopens a live input that delivered no packet for this
 	// long after its media began to flow.
 	StallTimeout time.Duration
-	// ModelWidth and ModelHeight are the picture size delivered to the Sink.
+	// ModelWidth and ModelHeight are the picture size delivered to the media.Sink.
 	ModelWidth, ModelHeight int
 	// BackoffMin and BackoffMax bound the delay before reopening a live input.
 	BackoffMin, BackoffMax time.Duration
@@ -57,11 +58,14 @@ type Config struct {
 	Service bool
 	// DecoderThreads is FFmpeg's "threads" decoder option; "" means auto.
 	DecoderThreads string
+	// Frames asks for each chosen picture's camera frame at up to
+	// media.FrameMaxWidth as well (media.Picture.Frame), for the live
+	// view: a second scale and JPEG encode per window.
+	Frames bool
 }
 
 // Defaults for unset Config fields.
 const (
-	DefaultWindow       = 3 * time.Second
 	DefaultOpenTimeout  = 20 * time.Second
 	DefaultStallTimeout = 5 * time.Second
 	DefaultBackoffMin   = time.Second
@@ -109,7 +113,7 @@ type Stats struct {
 // jumpKinds indexes Source.jumps.
 var jumpKinds = [...]string{JumpBackward, JumpForward, JumpWrap, JumpReopen}
 
-// Source captures one stream and feeds a Sink. Create it with New and call
+// Source captures one stream and feeds a media.Sink. Create it with New and call
 // Run once.
 type Source struct {
 	cfg   Config
@@ -117,7 +121,7 @@ type Source struct {
 	feeds []*feed // the camera input, then a separate microphone
 
 	sinkMu sync.Mutex // serialises the inputs' calls into sink
-	sink   Sink
+	sink   media.Sink
 	clock  clock
 
 	statusMu      sync.Mutex
@@ -136,7 +140,7 @@ type Source struct {
 // if not nil, is called (from the Source's goroutines) on every state
 // change; it must not block. Calls from different inputs may overlap and
 // arrive out of order: Status.Seq says which is newer.
-func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*Source, error) {
+func New(cfg Config, sink media.Sink, log hclog.Logger, onStateChange func(Status)) (*Source, error) {
 	switch cfg.SkipFrame {
 	case "", "noref", "nokey":
 	default:
@@ -145,7 +149,7 @@ func New(cfg Config, sink Sink, log hclog.Logger, onStateChange func(Status)) (*
 	if cfg.ModelWidth <= 0 || cfg.ModelHeight <= 0 {
 		return nil, fmt.Errorf("stream %q: model size %dx%d must be positive", cfg.Name, cfg.ModelWidth, cfg.ModelHeight)
 	}
-	setDefault(&cfg.Window, DefaultWindow)
+	setDefault(&cfg.Window, media.DefaultWindow)
 	setDefault(&cfg.OpenTimeout, DefaultOpenTimeout)
 	setDefault(&cfg.StallTimeout, DefaultStallTimeout)
 	setDefault(&cfg.BackoffMin, DefaultBackoffMin)
@@ -302,7 +306,7 @@ func (s *Source) publish(overall State) {
 	}
 }
 
-func (s *Source) sinkCall(f func(Sink)) {
+func (s *Source) sinkCall(f func(media.Sink)) {
 	s.sinkMu.Lock()
 	defer s.sinkMu.Unlock()
 	f(s.sink)
@@ -342,7 +346,7 @@ func (s *Source) senderAnchor(sent time.Time, input string) {
 		s.log.Warn("the sender's clock disagrees with this machine's; windows keep the arrival time", "input", input, "off_by", lag.Round(time.Millisecond))
 		return
 	}
-	s.sinkCall(func(k Sink) { k.Anchor(s.clock.zero.Add(-lag)) })
+	s.sinkCall(func(k media.Sink) { k.Anchor(s.clock.zero.Add(-lag)) })
 }
 
 // lockedSink serialises input index's calls into the Source's sink and
@@ -355,21 +359,21 @@ type lockedSink struct {
 func (l lockedSink) Anchor(time.Time) {}
 func (l lockedSink) Audio(pos time.Duration, samples []int16) {
 	l.s.pace.advance(l.index, pos)
-	l.s.sinkCall(func(k Sink) { k.Audio(pos, samples) })
+	l.s.sinkCall(func(k media.Sink) { k.Audio(pos, samples) })
 }
 func (l lockedSink) PictureTarget() (t time.Duration) {
-	l.s.sinkCall(func(k Sink) { t = k.PictureTarget() })
+	l.s.sinkCall(func(k media.Sink) { t = k.PictureTarget() })
 	return t
 }
-func (l lockedSink) Picture(p Picture) {
-	l.s.sinkCall(func(k Sink) { k.Picture(p) })
+func (l lockedSink) Picture(p media.Picture) {
+	l.s.sinkCall(func(k media.Sink) { k.Picture(p) })
 }
 func (l lockedSink) VideoAt(pos time.Duration) {
 	l.s.pace.advance(l.index, pos)
-	l.s.sinkCall(func(k Sink) { k.VideoAt(pos) })
+	l.s.sinkCall(func(k media.Sink) { k.VideoAt(pos) })
 }
 func (l lockedSink) Gap(from, to time.Duration) {
-	l.s.sinkCall(func(k Sink) { k.Gap(from, to) })
+	l.s.sinkCall(func(k media.Sink) { k.Gap(from, to) })
 }
 
 // float64 bits, so a drift can be read from Stats while its input runs.

@@ -1,28 +1,22 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
+	"github.com/hashicorp/go-hclog"
 	"io"
 	"math"
 	"time"
 )
 
-// Still is one picture and its sound, loaded from files rather than cut
-// from a stream: what `garssld locate` and the evaluation harness feed the
-// GAR loop.
-type Still struct {
-	Picture Picture
-	// Samples is the whole audio input at 16 kHz mono.
-	Samples []int16
-}
-
 // LoadStill decodes the first frame of image (any format FFmpeg reads: JPEG,
 // PNG, a video) scaled to modelW×modelH, and all of audio (any format, rate
 // and layout) converted to 16 kHz mono s16. Samples may be short or even
 // empty: callers judge the length, and say it.
-func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
-	var st Still
+func LoadStill(image, audio string, modelW, modelH int) (media.Still, error) {
+	var st media.Still
 	sink := &stillSink{}
 	if err := decodeFile(image, role{video: true}, modelW, modelH, sink); err != nil {
 		return st, fmt.Errorf("image: %w", err)
@@ -33,23 +27,23 @@ func LoadStill(image, audio string, modelW, modelH int) (Still, error) {
 	if err := decodeFile(audio, role{audio: true}, modelW, modelH, sink); err != nil {
 		return st, fmt.Errorf("audio: %w", err)
 	}
-	return Still{Picture: *sink.picture, Samples: sink.samples}, nil
+	return media.Still{Picture: *sink.picture, Samples: sink.samples}, nil
 }
 
 // decodeFile reads one local input to its end into sink.
-func decodeFile(path string, r role, modelW, modelH int, sink Sink) error {
+func decodeFile(path string, r role, modelW, modelH int, sink media.Sink) error {
 	spec, err := parseInput(path)
 	if err != nil {
 		return err
 	}
-	pick := newPicker(modelW, modelH)
+	pick := newPicker(modelW, modelH, false)
 	defer pick.free()
 	in, err := openInput(spec, inputOptions{role: r, pick: pick, decoder: map[string]string{"threads": "1"}})
 	if err != nil {
 		return err
 	}
 	defer in.close()
-	if err := in.read(&reader{sink: sink, tl: newTimeline(DefaultWindow, false)}); err != nil && !errors.Is(err, io.EOF) {
+	if err := in.read(&reader{sink: sink, tl: newTimeline(media.DefaultWindow, false)}); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
@@ -57,7 +51,7 @@ func decodeFile(path string, r role, modelW, modelH int, sink Sink) error {
 
 // stillSink keeps the first picture and every sample.
 type stillSink struct {
-	picture *Picture
+	picture *media.Picture
 	samples []int16
 }
 
@@ -74,10 +68,30 @@ func (s *stillSink) PictureTarget() time.Duration {
 	}
 	return math.MaxInt64
 }
-func (s *stillSink) Picture(p Picture) {
+func (s *stillSink) Picture(p media.Picture) {
 	if s.picture == nil {
 		s.picture = &p
 	}
 }
 func (s *stillSink) VideoAt(time.Duration)  {}
 func (s *stillSink) Gap(_, _ time.Duration) {}
+
+// Files is capture's media.FileDecoder: FFmpeg reading local files.
+type Files struct{}
+
+var _ media.FileDecoder = Files{}
+
+// LoadStill implements media.FileDecoder with LoadStill.
+func (Files) LoadStill(image, audio string, modelW, modelH int) (media.Still, error) {
+	return LoadStill(image, audio, modelW, modelH)
+}
+
+// DecodeFile implements media.FileDecoder: the whole file through a Source,
+// failing fast on the first error, with one decoder thread.
+func (Files) DecodeFile(ctx context.Context, path string, modelW, modelH int, sink media.Sink, log hclog.Logger) error {
+	src, err := New(Config{Name: "file", Input: path, ModelWidth: modelW, ModelHeight: modelH, FailFast: true, DecoderThreads: "1"}, sink, log, nil)
+	if err != nil {
+		return err
+	}
+	return src.Run(ctx)
+}

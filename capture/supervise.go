@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"io"
 	"maps"
 	"sync"
@@ -54,7 +55,7 @@ func newFeed(s *Source, index int, in string, r role, opts map[string]string) (*
 func (f *feed) run(ctx context.Context) error {
 	defer f.src.pace.finish(f.index)
 	if f.role.video {
-		f.pick = newPicker(f.src.cfg.ModelWidth, f.src.cfg.ModelHeight)
+		f.pick = newPicker(f.src.cfg.ModelWidth, f.src.cfg.ModelHeight, f.src.cfg.Frames)
 		defer f.pick.free()
 	}
 	return f.supervise(ctx)
@@ -134,7 +135,7 @@ func (f *feed) session(ctx context.Context) error {
 		now: func(t time.Time) time.Duration {
 			return f.src.clock.at(t, func(zero time.Time) {
 				f.anchoring = rtcpDemuxers[in.fc.InputFormat().Name()]
-				f.src.sinkCall(func(k Sink) { k.Anchor(zero) })
+				f.src.sinkCall(func(k media.Sink) { k.Anchor(zero) })
 			})
 		},
 		loop: cfg.Loop && !f.spec.live, realtime: cfg.Realtime && !f.spec.live,

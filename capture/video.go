@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"github.com/garssl/garssld/media"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -31,7 +32,7 @@ func (d *videoDecoder) free() {
 
 // decode sends one packet (nil flushes) and offers every frame that comes out.
 // It returns how many decode errors it met; they are not fatal.
-func (d *videoDecoder) decode(pkt *astiav.Packet, sink Sink) (decodeErrors int, err error) {
+func (d *videoDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors int, err error) {
 	decodeErrors, _, err = receiveFrames(d.cc, d.frame, pkt, func() (bool, error) {
 		pts := d.frame.Pts()
 		if pts == astiav.NoPtsValue {

@@ -1,14 +1,14 @@
 package daemon
 
 import (
+	"github.com/garssl/garssld/media"
 	"sync/atomic"
 	"time"
 
-	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/windowing"
 )
 
-// watchedSink is the capture.Sink of one capture session: the stream's
+// watchedSink is the media.Sink of one capture session: the stream's
 // windowing.Cutter, watched. It keeps a copy of the cutter's counters that
 // other goroutines (the metrics scrape) may read, since the cutter itself
 // is touched only by the capture's goroutines; and it records when the
@@ -54,22 +54,22 @@ func (s *watchedSink) leave() {
 	s.lastReturn.Store(s.since())
 }
 
-// Audio implements capture.Sink.
+// Audio implements media.Sink.
 func (s *watchedSink) Audio(pos time.Duration, samples []int16) {
 	s.enter()
 	defer s.leave()
 	s.Cutter.Audio(pos, samples)
 }
 
-// VideoAt implements capture.Sink.
+// VideoAt implements media.Sink.
 func (s *watchedSink) VideoAt(pos time.Duration) {
 	s.enter()
 	defer s.leave()
 	s.Cutter.VideoAt(pos)
 }
 
-// Picture implements capture.Sink.
-func (s *watchedSink) Picture(p capture.Picture) {
+// Picture implements media.Sink.
+func (s *watchedSink) Picture(p media.Picture) {
 	s.enter()
 	defer s.leave()
 	s.Cutter.Picture(p)

@@ -3,6 +3,7 @@ package docs
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -124,5 +125,32 @@ func TestReadmeLibrariesNameEveryDirectRequire(t *testing.T) {
 		if !slices.Contains(mods, n) {
 			t.Errorf("README's Libraries table names %s, which go.mod does not require directly", n)
 		}
+	}
+}
+
+// The stages after capture pass plain Go values (package media) around, so
+// they build and test without FFmpeg: on a machine without the -dev
+// packages, and in CGO_ENABLED=0 tools.
+func TestStagesAfterCaptureNeedNoCgo(t *testing.T) {
+	for _, pkg := range []string{"media", "windowing", "schedule", "eval", "track"} {
+		t.Run(pkg, func(t *testing.T) {
+			list := exec.Command("go", "list", "-deps", "./"+pkg)
+			list.Dir = repoRoot
+			out, err := list.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list -deps ./%s: %v\n%s", pkg, err, out)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				if dep == "github.com/garssl/garssld/capture" || strings.HasPrefix(dep, "github.com/asticode/") {
+					t.Errorf("%s depends on %s; keep FFmpeg inside capture and pass media values", pkg, dep)
+				}
+			}
+			build := exec.Command("go", "build", "-o", os.DevNull, "./"+pkg)
+			build.Dir = repoRoot
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Errorf("CGO_ENABLED=0 go build ./%s: %v\n%s", pkg, err, out)
+			}
+		})
 	}
 }

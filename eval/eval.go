@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,7 +54,9 @@ type Options struct {
 	Made samples.Settings
 
 	Localizer Localizer
-	NodeID    string
+	// Decoder reads the samples' media files (capture.Files).
+	Decoder media.FileDecoder
+	NodeID  string
 	// ModelSize is gar.model_size, the model's picture side (duets: the
 	// short side).
 	ModelSize int
@@ -110,7 +113,7 @@ type job struct {
 // loaded is a job with its inputs (or why they could not be read).
 type loaded struct {
 	job
-	media   media
+	media   sampleMedia
 	failure *samples.Failure
 }
 
@@ -125,6 +128,9 @@ type finished struct {
 // report.
 func Run(ctx context.Context, o Options) (report.Report, error) {
 	began := time.Now()
+	if o.Decoder == nil {
+		return report.Report{}, errors.New("eval: Options.Decoder is nil; pass capture.Files{}")
+	}
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
@@ -204,7 +210,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	}
 	o.Log.Info("evaluating", "dataset", ann.Kind, "selected", len(selected), "resumed", already, "to_do", len(todo))
 
-	r := &runner{o: o, loader: &loader{kind: ann.Kind, layout: o.Layout, modelSize: o.ModelSize, log: o.Log.Named("capture")},
+	r := &runner{o: o, loader: &loader{kind: ann.Kind, layout: o.Layout, modelSize: o.ModelSize, decoder: o.Decoder, log: o.Log.Named("capture")},
 		runID: ulid.Make().String(), writer: w, ann: ann}
 	prog := newProgress(o.Progress, o.ProgressTerminal, len(selected), already, alreadyFailed)
 	ran, runErr := r.run(ctx, todo, prog)

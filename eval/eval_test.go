@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/garssl/garssld/capture"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func bench(t *testing.T, n int) (*synthbench.Bench, *dataset.Annotations) {
 
 func options(b *synthbench.Bench, ann *dataset.Annotations, loc Localizer, out string) Options {
 	return Options{Annotations: ann, Layout: Layout{Frames: b.Frames, Audio: b.Audio}, Out: out,
-		Protocol: metrics.ProtocolGAR, Concurrency: 3, Localizer: loc, NodeID: "test", ModelSize: 224, SampleDeadline: time.Minute}
+		Protocol: metrics.ProtocolGAR, Concurrency: 3, Localizer: loc, Decoder: capture.Files{}, NodeID: "test", ModelSize: 224, SampleDeadline: time.Minute}
 }
 
 func readLines(t *testing.T, out string) samples.File {
@@ -318,8 +319,8 @@ func TestNoInputAtAll(t *testing.T) {
 }
 
 func TestSizeFor(t *testing.T) {
-	single := &loader{kind: dataset.VGGSS, modelSize: 224}
-	duet := &loader{kind: dataset.VGGSSDuet, modelSize: 224}
+	single := &loader{kind: dataset.VGGSS, modelSize: 224, decoder: capture.Files{}}
+	duet := &loader{kind: dataset.VGGSSDuet, modelSize: 224, decoder: capture.Files{}}
 	for _, tc := range []struct {
 		l          *loader
 		w, h       int
@@ -331,7 +332,7 @@ func TestSizeFor(t *testing.T) {
 		{duet, 360, 640, 224, 392},
 		{duet, 224, 224, 224, 224},
 		{duet, 300, 290, 224, 224}, // never below the short side
-		{&loader{kind: dataset.MUSICDuet, modelSize: 336}, 896, 448, 672, 336},
+		{&loader{kind: dataset.MUSICDuet, modelSize: 336, decoder: capture.Files{}}, 896, 448, 672, 336},
 	} {
 		if w, h := tc.l.sizeFor(tc.w, tc.h); w != tc.wantW || h != tc.wan {
 			t.Errorf("%s sizeFor(%d, %d) = %dx%d, want %dx%d", tc.l.kind, tc.w, tc.h, w, h, tc.wantW, tc.wan)
@@ -355,7 +356,7 @@ func TestLoadStill(t *testing.T) {
 	testmedia.File(t, audio, "short.flac", testmedia.Sine(0.5, 440, 48000, 1, 1.5)...)
 	testmedia.File(t, audio, "tiny.wav", testmedia.Sine(0.5, 440, 16000, 1, 0.2)...)
 	os.WriteFile(filepath.Join(audio, "broken.wav"), []byte("RIFF but not really"), 0o644)
-	l := &loader{kind: dataset.VGGSS, layout: Layout{Frames: frames, Audio: audio}, modelSize: 224}
+	l := &loader{kind: dataset.VGGSS, layout: Layout{Frames: frames, Audio: audio}, modelSize: 224, decoder: capture.Files{}}
 
 	m, failure := l.load(context.Background(), "long")
 	if failure != nil {
@@ -398,7 +399,7 @@ func TestLoadVideo(t *testing.T) {
 		testmedia.Sine(0.5, 440, 44100, 2, 7), []string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"})...)
 	testmedia.File(t, dir, "short.mp4", testmedia.Args(testmedia.TestPattern(320, 240, 25, 2),
 		testmedia.Sine(0.5, 440, 44100, 2, 2), []string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"})...)
-	l := &loader{kind: dataset.VGGSSDuet, layout: Layout{Videos: dir}, modelSize: 224}
+	l := &loader{kind: dataset.VGGSSDuet, layout: Layout{Videos: dir}, modelSize: 224, decoder: capture.Files{}}
 	m, failure := l.load(context.Background(), "clip")
 	if failure != nil {
 		t.Fatal(failure.Error)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/eval/dataset"
 	"github.com/garssl/garssld/eval/samples"
+	"github.com/garssl/garssld/media"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -59,8 +59,8 @@ func (l Layout) Check() error {
 	return nil
 }
 
-// media is a sample ready for the GAR loop.
-type media struct {
+// sampleMedia is a sample ready for the GAR loop.
+type sampleMedia struct {
 	jpeg                    []byte
 	modelWidth, modelHeight int
 	frameWidth, frameHeight int
@@ -74,6 +74,7 @@ type loader struct {
 	kind      dataset.Kind
 	layout    Layout
 	modelSize int
+	decoder   media.FileDecoder
 	log       hclog.Logger
 }
 
@@ -129,41 +130,41 @@ func (l *loader) guess() (int, int) {
 }
 
 // load reads sample id's inputs. A nil failure means m is complete.
-func (l *loader) load(ctx context.Context, id string) (media, *samples.Failure) {
+func (l *loader) load(ctx context.Context, id string) (sampleMedia, *samples.Failure) {
 	if l.layout.Videos != "" {
 		return l.loadVideo(ctx, id)
 	}
 	return l.loadStill(id)
 }
 
-func (l *loader) loadStill(id string) (media, *samples.Failure) {
+func (l *loader) loadStill(id string) (sampleMedia, *samples.Failure) {
 	frame, tried := firstExisting(l.layout.Frames, l.kind.FrameNames(id))
 	if frame == "" {
-		return media{}, missing("frame", id, tried)
+		return sampleMedia{}, missing("frame", id, tried)
 	}
 	audio, tried := firstExisting(l.layout.Audio, l.kind.AudioNames(id))
 	if audio == "" {
-		return media{}, missing("audio", id, tried)
+		return sampleMedia{}, missing("audio", id, tried)
 	}
 	mw, mh := l.guess()
-	still, err := capture.LoadStill(frame, audio, mw, mh)
+	still, err := l.decoder.LoadStill(frame, audio, mw, mh)
 	if err == nil {
 		if w, h := l.sizeFor(still.Picture.Width, still.Picture.Height); w != mw || h != mh {
 			mw, mh = w, h
-			still, err = capture.LoadStill(frame, audio, mw, mh)
+			still, err = l.decoder.LoadStill(frame, audio, mw, mh)
 		}
 	}
 	if err != nil {
-		return media{}, bad("sample %q: %v", id, err)
+		return sampleMedia{}, bad("sample %q: %v", id, err)
 	}
 	got := time.Duration(len(still.Samples)) * time.Second / windowing.SampleRate
 	if got < minAudio {
-		return media{}, bad("sample %q: %s holds %v of sound, less than %v", id, audio, got, minAudio)
+		return sampleMedia{}, bad("sample %q: %s holds %v of sound, less than %v", id, audio, got, minAudio)
 	}
 	n := int(Window.Seconds() * windowing.SampleRate)
 	fitted := windowing.Fit(still.Samples, n)
 	start := max(got/2-Window/2, 0)
-	return media{
+	return sampleMedia{
 		jpeg: still.Picture.JPEG, modelWidth: mw, modelHeight: mh,
 		frameWidth: still.Picture.Width, frameHeight: still.Picture.Height,
 		wav: windowing.EncodeWAV(fitted), rmsDBFS: windowing.RMSDBFS(fitted),
@@ -171,10 +172,10 @@ func (l *loader) loadStill(id string) (media, *samples.Failure) {
 	}, nil
 }
 
-func (l *loader) loadVideo(ctx context.Context, id string) (media, *samples.Failure) {
+func (l *loader) loadVideo(ctx context.Context, id string) (sampleMedia, *samples.Failure) {
 	path, tried := firstExisting(l.layout.Videos, l.kind.VideoNames(id))
 	if path == "" {
-		return media{}, missing("video", id, tried)
+		return sampleMedia{}, missing("video", id, tried)
 	}
 	mw, mh := l.guess()
 	w, err := l.middleWindow(ctx, path, mw, mh)
@@ -184,9 +185,9 @@ func (l *loader) loadVideo(ctx context.Context, id string) (media, *samples.Fail
 		}
 	}
 	if err != nil {
-		return media{}, bad("sample %q: %v", id, err)
+		return sampleMedia{}, bad("sample %q: %v", id, err)
 	}
-	return media{
+	return sampleMedia{
 		jpeg: w.JPEG, modelWidth: w.ModelWidth, modelHeight: w.ModelHeight,
 		frameWidth: w.Width, frameHeight: w.Height, wav: w.WAV, rmsDBFS: w.RMSDBFS,
 		ptsStart: w.PTSStart, ptsEnd: w.PTSEnd, frame: w.FramePTS,
@@ -207,13 +208,7 @@ func (l *loader) middleWindow(ctx context.Context, path string, mw, mh int) (win
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	src, err := capture.New(capture.Config{
-		Name: "eval", Input: path, ModelWidth: mw, ModelHeight: mh, FailFast: true, DecoderThreads: "1",
-	}, cutter, log, nil)
-	if err != nil {
-		return windowing.Window{}, err
-	}
-	runErr := src.Run(ctx)
+	runErr := l.decoder.DecodeFile(ctx, path, mw, mh, cutter, log)
 	cutter.Flush()
 	if runErr != nil {
 		return windowing.Window{}, runErr

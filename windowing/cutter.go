@@ -2,21 +2,20 @@ package windowing
 
 import (
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"time"
-
-	"github.com/garssl/garssld/capture"
 )
 
 // Defaults for a Config.
 const (
-	DefaultLength = capture.DefaultWindow
+	DefaultLength = media.DefaultWindow
 	DefaultHop    = 3 * time.Second
 	// LagAllowance is how far one medium may run ahead of the other before
 	// a window is closed without waiting any longer.
 	LagAllowance = 2 * time.Second
 	// AudioJitter is the timestamp slack within which audio counts as
 	// contiguous.
-	AudioJitter = capture.AudioJitter
+	AudioJitter = media.AudioJitter
 )
 
 // Config sets up a Cutter.
@@ -54,8 +53,8 @@ type Stats struct {
 	AudioDropped  uint64 // overlapping samples discarded
 }
 
-// Cutter implements capture.Sink for one stream and calls emit with each
-// finished window. It is not safe for concurrent use; capture.Source
+// Cutter implements media.Sink for one stream and calls emit with each
+// finished window. It is not safe for concurrent use; capture
 // serialises its calls.
 type Cutter struct {
 	cfg                         Config
@@ -66,7 +65,7 @@ type Cutter struct {
 	gridStart                   int64  // sample index of slot 0 of the current grid
 	next                        int64  // lowest slot not yet closed
 	picSlot                     int64  // lowest slot without a picture
-	pics                        map[int64]capture.Picture
+	pics                        map[int64]media.Picture
 	buf                         []int16 // samples from bufStart
 	bufStart                    int64
 	audioSeen                   bool
@@ -90,7 +89,7 @@ func NewCutter(cfg Config, emit func(Window)) (*Cutter, error) {
 		lengthSamples: samplesAt(cfg.Length), hopSamples: samplesAt(cfg.Hop),
 		lengthDur: cfg.Length, hopDur: cfg.Hop, halfDur: cfg.Length / 2,
 		maxLagSamples: samplesAt(LagAllowance), jitterSample: samplesAt(AudioJitter),
-		pics:  map[int64]capture.Picture{},
+		pics:  map[int64]media.Picture{},
 		stats: Stats{Dropped: map[string]uint64{}},
 		now:   time.Now,
 	}
@@ -120,17 +119,17 @@ func (c *Cutter) Stats() Stats {
 func (c *Cutter) slotStart(k int64) int64 { return c.gridStart + k*c.hopSamples }
 func (c *Cutter) slotEnd(k int64) int64   { return c.slotStart(k) + c.lengthSamples }
 
-// Anchor implements capture.Sink.
+// Anchor implements media.Sink.
 func (c *Cutter) Anchor(wall time.Time) { c.anchor = wall }
 
-// PictureTarget implements capture.Sink: the centre of the lowest slot that
+// PictureTarget implements media.Sink: the centre of the lowest slot that
 // has no picture yet.
 func (c *Cutter) PictureTarget() time.Duration {
 	return durationOf(c.slotStart(c.picSlot)) + c.halfDur
 }
 
-// Picture implements capture.Sink.
-func (c *Cutter) Picture(p capture.Picture) {
+// Picture implements media.Sink.
+func (c *Cutter) Picture(p media.Picture) {
 	if p.Target != c.PictureTarget() {
 		return // chosen for a grid a gap has replaced
 	}
@@ -139,7 +138,7 @@ func (c *Cutter) Picture(p capture.Picture) {
 	c.closeReady(false)
 }
 
-// VideoAt implements capture.Sink.
+// VideoAt implements media.Sink.
 func (c *Cutter) VideoAt(pos time.Duration) {
 	if pos > c.videoAt {
 		c.videoAt = pos
@@ -147,7 +146,7 @@ func (c *Cutter) VideoAt(pos time.Duration) {
 	c.closeReady(false)
 }
 
-// Audio implements capture.Sink.
+// Audio implements media.Sink.
 func (c *Cutter) Audio(pos time.Duration, samples []int16) {
 	at := samplesAt(pos)
 	written := c.bufStart + int64(len(c.buf))
@@ -188,7 +187,7 @@ func (c *Cutter) fillSilence(from, to int64) {
 	c.stats.SilenceFilled += uint64(to - from)
 }
 
-// Gap implements capture.Sink: the stream has no media in [from, to). The
+// Gap implements media.Sink: the stream has no media in [from, to). The
 // windows it touches are lost, counted as one DropGap, and their seq numbers
 // are skipped; a new grid starts at to, where media resumes.
 func (c *Cutter) Gap(from, to time.Duration) {
@@ -256,7 +255,7 @@ func (c *Cutter) closeReady(final bool) {
 // they follow the system clock and carry a monotonic reading, so the age of
 // a window is time.Since(w.WallEnd) whatever the system clock does; a window
 // of a file read faster than real time ends now, never in the future.
-func (c *Cutter) close(k int64, pic capture.Picture) {
+func (c *Cutter) close(k int64, pic media.Picture) {
 	if pic.JPEG == nil {
 		c.drop(k, DropNoFrame)
 		return
@@ -272,6 +271,7 @@ func (c *Cutter) close(k int64, pic capture.Picture) {
 		PTSStart: durationOf(start), PTSEnd: durationOf(end), FramePTS: pic.Pos,
 		JPEG: pic.JPEG, Width: pic.Width, Height: pic.Height,
 		ModelWidth: pic.ModelWidth, ModelHeight: pic.ModelHeight,
+		Frame: pic.Frame, FrameWidth: pic.FrameWidth, FrameHeight: pic.FrameHeight,
 		WAV: EncodeWAV(samples), Samples: len(samples),
 		SilenceFilled: int(c.gapSamples(start, end)),
 		RMSDBFS:       RMSDBFS(samples),

@@ -1,12 +1,11 @@
 package windowing
 
 import (
+	"github.com/garssl/garssld/media"
 	"math"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/garssl/garssld/capture"
 )
 
 // feed drives a Cutter the way capture does: audio in 20 ms chunks and
@@ -60,8 +59,8 @@ func (f *feed) video(from, to time.Duration, fps int) {
 			if held >= 0 && target-held < p-target {
 				best = held
 			}
-			pic := capture.Picture{Target: target, Pos: best, Width: 640, Height: 480, ModelWidth: 224, ModelHeight: 224}
-			if d := best - target; d <= capture.PictureTolerance && d >= -capture.PictureTolerance {
+			pic := media.Picture{Target: target, Pos: best, Width: 640, Height: 480, ModelWidth: 224, ModelHeight: 224}
+			if d := best - target; d <= media.PictureTolerance && d >= -media.PictureTolerance {
 				pic.JPEG = []byte{0xff, 0xd8}
 			}
 			f.c.Picture(pic)
@@ -277,7 +276,7 @@ func BenchmarkCutterWindow(b *testing.B) {
 			c.Audio(pos, samples)
 			if pos%(40*time.Millisecond) == 0 {
 				if tgt := c.PictureTarget(); pos >= tgt {
-					c.Picture(capture.Picture{Target: tgt, Pos: pos, JPEG: []byte{1}})
+					c.Picture(media.Picture{Target: tgt, Pos: pos, JPEG: []byte{1}})
 				}
 				c.VideoAt(pos)
 			}
@@ -334,7 +333,7 @@ func TestGapKeepsMicrophoneAudioPastIt(t *testing.T) {
 			f.both(0, 3*s)
 			f.audio(3*s, tc.micTo) // the camera is out from 3 s to 10 s; the microphone goes on
 			if tc.staleFrame {
-				f.c.Picture(capture.Picture{Target: f.c.PictureTarget(), Pos: 2960 * time.Millisecond})
+				f.c.Picture(media.Picture{Target: f.c.PictureTarget(), Pos: 2960 * time.Millisecond})
 			}
 			f.c.Gap(3*s, 10*s) // the camera's first frame after the outage
 			f.video(10*s, tc.micTo, 25)

@@ -2,11 +2,11 @@
 // GAR loop consumes: the picture nearest each window's centre and exactly
 // length × 16 kHz mono samples, on the presentation timeline.
 //
-// A Cutter is the capture.Sink of one stream. Window k of a grid covers
+// A Cutter is the media.Sink of one stream. Window k of a grid covers
 // [start + k·hop, start + k·hop + length). It closes when its audio is
 // complete and its picture has been chosen; audio that is missing by then is
 // silence, and counted. Decisions the design leaves open:
-//   - A window's picture must lie within capture.PictureTolerance of its
+//   - A window's picture must lie within media.PictureTolerance of its
 //     centre; otherwise the window is dropped (reason "no_frame"): a window
 //     without a picture of its moment cannot be localised.
 //   - Audio may lag video by up to LagAllowance. When the video is that far
@@ -58,6 +58,11 @@ type Window struct {
 	Width, Height int
 	// ModelWidth and ModelHeight are JPEG's size.
 	ModelWidth, ModelHeight int
+	// Frame is the camera frame at FrameWidth×FrameHeight (at most
+	// media.FrameMaxWidth wide), as JPEG, for the live view; nil unless
+	// capture was asked for it.
+	Frame                   []byte
+	FrameWidth, FrameHeight int
 	// WAV is a RIFF/WAVE file: 16 kHz mono s16, Samples samples.
 	WAV []byte
 	// Samples is the number of samples in WAV: length × 16000.

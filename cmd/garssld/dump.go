@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"io"
 	"os"
 	"path/filepath"
@@ -237,7 +238,7 @@ func noWindowError(input string, window time.Duration, skip config.SkipFrame, dr
 			hint = "--skip-frame nokey decodes key frames only, and this video has too few of them; use --skip-frame noref or leave it out"
 		}
 		return fmt.Errorf("%s gave no window: %d were dropped as %s, with no picture within %v of their centre; %s",
-			shown, n, windowing.DropNoFrame, capture.PictureTolerance, hint)
+			shown, n, windowing.DropNoFrame, media.PictureTolerance, hint)
 	}
 	if len(dropped) > 0 {
 		return fmt.Errorf("%s gave no window: all were dropped (%v)", shown, dropped)

@@ -108,7 +108,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Annotations: ann, Layout: layout, Out: *out, Protocol: protocol, Limit: *limit,
 		Concurrency: *concurrency, Vis: *visualise, RetryFailed: *retryFailed, Restart: *restart,
 		Made:      madeWith(cfg, layout),
-		Localizer: loc, NodeID: cfg.NodeID, ModelSize: cfg.GAR.ModelSize, SampleDeadline: cfg.MLLM.WindowDeadline,
+		Localizer: loc, Decoder: capture.Files{}, NodeID: cfg.NodeID, ModelSize: cfg.GAR.ModelSize, SampleDeadline: cfg.MLLM.WindowDeadline,
 		Log: log, Progress: errOut, ProgressTerminal: terminal,
 		Settings: []report.Setting{
 			{Name: "benchmark", Value: fmt.Sprintf("%s (%s, %d samples)", kind.Title(), ann.Name, len(ann.Samples))},
