@@ -330,6 +330,11 @@ type Stream struct {
 	// sources carry bearing_deg.
 	Camera *Camera
 
+	// MicArray optionally describes the stream's microphone array; with it
+	// each window's multichannel sound gives a direction of arrival, fused
+	// with the box (see doa/). nil: mono only, as the paper.
+	MicArray *MicArray
+
 	// Tracking, when the stream has its own tracking block, replaces the
 	// top-level one for this stream (a camera that differs). It starts
 	// from the top-level values; nil means the top-level block applies.
@@ -378,6 +383,33 @@ const (
 	SkipFrameNonRef SkipFrame = "noref" // skip non-reference frames
 	SkipFrameNonKey SkipFrame = "nokey" // decode key frames only
 )
+
+// MicArray is a stream's microphone array: its geometry, which input
+// channels are its microphones, and how its frame sits against the camera.
+type MicArray struct {
+	// Positions are the microphones in metres, in the array's frame after
+	// ROS REP 103: x forward, y left, z up. At least 2, none coincident.
+	Positions [][3]float64
+	// Channels are the input channels (from 0) that carry the microphones,
+	// in the order of Positions.
+	Channels []int
+	// YawOffsetDeg is the bearing of the array's x axis as the camera sees
+	// it, in bearing_deg's convention: 0 on the optical axis, positive to
+	// the right.
+	YawOffsetDeg float64
+	// PitchOffsetDeg is the array's x axis above the optical axis,
+	// positive up.
+	PitchOffsetDeg float64
+	// ToleranceDeg is the disagreement between a box's bearing and a
+	// confident direction of arrival beyond which the window is located
+	// again with the direction as a hint.
+	ToleranceDeg float64
+	// Hint false never locates again with a direction hint (the paper's
+	// loop, with the agreement still published).
+	Hint bool
+	// MaxSources bounds the directions reported per window.
+	MaxSources int
+}
 
 // Camera describes the optics used to turn a box into a bearing.
 type Camera struct {

@@ -78,6 +78,15 @@ type Sink interface {
 	Gap(from, to time.Duration)
 }
 
+// ArrayAudio is a window's sound from a microphone array, for direction
+// finding: one slice per microphone, in the order of the array's positions,
+// at Rate (the input's own rate, or 16 kHz when that is higher), float32 in
+// [-1, 1]. The mono mix the model hears is separate and unchanged.
+type ArrayAudio struct {
+	Rate     int
+	Channels [][]float32
+}
+
 // Still is one picture and its sound, loaded from files rather than cut
 // from a stream: what `garssld locate` and the evaluation harness feed the
 // GAR loop.

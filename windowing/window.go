@@ -31,6 +31,7 @@ package windowing
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/garssl/garssld/media"
 	"math"
 	"time"
 )
@@ -63,6 +64,9 @@ type Window struct {
 	// capture was asked for it.
 	Frame                   []byte
 	FrameWidth, FrameHeight int
+	// Array is the window's multichannel sound for direction finding, the
+	// same stretch of time as WAV; nil unless the stream has a mic_array.
+	Array *media.ArrayAudio
 	// WAV is a RIFF/WAVE file: 16 kHz mono s16, Samples samples.
 	WAV []byte
 	// Samples is the number of samples in WAV: length × 16000.
