@@ -180,6 +180,9 @@ func TestArrayChannelMissing(t *testing.T) {
 	if !errors.Is(err, capture.ErrNoChannel) {
 		t.Fatalf("Run = %v, want ErrNoChannel", err)
 	}
+	if !strings.HasPrefix(err.Error(), "open ") {
+		t.Errorf("error %q does not come from opening the input", err)
+	}
 	for _, want := range []string{`stream "front"`, "channel 4", "4 audio channel(s) (0 to 3)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
