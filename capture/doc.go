@@ -84,11 +84,7 @@
 // Audio goes through one aresample/aformat filter graph to 16 kHz mono s16
 // from any rate, layout and sample format. The resampler never pads or
 // trims: a timestamp step beyond media.AudioJitter starts a new graph, and the
-// windowing fills the gap, so every filled sample is counted. With
-// Config.ArrayChannels a second graph, fed the same frames with the same
-// timestamps, keeps every channel as planar float at the input's rate
-// (SampleRate when that is higher); the array's channels are copied out by
-// index and reach a media.ArraySink, on the same timeline. Video is
+// windowing fills the gap, so every filled sample is counted. Video is
 // decoded (optionally with skip_frame=noref or nokey) but only the one frame
 // nearest each picture target is kept — as a reference, not a copy, across
 // a reconnect or a loop's seam too — and only that frame is scaled
@@ -96,6 +92,12 @@
 // does; the reported size is the displayed one) and encoded as JPEG. Every
 // packet, frame, context and graph is freed by the goroutine that made it
 // before the input is reopened; nothing relies on Go finalizers.
+//
+// A microphone array (Config.ArrayChannels) has a second audio graph, fed
+// the same frames with the same timestamps, that keeps every channel as
+// planar float at the input's rate (SampleRate when that is higher); the
+// array's channels are copied out by index and reach a media.ArraySink on
+// the same timeline as the mono sound (array.go).
 //
 // FFmpeg's log goes through garssld's own callback (ffmpeg_log_cgo.go),
 // which formats into a bounded buffer: go-astiav's overflows on a line
