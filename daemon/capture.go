@@ -18,8 +18,7 @@ import (
 func captureConfig(c config.Stream, modelSize int) capture.Config {
 	return capture.Config{
 		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
-		ArrayChannels: arrayChannels(c.MicArray),
-		SkipFrame:     string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
+		ArrayChannels: arrayChannels(c.MicArray), SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
 		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
 		DecoderThreads: decoderThreads(c.DecoderThreads),
 	}
