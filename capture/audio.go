@@ -25,18 +25,16 @@ const resamplerMaxStretch = 2 * driftMax
 // rebuilt when the decoded rate, format or layout changes mid-stream, and
 // after a gap.
 type audioDecoder struct {
-	stream   *astiav.Stream
-	cc       *astiav.CodecContext
-	frame    *astiav.Frame
-	filtered *astiav.Frame
-
-	graph    *astiav.FilterGraph
-	src      *astiav.FilterContext
-	sinkCtx  *astiav.FilterContext
-	graphKey string
-	outTB    astiav.Rational
+	stream *astiav.Stream
+	cc     *astiav.CodecContext
+	frame  *astiav.Frame
+	mono   *audioGraph
 
 	samples []int16
+	// array, when the stream has a microphone array, keeps the selected
+	// channels at the input's rate through a second graph fed the same
+	// frames with the same timestamps, so both outputs share the timeline.
+	array *arrayPath
 	// rate is how many timeline seconds one second of the input's samples
 	// takes: 1 + the input clock's measured drift.
 	rate float64
@@ -45,27 +43,33 @@ type audioDecoder struct {
 	next float64
 }
 
-func newAudioDecoder(s *astiav.Stream, opts map[string]string) (*audioDecoder, error) {
+func newAudioDecoder(s *astiav.Stream, opts map[string]string, array arrayOptions) (*audioDecoder, error) {
 	cc, err := openDecoder(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame(), rate: 1}, nil
+	d := &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), mono: newAudioGraph("audio resampler"), rate: 1}
+	if len(array.channels) > 0 {
+		d.array = newArrayPath(array)
+	}
+	return d, nil
 }
 
 func (d *audioDecoder) free() {
-	d.freeGraph()
+	d.mono.free()
+	if d.array != nil {
+		d.array.free()
+	}
 	d.frame.Free()
-	d.filtered.Free()
 	d.cc.Free()
 }
 
+// freeGraph drops both graphs: a gap or a format change starts afresh.
 func (d *audioDecoder) freeGraph() {
-	if d.graph != nil {
-		freeGraph(d.graph, d.src, d.sinkCtx)
-		d.graph, d.src, d.sinkCtx = nil, nil, nil
+	d.mono.freeGraph()
+	if d.array != nil {
+		d.array.freeGraph()
 	}
-	d.graphKey = ""
 }
 
 // decode sends one packet (nil flushes), converts what comes out and hands
@@ -96,7 +100,7 @@ func (d *audioDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 	tb := d.stream.TimeBase()
 	at := float64(astiav.RescaleQ(f.Pts(), tb, nanos))
-	if d.graph != nil {
+	if d.mono.graph != nil {
 		if dev := time.Duration(at - d.next); dev > media.AudioJitter || dev < -media.AudioJitter {
 			if err := d.drain(sink, true); err != nil {
 				return err
@@ -110,9 +114,19 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 	if err := d.ensureGraph(f); err != nil {
 		return err
 	}
+	if d.array != nil {
+		if err := d.array.ensureGraph(f, d.stream.TimeBase()); err != nil {
+			return err
+		}
+	}
 	d.next = at + float64(f.NbSamples())*float64(time.Second)/float64(f.SampleRate())*d.rate
-	if err := d.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-		return fmt.Errorf("feed audio resampler: %w", err)
+	if err := d.mono.add(f); err != nil {
+		return err
+	}
+	if d.array != nil {
+		if err := d.array.add(f); err != nil {
+			return err
+		}
 	}
 	return d.drain(sink, false)
 }
@@ -120,60 +134,146 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 // drain pulls converted frames out of the graph; at end of stream it first
 // flushes the resampler's delay line.
 func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
-	if d.graph == nil {
-		return nil
-	}
-	if eof {
-		if err := d.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
-			return fmt.Errorf("flush audio resampler: %w", err)
+	if d.array != nil {
+		// First, so that the array's sound of a stretch is buffered by the
+		// time the mono sound closes the window it belongs to.
+		if err := d.array.drain(sink, eof); err != nil {
+			return err
 		}
 	}
-	for {
-		if err := d.sinkCtx.BuffersinkGetFrame(d.filtered, astiav.NewBuffersinkFlags()); err != nil {
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			return fmt.Errorf("read audio resampler: %w", err)
-		}
-		if d.filtered.Pts() != astiav.NoPtsValue {
-			d.samples = copyMonoS16(d.filtered, d.samples)
-			sink.Audio(time.Duration(astiav.RescaleQ(d.filtered.Pts(), d.outTB, nanos)), d.samples)
-		}
-		d.filtered.Unref()
-	}
+	return d.mono.drain(eof, func(pos time.Duration, f *astiav.Frame) {
+		d.samples = copyMonoS16(f, d.samples)
+		sink.Audio(pos, d.samples)
+	})
 }
 
 // ensureGraph builds the conversion graph for f's rate, format and layout.
 func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
-	layout := f.ChannelLayout()
-	layoutArg := layout.String()
-	if !layout.Valid() || layoutArg == "" {
-		// Unspecified channel order (some WAV and raw device inputs): pass
-		// the count; downmixing to mono does not need the order.
-		layoutArg = strconv.Itoa(layout.NbChannels()) + "c"
-		if layout.NbChannels() <= 0 {
-			layoutArg = "mono"
-		}
-	}
-	key := fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layoutArg)
-	if key == d.graphKey {
+	layoutArg := layoutArg(f)
+	if d.mono.graph != nil && d.mono.key == graphKey(f, layoutArg) {
 		return nil
 	}
-	if d.graph != nil {
-		// A format change mid-stream: what the old graph still holds is a
-		// few milliseconds, dropped rather than mixed with the new format.
-		d.freeGraph()
+	// A format change mid-stream: what the old graphs still hold is a few
+	// milliseconds, dropped rather than mixed with the new format.
+	d.freeGraph()
+	spec := resampleSpec(SampleRate) + fmt.Sprintf(",aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate)
+	return d.mono.build(f, layoutArg, d.stream.TimeBase(), spec)
+}
+
+// graphKey says which frames a graph was built for.
+func graphKey(f *astiav.Frame, layoutArg string) string {
+	return fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layoutArg)
+}
+
+// audioGraph is one abuffer → filters → abuffersink graph and the frame its
+// output is read into.
+type audioGraph struct {
+	what     string // names it in errors
+	graph    *astiav.FilterGraph
+	src      *astiav.FilterContext
+	sinkCtx  *astiav.FilterContext
+	key      string // graphKey of the frames it was built for
+	outTB    astiav.Rational
+	filtered *astiav.Frame
+}
+
+func newAudioGraph(what string) *audioGraph {
+	return &audioGraph{what: what, filtered: astiav.AllocFrame()}
+}
+
+func (g *audioGraph) free() {
+	g.freeGraph()
+	g.filtered.Free()
+}
+
+func (g *audioGraph) freeGraph() {
+	if g.graph != nil {
+		freeGraph(g.graph, g.src, g.sinkCtx)
+		g.graph, g.src, g.sinkCtx = nil, nil, nil
 	}
+	g.key = ""
+}
+
+// build replaces the graph with abuffer → spec → abuffersink for frames
+// like f.
+func (g *audioGraph) build(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) error {
+	g.freeGraph()
+	graph, src, sinkCtx, err := buildAudioGraph(f, layoutArg, tb, spec)
+	if err != nil {
+		return fmt.Errorf("%s %w", g.what, err)
+	}
+	g.graph, g.src, g.sinkCtx, g.key = graph, src, sinkCtx, graphKey(f, layoutArg)
+	g.outTB = sinkCtx.Inputs()[0].TimeBase()
+	return nil
+}
+
+func (g *audioGraph) add(f *astiav.Frame) error {
+	if err := g.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
+		return fmt.Errorf("feed %s: %w", g.what, err)
+	}
+	return nil
+}
+
+// drain hands each converted frame and its timeline position to each; at
+// end of stream it first flushes the resampler's delay line.
+func (g *audioGraph) drain(eof bool, each func(pos time.Duration, f *astiav.Frame)) error {
+	if g.graph == nil {
+		return nil
+	}
+	if eof {
+		if err := g.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
+			return fmt.Errorf("flush %s: %w", g.what, err)
+		}
+	}
+	for {
+		if err := g.sinkCtx.BuffersinkGetFrame(g.filtered, astiav.NewBuffersinkFlags()); err != nil {
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", g.what, err)
+		}
+		if g.filtered.Pts() != astiav.NoPtsValue {
+			each(time.Duration(astiav.RescaleQ(g.filtered.Pts(), g.outTB, nanos)), g.filtered)
+		}
+		g.filtered.Unref()
+	}
+}
+
+// layoutArg is abuffer's channel_layout for f.
+func layoutArg(f *astiav.Frame) string {
+	layout := f.ChannelLayout()
+	arg := layout.String()
+	if !layout.Valid() || arg == "" {
+		// Unspecified channel order (some WAV and raw device inputs): pass
+		// the count; downmixing to mono does not need the order, and the
+		// array's channels are taken by index.
+		arg = strconv.Itoa(layout.NbChannels()) + "c"
+		if layout.NbChannels() <= 0 {
+			arg = "mono"
+		}
+	}
+	return arg
+}
+
+// resampleSpec is the aresample filter both outputs use, converting to rate
+// with soft compensation only (see filter): stretch or squeeze by up to
+// resamplerMaxStretch to follow the timestamps once they are more than a
+// millisecond off; never pad or trim (min_hard_comp out of reach).
+func resampleSpec(rate int) string {
+	return fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g", rate, resamplerMaxStretch)
+}
+
+// buildAudioGraph builds abuffer → spec → abuffersink for frames like f.
+func buildAudioGraph(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 	g := astiav.AllocFilterGraph()
 	if g == nil {
-		return errors.New("allocate audio filter graph: out of memory")
+		return nil, nil, nil, errors.New("allocate audio filter graph: out of memory")
 	}
 	var src, sinkCtx *astiav.FilterContext
-	fail := func(what string, err error) error {
+	fail := func(what string, err error) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 		freeGraph(g, src, sinkCtx)
-		return fmt.Errorf("audio resampler (%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
+		return nil, nil, nil, fmt.Errorf("(%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
 	}
-	tb := d.stream.TimeBase()
 	var err error
 	src, err = g.NewFilterContext(astiav.FindFilterByName("abuffer"), "in", astiav.FilterArgs{
 		"channel_layout": layoutArg,
@@ -199,20 +299,13 @@ func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
 	inputs.SetFilterContext(sinkCtx)
 	inputs.SetPadIdx(0)
 	inputs.SetNext(nil)
-	// Soft compensation only (see filter): stretch or squeeze by up to
-	// resamplerMaxStretch to follow the timestamps once they are more than
-	// a millisecond off; never pad or trim (min_hard_comp out of reach).
-	spec := fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g,"+
-		"aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate, resamplerMaxStretch, SampleRate)
 	if err := g.Parse(spec, inputs, outputs); err != nil {
 		return fail("parse "+spec, err)
 	}
 	if err := g.Configure(); err != nil {
 		return fail("configure", err)
 	}
-	d.graph, d.src, d.sinkCtx, d.graphKey = g, src, sinkCtx, key
-	d.outTB = sinkCtx.Inputs()[0].TimeBase()
-	return nil
+	return g, src, sinkCtx, nil
 }
 
 // freeGraph frees the filter contexts go-astiav registered (so its registry

@@ -48,6 +48,14 @@
 //     a camera delivers it; false (as fast as it decodes) is refused for
 //     live inputs, which arrive at their own rate. stream.enabled (default
 //     true) false starts a stream paused, to be enabled over MQTT.
+//   - mic_array: 2 to 16 positions [x, y, z] in metres (REP 103), each
+//     coordinate within ±5 m (a larger one is millimetres written as
+//     metres), none within 1 mm of another; channels default to the first
+//     len(positions), one per position, distinct, 0 to 63, and below a
+//     "channels" option the same input is opened with (whether the input
+//     has them is capture's check, at open). yaw_offset_deg in (-180,
+//     180], pitch_offset_deg in [-90, 90], tolerance_deg in (0, 180]
+//     (default 15), hint default true, max_sources 1 to 4 (default 1).
 //   - Stream names and node_id are single MQTT topic levels
 //     ([A-Za-z0-9_-]+); node_id defaults to the host name's first label
 //     with other characters replaced by "_". mqtt.client_id defaults to
