@@ -14,12 +14,12 @@ import (
 // direction is confident. Chosen from the synthetic tests (doa_test.go,
 // TestConfidenceThresholds): diffuse noise stays under it on every test
 // array and a broadband source at 0 dB SNR clears it.
-const ConfidentRatio = 1.5
+const ConfidentRatio = 1.10
 
 // FlatRatio is the default Config.MinRatio: under it the map is flat and
 // Estimate reports no direction. Diffuse noise and uncorrelated sensor
 // noise stay under it in the synthetic tests.
-const FlatRatio = 1.2
+const FlatRatio = 1.06
 
 // ErrInput marks channels Estimate cannot use (wrong count, unequal or too
 // short lengths, NaN or infinite samples); the caller should skip the

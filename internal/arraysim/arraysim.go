@@ -233,3 +233,149 @@ func dot(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
 func scale(a [3]float64, k float64) [3]float64 {
 	return [3]float64{a[0] * k, a[1] * k, a[2] * k}
 }
+
+// Room is a shoebox room for the image-source method (Allen and Berkley):
+// Size in metres along x, y and z, every wall with the same reflection
+// coefficient, set from RT60 by Sabine's formula. The room's axes are the
+// array's.
+type Room struct {
+	Size [3]float64
+	RT60 float64
+}
+
+// Beta is the walls' pressure reflection coefficient giving RT60:
+// α = 0.161·V/(S·RT60) (Sabine), β = √(1−α).
+func (r Room) Beta() float64 {
+	v := r.Size[0] * r.Size[1] * r.Size[2]
+	s := 2 * (r.Size[0]*r.Size[1] + r.Size[0]*r.Size[2] + r.Size[1]*r.Size[2])
+	a := math.Min(1, 0.161*v/(s*r.RT60))
+	return math.Sqrt(1 - a)
+}
+
+// sincHalf is the half-length of the windowed-sinc fractional delay that
+// places each image in an impulse response.
+const sincHalf = 16
+
+// Impulse is the room's impulse response from src to mic, RT60 long: each
+// image source within c·RT60 contributes β^reflections/(4π·distance) at
+// its delay, with a Hann-windowed sinc for the fraction of a sample.
+func (r Room) Impulse(sampleRate int, src, mic [3]float64) []float64 {
+	fs := float64(sampleRate)
+	maxDist := SpeedOfSound * r.RT60
+	h := make([]float64, int(r.RT60*fs)+2*sincHalf+1)
+	beta := r.Beta()
+	var lim [3]int
+	for a := range lim {
+		lim[a] = int(math.Ceil(maxDist/(2*r.Size[a]))) + 1
+	}
+	for nx := -lim[0]; nx <= lim[0]; nx++ {
+		for ny := -lim[1]; ny <= lim[1]; ny++ {
+			for nz := -lim[2]; nz <= lim[2]; nz++ {
+				n := [3]int{nx, ny, nz}
+				for q := 0; q < 8; q++ {
+					var img [3]float64
+					refl := 0
+					for a := 0; a < 3; a++ {
+						qa := (q >> a) & 1
+						img[a] = float64(1-2*qa)*src[a] + 2*float64(n[a])*r.Size[a]
+						refl += iabs(n[a]-qa) + iabs(n[a])
+					}
+					d := math.Sqrt(sq(img[0]-mic[0]) + sq(img[1]-mic[1]) + sq(img[2]-mic[2]))
+					if d > maxDist {
+						continue
+					}
+					amp := math.Pow(beta, float64(refl)) / (4 * math.Pi * math.Max(d, 0.01))
+					t := d / SpeedOfSound * fs
+					addSinc(h, t, amp)
+				}
+			}
+		}
+	}
+	return h
+}
+
+// Render is what microphones at mics (room coordinates) hear of src played
+// at source, with the room's reverberation.
+func (r Room) Render(src []float64, sampleRate int, source [3]float64, mics [][3]float64) [][]float64 {
+	out := make([][]float64, len(mics))
+	for i, m := range mics {
+		out[i] = convolve(src, r.Impulse(sampleRate, source, m))
+	}
+	return out
+}
+
+// Place is the array's microphones at centre, in room coordinates.
+func Place(centre [3]float64, positions [][3]float64) [][3]float64 {
+	out := make([][3]float64, len(positions))
+	for i, p := range positions {
+		out[i] = [3]float64{centre[0] + p[0], centre[1] + p[1], centre[2] + p[2]}
+	}
+	return out
+}
+
+// At is the point at distance metres from centre towards bearing azDeg and
+// elevation elDeg.
+func At(centre [3]float64, azDeg, elDeg, distance float64) [3]float64 {
+	u := Unit(azDeg, elDeg)
+	return [3]float64{centre[0] + distance*u[0], centre[1] + distance*u[1], centre[2] + distance*u[2]}
+}
+
+// convolve is x*h truncated to len(x), through the FFT.
+func convolve(x, h []float64) []float64 {
+	n := nextPow2(len(x) + len(h))
+	fft := fourier.NewFFT(n)
+	a := make([]float64, n)
+	copy(a, x)
+	b := make([]float64, n)
+	copy(b, h)
+	fa := fft.Coefficients(nil, a)
+	fb := fft.Coefficients(nil, b)
+	for k := range fa {
+		fa[k] *= fb[k]
+	}
+	y := fft.Sequence(nil, fa)
+	out := make([]float64, len(x))
+	for i := range out {
+		out[i] = y[i] / float64(n)
+	}
+	return out
+}
+
+// addSinc adds amp·w(k−t)·sinc(k−t) to h around t, w a Hann window of
+// sincHalf samples each side. The sines and cosines come from one call
+// each and rotations: sin(π(k−t)) = ±sin(πt), and the window's angle grows
+// by π/sincHalf per sample.
+func addSinc(h []float64, t, amp float64) {
+	t0 := int(math.Floor(t))
+	k := t0 - sincHalf + 1
+	st := math.Sin(math.Pi * t)
+	sign := -1.0 // −(−1)^k
+	if k%2 != 0 {
+		sign = 1
+	}
+	wc, ws := math.Cos(math.Pi*(float64(k)-t)/sincHalf), math.Sin(math.Pi*(float64(k)-t)/sincHalf)
+	dc, ds := math.Cos(math.Pi/sincHalf), math.Sin(math.Pi/sincHalf)
+	for ; k <= t0+sincHalf; k++ {
+		x := float64(k) - t
+		var sn float64
+		if math.Abs(x) < 1e-12 {
+			sn = 1
+		} else {
+			sn = sign * st / (math.Pi * x)
+		}
+		if k >= 0 && k < len(h) {
+			h[k] += amp * (0.5 + 0.5*wc) * sn
+		}
+		sign = -sign
+		wc, ws = wc*dc-ws*ds, ws*dc+wc*ds
+	}
+}
+
+func sq(x float64) float64 { return x * x }
+
+func iabs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
