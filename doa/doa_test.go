@@ -246,6 +246,32 @@ func TestTwoSources(t *testing.T) {
 	}
 }
 
+// TestOneSourceOnePeak: asked for three peaks, a single source in the
+// room gives one; its reflections stay under MinRelative.
+func TestOneSourceOnePeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders reverberant scenes")
+	}
+	rng := rand.New(rand.NewPCG(12, 13))
+	for _, arr := range testArrays {
+		e, err := doa.New(doa.Array{Positions: arr.pos}, rate, doa.Config{MaxSources: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, az := range []float64{-100, 20, 75} {
+			for _, snr := range []float64{20, 0} {
+				r, err := e.Estimate(scene(rng, arr.pos, true, snr, source{az, 0, arraysim.Noise(rng, 3*rate), 1}))
+				if err != nil || r == nil {
+					t.Fatalf("%s az %g at %g dB: %v, %v", arr.name, az, snr, r, err)
+				}
+				if len(r.Peaks) != 1 {
+					t.Errorf("%s az %g at %g dB: peaks %+v, want one", arr.name, az, snr, r.Peaks)
+				}
+			}
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, c := range []struct {
 		name string
