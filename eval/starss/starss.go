@@ -26,6 +26,7 @@
 package starss
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -260,8 +261,9 @@ var ErrNoClips = errors.New("no metadata CSV found")
 // Evaluate runs every clip of a STARSS23-style tree: each CSV under
 // metaDir (any depth, e.g. metadata_dev/dev-test-sony/x.csv) with the WAV
 // at the same relative path under micDir (mic_dev/dev-test-sony/x.wav).
-// progress, when not nil, is called after each clip.
-func Evaluate(micDir, metaDir string, opt Options, progress func(clip string, done, total int)) (*Report, error) {
+// progress, when not nil, is called after each clip. A cancelled ctx stops
+// the run between clips with ctx's error.
+func Evaluate(ctx context.Context, micDir, metaDir string, opt Options, progress func(clip string, done, total int)) (*Report, error) {
 	var csvs []string
 	err := filepath.WalkDir(metaDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -281,6 +283,9 @@ func Evaluate(micDir, metaDir string, opt Options, progress func(clip string, do
 	sort.Strings(csvs)
 	rep := &Report{}
 	for i, c := range csvs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		rel, err := filepath.Rel(metaDir, c)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package starss_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,58 +15,8 @@ import (
 
 	"github.com/garssl/garssld/eval/starss"
 	"github.com/garssl/garssld/internal/arraysim"
+	"github.com/garssl/garssld/internal/starsstest"
 )
-
-const rate = 24000 // STARSS23's
-
-// event is a labelled source: frames [from, to) at a direction written in
-// STARSS23's convention (azimuth counter-clockwise, positive left).
-type event struct {
-	class, source, from, to int
-	az, el                  float64
-}
-
-// clip renders events at the MIC array in the room with
-// white sensor noise at snrDB, and returns the channels and the metadata
-// CSV (frame,class,source,azimuth,elevation,distance) of the labelled
-// events.
-func clip(rng *rand.Rand, seconds float64, snrDB float64, events []event) ([][]float32, string) {
-	n := int(seconds * rate)
-	room := arraysim.Room{Size: [3]float64{5, 4, 3}, RT60: 0.3}
-	centre := [3]float64{2.3, 1.9, 1.4}
-	mics := arraysim.Place(centre, arraysim.Tetra42())
-	var mix [][]float64
-	for _, ev := range events {
-		s := arraysim.Noise(rng, n)
-		ramp := rate / 100
-		for t := range s {
-			a, b := ev.from*rate/10, ev.to*rate/10
-			g := 0.0
-			if t >= a && t < b {
-				g = math.Min(1, math.Min(float64(t-a), float64(b-t))/float64(ramp))
-			}
-			s[t] *= g
-		}
-		// STARSS23's azimuth is positive left; the simulator's bearing is
-		// positive right.
-		ch := room.Render(s, rate, arraysim.At(centre, -ev.az, ev.el, 1.2), mics)
-		if mix == nil {
-			mix = ch
-		} else {
-			arraysim.Mix(mix, ch, 0)
-		}
-	}
-	arraysim.AddNoise(rng, mix, snrDB)
-	var csv strings.Builder
-	for f := 0; f < int(seconds*10); f++ {
-		for _, ev := range events {
-			if f >= ev.from && f < ev.to {
-				fmt.Fprintf(&csv, "%d,%d,%d,%d,%d,150\n", f, ev.class, ev.source, int(math.Round(ev.az)), int(math.Round(ev.el)))
-			}
-		}
-	}
-	return arraysim.Float32(mix, 0.5), csv.String()
-}
 
 // TestEvaluateSynthetic writes two clips in the development set's layout
 // and format (16-bit 24 kHz 4-channel WAV under mic_dev/, CSV under
@@ -76,38 +27,17 @@ func TestEvaluateSynthetic(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(4, 2))
 	dir := t.TempDir()
-	clips := map[string][]event{
-		"dev-test-sony/fold4_room23_mix001": {
-			{class: 1, source: 1, from: 0, to: 60, az: 60, el: 10},      // windows 0 and 1
-			{class: 8, source: 0, from: 30, to: 120, az: -100, el: -20}, // windows 1 to 3
-		},
-		"dev-test-tau/fold4_room2_mix003": {
-			{class: 0, source: 2, from: 0, to: 30, az: 150, el: 25},
-			{class: 6, source: 3, from: 30, to: 60, az: -30, el: -5},
-			// window 2 (frames 60–89) holds no event: only sensor noise
-		},
-	}
-	seconds := map[string]float64{"dev-test-sony/fold4_room23_mix001": 12.5, "dev-test-tau/fold4_room2_mix003": 9}
-	for name, evs := range clips {
-		ch, csv := clip(rng, seconds[name], 20, evs)
-		var wav bytes.Buffer
-		if err := arraysim.WriteWAV16(&wav, rate, ch); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range []struct{ path, body string }{
-			{filepath.Join(dir, "mic_dev", name+".wav"), wav.String()},
-			{filepath.Join(dir, "metadata_dev", name+".csv"), csv},
-		} {
-			if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	starsstest.Write(t, dir, "dev-test-sony/fold4_room23_mix001", rng, 12.5, 20, []starsstest.Event{
+		{Class: 1, Source: 1, From: 0, To: 60, Az: 60, El: 10},      // windows 0 and 1
+		{Class: 8, Source: 0, From: 30, To: 120, Az: -100, El: -20}, // windows 1 to 3
+	})
+	starsstest.Write(t, dir, "dev-test-tau/fold4_room2_mix003", rng, 9, 20, []starsstest.Event{
+		{Class: 0, Source: 2, From: 0, To: 30, Az: 150, El: 25},
+		{Class: 6, Source: 3, From: 30, To: 60, Az: -30, El: -5},
+		// window 2 (frames 60–89) holds no event: only sensor noise
+	})
 	var seen []string
-	rep, err := starss.Evaluate(filepath.Join(dir, "mic_dev"), filepath.Join(dir, "metadata_dev"), starss.Options{},
+	rep, err := starss.Evaluate(context.Background(), filepath.Join(dir, "mic_dev"), filepath.Join(dir, "metadata_dev"), starss.Options{},
 		func(clip string, done, total int) { seen = append(seen, fmt.Sprintf("%s %d/%d", clip, done, total)) })
 	if err != nil {
 		t.Fatal(err)
@@ -231,13 +161,13 @@ func wav24(t *testing.T, interleaved []int32) []byte {
 
 func TestEvaluateErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := starss.Evaluate(dir, dir, starss.Options{}, nil); !errors.Is(err, starss.ErrNoClips) {
+	if _, err := starss.Evaluate(context.Background(), dir, dir, starss.Options{}, nil); !errors.Is(err, starss.ErrNoClips) {
 		t.Errorf("empty tree: %v, want ErrNoClips", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "a.csv"), []byte("0,0,0,0,0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := starss.Evaluate(filepath.Join(dir, "mic"), dir, starss.Options{}, nil); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := starss.Evaluate(context.Background(), filepath.Join(dir, "mic"), dir, starss.Options{}, nil); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing recording: %v", err)
 	}
 }
