@@ -156,7 +156,6 @@ type Estimator struct {
 	pairs      [][2]int
 	n          int // frame size
 	kmin, kmax int
-	fft        *fourier.FFT
 	window     []float64
 	maxLag     int // lag grid half-width in lag units
 	lagTable   [][]complex128
@@ -165,7 +164,7 @@ type Estimator struct {
 	neighbors  [][]int     // spatial grid: indexes within 1.6 steps
 
 	// buffers reused across calls
-	frame []float64
+	z     []complex128 // one frame of two channels, transformed in place
 	spec  [][]complex128
 	cross [][]complex128
 	gcc   [][]float64
@@ -206,7 +205,6 @@ func New(a Array, sampleRate int, cfg Config) (*Estimator, error) {
 	if e.kmax < e.kmin {
 		return nil, fmt.Errorf("doa: the band %g–%g Hz holds no frequency bin at frame size %d and %d Hz", c.MinFreqHz, c.MaxFreqHz, e.n, sampleRate)
 	}
-	e.fft = fourier.NewFFT(e.n)
 	e.window = make([]float64, e.n)
 	for i := range e.window {
 		e.window[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(e.n))
@@ -231,7 +229,7 @@ func New(a Array, sampleRate int, cfg Config) (*Estimator, error) {
 	if e.geom == spatial {
 		e.neighbors = neighbors(e.coarse, 1.6*c.CoarseStepDeg)
 	}
-	e.frame = make([]float64, e.n)
+	e.z = make([]complex128, e.n)
 	e.spec = make([][]complex128, m)
 	for i := range e.spec {
 		e.spec[i] = make([]complex128, e.n/2+1)
@@ -481,11 +479,8 @@ func (e *Estimator) accumulate(channels [][]float32) bool {
 			continue
 		}
 		used++
-		for i, ch := range channels {
-			for t := range e.frame {
-				e.frame[t] = float64(ch[f*hop+t]) * e.window[t]
-			}
-			e.fft.Coefficients(e.spec[i], e.frame)
+		e.spectra(channels, f*hop)
+		for i := range channels {
 			s := e.spec[i]
 			for k := e.kmin; k <= e.kmax; k++ {
 				re, im := real(s[k]), imag(s[k])
@@ -511,6 +506,37 @@ func (e *Estimator) accumulate(channels [][]float32) bool {
 		}
 	}
 	return true
+}
+
+// spectra fills e.spec with the band of each channel's windowed frame
+// starting at sample start. Two real channels share one complex FFT (the
+// first as the real part, the second as the imaginary part), which halves
+// the transforms: with Z = FFT(a + jb), A[k] = (Z[k] + Z*[N−k])/2 and
+// B[k] = (Z[k] − Z*[N−k])/(2j).
+func (e *Estimator) spectra(channels [][]float32, start int) {
+	n := e.n
+	for i := 0; i < len(channels); i += 2 {
+		a := channels[i][start : start+n]
+		var b []float32
+		if i+1 < len(channels) {
+			b = channels[i+1][start : start+n]
+		}
+		for t, w := range e.window {
+			im := 0.0
+			if b != nil {
+				im = float64(b[t]) * w
+			}
+			e.z[t] = complex(float64(a[t])*w, im)
+		}
+		fourier.CoefficientsRadix2(e.z)
+		for k := e.kmin; k <= e.kmax; k++ {
+			zk, zc := e.z[k], cmplx.Conj(e.z[n-k])
+			e.spec[i][k] = (zk + zc) * 0.5
+			if b != nil {
+				e.spec[i+1][k] = (zk - zc) * complex(0, -0.5)
+			}
+		}
+	}
 }
 
 // correlate turns each pair's cross-spectrum into its GCC-PHAT on the lag
