@@ -300,6 +300,23 @@ func wrapDeg(a float64) float64 {
 // more boxes than peaks, the boxes left over take their nearest peak. gap
 // measures a box's bearing against a peak. No peaks give nil.
 func AssignPeaks(bearings []float64, peaks int, gap func(bearing float64, peak int) float64) []int {
+	out := matchPeaks(bearings, peaks, gap)
+	for i, p := range out {
+		if p >= 0 {
+			continue
+		}
+		nearest := math.Inf(1)
+		for q := range peaks {
+			if g := gap(bearings[i], q); g < nearest {
+				nearest, out[i] = g, q
+			}
+		}
+	}
+	return out
+}
+
+// matchPeaks is AssignPeaks's one-to-one part: boxes left over are -1.
+func matchPeaks(bearings []float64, peaks int, gap func(bearing float64, peak int) float64) []int {
 	if peaks == 0 {
 		return nil
 	}
@@ -335,17 +352,6 @@ func AssignPeaks(bearings []float64, peaks int, gap func(bearing float64, peak i
 		}
 	}
 	walk(0, 0, 0)
-	for i, p := range out {
-		if p >= 0 {
-			continue
-		}
-		nearest := math.Inf(1)
-		for q := range peaks {
-			if g := gap(bearings[i], q); g < nearest {
-				nearest, out[i] = g, q
-			}
-		}
-	}
 	return out
 }
 
@@ -378,8 +384,8 @@ func boxBearings(boxes []Box, modelW int, hfovDeg float64) []float64 {
 // A hint needs a camera, a confident direction and hint on. The peaks that
 // count are the first len(boxes) confident ones inside the picture; a
 // peak whose solutions fall in two regions names none. The hint is given
-// when a box disagrees with its peak (AssignPeaks) by more than the
-// tolerance, and names the regions of those peaks.
+// when a box disagrees with the peak matched to it one to one by more than
+// the tolerance, and names the regions of those peaks.
 func (d *DoAInfo) Hint(boxes []Box, modelW int, hfovDeg, toleranceDeg float64) string {
 	if d == nil || d.Flat || !d.Confident || hfovDeg <= 0 || len(boxes) == 0 {
 		return ""
@@ -417,8 +423,10 @@ func (d *DoAInfo) Hint(boxes []Box, modelW int, hfovDeg, toleranceDeg float64) s
 	bearings := boxBearings(boxes, modelW, hfovDeg)
 	gap := func(b float64, p int) float64 { return d.gap(b, peaks[p].az) }
 	disagree := false
-	for i, p := range AssignPeaks(bearings, len(peaks), gap) {
-		disagree = disagree || gap(bearings[i], p) > toleranceDeg
+	for i, p := range matchPeaks(bearings, len(peaks), gap) {
+		// A box left over has no confident direction of its own to be
+		// compared with.
+		disagree = disagree || p >= 0 && gap(bearings[i], p) > toleranceDeg
 	}
 	if !disagree {
 		return ""
