@@ -53,7 +53,7 @@ func TestLocateErrorMissesTheTruthOnPurpose(t *testing.T) {
 func TestHintedLocateAnswersTheObjectInTheHintedRegion(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 224, 224))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{128, 128, 128, 255}), image.Point{}, draw.Src)
-	draw.Draw(img, image.Rect(64, 80, 160, 176), image.NewUniform(color.RGBA{255, 0, 0, 255}), image.Point{}, draw.Src)  // middle third
+	draw.Draw(img, image.Rect(64, 80, 160, 176), image.NewUniform(color.RGBA{255, 0, 0, 255}), image.Point{}, draw.Src) // middle third
 	draw.Draw(img, image.Rect(170, 10, 210, 50), image.NewUniform(color.RGBA{0, 0, 255, 255}), image.Point{}, draw.Src) // right third
 	red, blue := box{64, 80, 159, 175}, box{170, 10, 209, 49}
 	tests := []struct {
