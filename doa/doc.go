@@ -15,7 +15,7 @@
 // # Method
 //
 // Each channel's short-time Fourier transform (Hann window, FrameSize
-// samples, hop FrameSize/2) is whitened bin by bin (the phase transform,
+// samples, hop Config.Hop) is whitened bin by bin (the phase transform,
 // PHAT: X/|X|). For every pair of microphones the whitened cross-spectra
 // are averaged over the frames in the band [MinFreqHz, MaxFreqHz] and
 // turned into a generalised cross-correlation (GCC-PHAT) on a lag grid of

@@ -27,8 +27,12 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if doaRequested(args) {
+		return runEvalDoA(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Bool("doa", false, "evaluate direction of arrival on STARSS23 MIC recordings instead (garssld eval --doa --help)")
 	bench := addBenchmarkFlags(fs)
 	frames := fs.String("frames", "", "directory of centre frames, <id>.jpg (with --audio)")
 	audio := fs.String("audio", "", "directory of sound files, <id>.wav at any rate and channel count (with --frames)")

@@ -60,7 +60,7 @@ func commands() []command {
 		{"check", "validate a config file; diagnostics as file:line:col: message", runCheck},
 		{"run", "the daemon: capture, the GAR loop, MQTT, metrics; reload with SIGHUP", runRun},
 		{"dump", "write what the model would see for each window of an input", runDump},
-		{"eval", "run a benchmark (VGG-SS, MUSIC, duets) through the GAR loop and report its metrics", runEval},
+		{"eval", "run a benchmark (VGG-SS, MUSIC, duets) through the GAR loop and report its metrics; --doa: direction of arrival on STARSS23", runEval},
 		{"locate", "run one picture and sound through the GAR loop; print the detection", runLocate},
 		{"status", "ask the running daemon how its streams, broker and model are doing", runStatus},
 		{"score", "recompute the benchmark metrics from saved predictions (samples.jsonl)", runScore},

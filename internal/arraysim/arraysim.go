@@ -9,11 +9,15 @@
 package arraysim
 
 import (
+	"encoding/binary"
+	"io"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/dsp/fourier"
+
+	"github.com/garssl/garssld/eval/starss"
 )
 
 // SpeedOfSound in m/s, doa's default.
@@ -27,18 +31,9 @@ func ReSpeaker4() [][3]float64 { return Circle(4, 0.032, 45) }
 // like a stereo camera microphone facing +x.
 func Pair10cm() [][3]float64 { return [][3]float64{{0, 0.05, 0}, {0, -0.05, 0}} }
 
-// Tetra42 is STARSS23's MIC format: a tetrahedron of radius 4.2 cm with
-// capsules at (azimuth, elevation) = (45°, 35°), (−45°, −35°), (135°,
-// −35°), (−135°, 35°) in the DCASE convention (azimuth counter-clockwise,
-// positive left), so y = r·cos(el)·sin(az) here.
-func Tetra42() [][3]float64 {
-	var p [][3]float64
-	for _, ae := range [][2]float64{{45, 35}, {-45, -35}, {135, -35}, {-135, 35}} {
-		// DCASE azimuth is positive left: bearing = −azimuth.
-		p = append(p, scale(Unit(-ae[0], ae[1]), 0.042))
-	}
-	return p
-}
+// Tetra42 is STARSS23's MIC format (eval/starss.MicArray): a
+// tetrahedron of radius 4.2 cm.
+func Tetra42() [][3]float64 { return starss.MicArray().Positions }
 
 // Circle is n microphones on a horizontal circle of radius r, the first at
 // bearing firstDeg, then every 360/n degrees to the left.
@@ -378,4 +373,35 @@ func iabs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// WriteWAV16 writes the channels (equal lengths, [−1, 1], clipped) as a
+// 16-bit PCM WAVE file, interleaved.
+func WriteWAV16(w io.Writer, rate int, channels [][]float32) error {
+	n := 0
+	if len(channels) > 0 {
+		n = len(channels[0])
+	}
+	data := 2 * n * len(channels)
+	h := make([]byte, 44, 44+data)
+	copy(h[0:], "RIFF")
+	binary.LittleEndian.PutUint32(h[4:], uint32(36+data))
+	copy(h[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(h[16:], 16)
+	binary.LittleEndian.PutUint16(h[20:], 1)
+	binary.LittleEndian.PutUint16(h[22:], uint16(len(channels)))
+	binary.LittleEndian.PutUint32(h[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(h[28:], uint32(rate*2*len(channels)))
+	binary.LittleEndian.PutUint16(h[32:], uint16(2*len(channels)))
+	binary.LittleEndian.PutUint16(h[34:], 16)
+	copy(h[36:], "data")
+	binary.LittleEndian.PutUint32(h[40:], uint32(data))
+	for i := 0; i < n; i++ {
+		for _, ch := range channels {
+			v := math.Max(-1, math.Min(1, float64(ch[i])))
+			h = binary.LittleEndian.AppendUint16(h, uint16(int16(math.Round(v*32767))))
+		}
+	}
+	_, err := w.Write(h)
+	return err
 }
