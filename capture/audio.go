@@ -37,6 +37,10 @@ type audioDecoder struct {
 	outTB    astiav.Rational
 
 	samples []int16
+	// array, when the stream has a microphone array, keeps the selected
+	// channels at the input's rate through a second graph fed the same
+	// frames with the same timestamps, so both outputs share the timeline.
+	array *arrayPath
 	// rate is how many timeline seconds one second of the input's samples
 	// takes: 1 + the input clock's measured drift.
 	rate float64
@@ -45,18 +49,25 @@ type audioDecoder struct {
 	next float64
 }
 
-func newAudioDecoder(s *astiav.Stream, opts map[string]string) (*audioDecoder, error) {
+func newAudioDecoder(s *astiav.Stream, opts map[string]string, array arrayOptions) (*audioDecoder, error) {
 	cc, err := openDecoder(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame(), rate: 1}, nil
+	d := &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame(), rate: 1}
+	if len(array.channels) > 0 {
+		d.array = newArrayPath(array)
+	}
+	return d, nil
 }
 
 func (d *audioDecoder) free() {
 	d.freeGraph()
 	d.frame.Free()
 	d.filtered.Free()
+	if d.array != nil {
+		d.array.free()
+	}
 	d.cc.Free()
 }
 
@@ -66,6 +77,9 @@ func (d *audioDecoder) freeGraph() {
 		d.graph, d.src, d.sinkCtx = nil, nil, nil
 	}
 	d.graphKey = ""
+	if d.array != nil {
+		d.array.freeGraph()
+	}
 }
 
 // decode sends one packet (nil flushes), converts what comes out and hands
@@ -110,9 +124,19 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 	if err := d.ensureGraph(f); err != nil {
 		return err
 	}
+	if d.array != nil {
+		if err := d.array.ensureGraph(f, d.stream.TimeBase()); err != nil {
+			return err
+		}
+	}
 	d.next = at + float64(f.NbSamples())*float64(time.Second)/float64(f.SampleRate())*d.rate
 	if err := d.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
 		return fmt.Errorf("feed audio resampler: %w", err)
+	}
+	if d.array != nil {
+		if err := d.array.feed(f); err != nil {
+			return err
+		}
 	}
 	return d.drain(sink, false)
 }
@@ -122,6 +146,13 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
 	if d.graph == nil {
 		return nil
+	}
+	if d.array != nil {
+		// First, so that the array's sound of a stretch is buffered by the
+		// time the mono sound closes the window it belongs to.
+		if err := d.array.drain(sink, eof); err != nil {
+			return err
+		}
 	}
 	if eof {
 		if err := d.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
@@ -145,16 +176,7 @@ func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
 
 // ensureGraph builds the conversion graph for f's rate, format and layout.
 func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
-	layout := f.ChannelLayout()
-	layoutArg := layout.String()
-	if !layout.Valid() || layoutArg == "" {
-		// Unspecified channel order (some WAV and raw device inputs): pass
-		// the count; downmixing to mono does not need the order.
-		layoutArg = strconv.Itoa(layout.NbChannels()) + "c"
-		if layout.NbChannels() <= 0 {
-			layoutArg = "mono"
-		}
-	}
+	layoutArg := layoutArg(f)
 	key := fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layoutArg)
 	if key == d.graphKey {
 		return nil
@@ -164,16 +186,51 @@ func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
 		// few milliseconds, dropped rather than mixed with the new format.
 		d.freeGraph()
 	}
+	spec := resampleSpec(SampleRate) + fmt.Sprintf(",aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate)
+	g, src, sinkCtx, err := newAudioGraph(f, layoutArg, d.stream.TimeBase(), spec)
+	if err != nil {
+		return err
+	}
+	d.graph, d.src, d.sinkCtx, d.graphKey = g, src, sinkCtx, key
+	d.outTB = sinkCtx.Inputs()[0].TimeBase()
+	return nil
+}
+
+// layoutArg is abuffer's channel_layout for f.
+func layoutArg(f *astiav.Frame) string {
+	layout := f.ChannelLayout()
+	arg := layout.String()
+	if !layout.Valid() || arg == "" {
+		// Unspecified channel order (some WAV and raw device inputs): pass
+		// the count; downmixing to mono does not need the order, and the
+		// array's channels are taken by index.
+		arg = strconv.Itoa(layout.NbChannels()) + "c"
+		if layout.NbChannels() <= 0 {
+			arg = "mono"
+		}
+	}
+	return arg
+}
+
+// resampleSpec is the aresample filter both outputs use, converting to rate
+// with soft compensation only (see filter): stretch or squeeze by up to
+// resamplerMaxStretch to follow the timestamps once they are more than a
+// millisecond off; never pad or trim (min_hard_comp out of reach).
+func resampleSpec(rate int) string {
+	return fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g", rate, resamplerMaxStretch)
+}
+
+// newAudioGraph builds abuffer → spec → abuffersink for frames like f.
+func newAudioGraph(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 	g := astiav.AllocFilterGraph()
 	if g == nil {
-		return errors.New("allocate audio filter graph: out of memory")
+		return nil, nil, nil, errors.New("allocate audio filter graph: out of memory")
 	}
 	var src, sinkCtx *astiav.FilterContext
-	fail := func(what string, err error) error {
+	fail := func(what string, err error) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 		freeGraph(g, src, sinkCtx)
-		return fmt.Errorf("audio resampler (%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
+		return nil, nil, nil, fmt.Errorf("audio resampler (%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
 	}
-	tb := d.stream.TimeBase()
 	var err error
 	src, err = g.NewFilterContext(astiav.FindFilterByName("abuffer"), "in", astiav.FilterArgs{
 		"channel_layout": layoutArg,
@@ -199,20 +256,13 @@ func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
 	inputs.SetFilterContext(sinkCtx)
 	inputs.SetPadIdx(0)
 	inputs.SetNext(nil)
-	// Soft compensation only (see filter): stretch or squeeze by up to
-	// resamplerMaxStretch to follow the timestamps once they are more than
-	// a millisecond off; never pad or trim (min_hard_comp out of reach).
-	spec := fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g,"+
-		"aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate, resamplerMaxStretch, SampleRate)
 	if err := g.Parse(spec, inputs, outputs); err != nil {
 		return fail("parse "+spec, err)
 	}
 	if err := g.Configure(); err != nil {
 		return fail("configure", err)
 	}
-	d.graph, d.src, d.sinkCtx, d.graphKey = g, src, sinkCtx, key
-	d.outTB = sinkCtx.Inputs()[0].TimeBase()
-	return nil
+	return g, src, sinkCtx, nil
 }
 
 // freeGraph frees the filter contexts go-astiav registered (so its registry

@@ -73,6 +73,8 @@ type inputOptions struct {
 	decoder map[string]string // passed to every decoder
 	role    role
 	pick    *picker // chooses the pictures, for role.video
+	// array selects the microphone array's channels, for role.audio.
+	array arrayOptions
 	// onInterrupter receives the interrupter before the (possibly blocking)
 	// open, so a watchdog can break it.
 	onInterrupter func(astiav.IOInterrupter)
@@ -107,6 +109,9 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 	}
 	dict := astiav.NewDictionary()
 	defer dict.Free()
+	if o.role.audio {
+		o.demuxer = withArrayChannels(spec, o.demuxer, o.array)
+	}
 	for k, v := range o.demuxer {
 		if err := dict.Set(k, v, 0); err != nil {
 			return in, fmt.Errorf("open %s: option %s: %w", spec, k, err)
@@ -151,7 +156,14 @@ func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
 		if audioStream == nil {
 			return in, fmt.Errorf("open %s: %w: give an input with sound, or a separate audio input (--audio, or audio = \"alsa:hw:1,0\" in the stream block)", spec, ErrNoAudio)
 		}
-		if in.audio, err = newAudioDecoder(audioStream, audioOnly(o.decoder)); err != nil {
+		// A stream that does not say its channel count yet is checked on
+		// its first frame instead.
+		if n := audioStream.CodecParameters().ChannelLayout().NbChannels(); n > 0 {
+			if err := o.array.checkChannels(n); err != nil {
+				return in, fmt.Errorf("open %s: %w", spec, err)
+			}
+		}
+		if in.audio, err = newAudioDecoder(audioStream, audioOnly(o.decoder), o.array); err != nil {
 			return in, fmt.Errorf("open %s: %w", spec, err)
 		}
 		if err := in.track(audioStream, in.audio); err != nil {

@@ -94,7 +94,7 @@ func (f *feed) supervise(ctx context.Context) error {
 // verdict says whether a session's error ends the input for good, and in
 // what words.
 func (f *feed) verdict(err error) (error, bool) {
-	configErr := errors.Is(err, ErrNoVideo) || errors.Is(err, ErrNoAudio) || errors.Is(err, ErrUnsupported)
+	configErr := errors.Is(err, ErrNoVideo) || errors.Is(err, ErrNoAudio) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNoChannel)
 	switch {
 	case !f.spec.live && errors.Is(err, io.EOF):
 		return nil, true
@@ -122,7 +122,7 @@ func (f *feed) session(ctx context.Context) error {
 	defer stop()
 	in, err := openInput(f.spec, inputOptions{
 		demuxer: maps.Clone(f.opts), decoder: f.decoderOptions(), role: f.role, pick: f.pick,
-		onInterrupter: w.interruptWith,
+		onInterrupter: w.interruptWith, array: arrayOptions{stream: cfg.Name, channels: cfg.ArrayChannels},
 	})
 	if err != nil {
 		return w.explain(ctx, err)

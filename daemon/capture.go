@@ -20,8 +20,17 @@ func captureConfig(c config.Stream, modelSize int) capture.Config {
 		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
 		SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
 		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
-		DecoderThreads: decoderThreads(c.DecoderThreads),
+		DecoderThreads: decoderThreads(c.DecoderThreads), ArrayChannels: arrayChannels(c.MicArray),
 	}
+}
+
+// arrayChannels are the microphone array's input channels; none without
+// a mic_array block.
+func arrayChannels(m *config.MicArray) []int {
+	if m == nil {
+		return nil
+	}
+	return m.Channels
 }
 
 // decoderThreads is FFmpeg's "threads" option for n: "" (auto) for 0.

@@ -15,7 +15,7 @@ import (
 // capture last got through a call and whether one is stuck, which is what
 // the stream supervisor proves progress with to the watchdog.
 //
-// The calls that deliver media (Audio, VideoAt, Picture) are watched; the
+// The calls that deliver media (Audio, ArrayAudio, VideoAt, Picture) are watched; the
 // rest reach the cutter through the embedded pointer.
 type watchedSink struct {
 	*windowing.Cutter
@@ -59,6 +59,13 @@ func (s *watchedSink) Audio(pos time.Duration, samples []int16) {
 	s.enter()
 	defer s.leave()
 	s.Cutter.Audio(pos, samples)
+}
+
+// ArrayAudio implements media.ArraySink.
+func (s *watchedSink) ArrayAudio(pos time.Duration, rate int, channels [][]float32) {
+	s.enter()
+	defer s.leave()
+	s.Cutter.ArrayAudio(pos, rate, channels)
 }
 
 // VideoAt implements media.Sink.

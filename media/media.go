@@ -87,6 +87,17 @@ type ArrayAudio struct {
 	Channels [][]float32
 }
 
+// ArraySink is a Sink that also takes a microphone array's sound. capture
+// delivers it only to a stream with array channels configured, alongside
+// (never instead of) the mono Audio of the same stretch; a Sink that does
+// not implement it gets the mono sound only.
+type ArraySink interface {
+	// ArrayAudio delivers samples at rate whose first sample sits at pos:
+	// one slice per microphone, in the order of the array's positions, all
+	// of one length. The slices are reused after the call returns.
+	ArrayAudio(pos time.Duration, rate int, channels [][]float32)
+}
+
 // Still is one picture and its sound, loaded from files rather than cut
 // from a stream: what `garssld locate` and the evaluation harness feed the
 // GAR loop.

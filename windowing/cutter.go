@@ -70,6 +70,7 @@ type Cutter struct {
 	bufStart                    int64
 	audioSeen                   bool
 	gaps                        []span // silence-filled sample ranges not yet passed
+	array                       arrayBuffer
 	videoAt                     time.Duration
 	stats                       Stats
 	lengthDur, hopDur, halfDur  time.Duration
@@ -215,6 +216,7 @@ func (c *Cutter) Gap(from, to time.Duration) {
 		c.gaps = c.gaps[:0]
 	}
 	c.bufStart = resume
+	c.arrayResume(resume)
 	c.videoAt = max(c.videoAt, to)
 }
 
@@ -275,6 +277,7 @@ func (c *Cutter) close(k int64, pic media.Picture) {
 		WAV: EncodeWAV(samples), Samples: len(samples),
 		SilenceFilled: int(c.gapSamples(start, end)),
 		RMSDBFS:       RMSDBFS(samples),
+		Array:         c.arrayWindow(start, end),
 	}
 	if !c.anchor.IsZero() {
 		now := c.now()
@@ -320,6 +323,7 @@ func (c *Cutter) advance(k int64) {
 		c.bufStart = keepFrom
 	}
 	c.forgetFilledBefore(keepFrom)
+	c.arrayAdvance(keepFrom)
 }
 
 // forgetFilledBefore drops the silence-filled spans that end before at,
