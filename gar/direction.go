@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/garssl/garssld/doa"
+	"github.com/garssl/garssld/internal/assign"
 	"github.com/garssl/garssld/media"
 )
 
@@ -295,8 +296,7 @@ func wrapDeg(a float64) float64 {
 }
 
 // AssignPeaks matches boxes (by bearing) to peaks one to one, minimising the
-// sum of the angles (an optimal assignment, by enumeration: there are at
-// most four of each). It returns, for each box, the index of its peak; with
+// sum of the angles (an optimal assignment, internal/assign). It returns, for each box, the index of its peak; with
 // more boxes than peaks, the boxes left over take their nearest peak. gap
 // measures a box's bearing against a peak. No peaks give nil.
 func AssignPeaks(bearings []float64, peaks int, gap func(bearing float64, peak int) float64) []int {
@@ -320,39 +320,14 @@ func matchPeaks(bearings []float64, peaks int, gap func(bearing float64, peak in
 	if peaks == 0 {
 		return nil
 	}
-	out := make([]int, len(bearings))
-	best := math.Inf(1)
-	cur := make([]int, len(bearings))
-	usedPeak := make([]bool, peaks)
-	pairs := min(len(bearings), peaks)
-	// Every box either takes an unused peak or, while enough boxes remain
-	// to make up min(boxes, peaks) pairs, is left over (-1).
-	var walk func(i, paired int, sum float64)
-	walk = func(i, paired int, sum float64) {
-		if sum >= best {
-			return
-		}
-		if i == len(bearings) {
-			if paired == pairs {
-				best = sum
-				copy(out, cur)
-			}
-			return
-		}
+	cost := make([][]float64, len(bearings))
+	for i, b := range bearings {
+		cost[i] = make([]float64, peaks)
 		for p := range peaks {
-			if !usedPeak[p] {
-				usedPeak[p], cur[i] = true, p
-				walk(i+1, paired+1, sum+gap(bearings[i], p))
-				usedPeak[p] = false
-			}
-		}
-		if len(bearings)-i-1 >= pairs-paired {
-			cur[i] = -1
-			walk(i+1, paired, sum)
+			cost[i][p] = gap(b, p)
 		}
 	}
-	walk(0, 0, 0)
-	return out
+	return assign.Min(cost)
 }
 
 // Agreement returns each box's doa_agreement_deg: the angle between its
