@@ -197,11 +197,36 @@ func (d *decoder) decodeStream(b *hclsyntax.Block, index int) (Stream, bool) {
 			d.body(path, "in the camera block of stream "+fmt.Sprintf("%q", name), cb.Body,
 				[]attrSpec{floatAttr("hfov_deg", &s.Camera.HFOVDeg)}, nil)
 		}},
+		{name: "mic_array", decode: func(d *decoder, path string, mb *hclsyntax.Block) {
+			m := DefaultMicArray()
+			s.MicArray = &m
+			d.origin[path] = mb.TypeRange
+			d.body(path, "in the mic_array block of stream "+fmt.Sprintf("%q", name), mb.Body, micArraySpec(&m), nil)
+			if m.Channels == nil {
+				// The first channels, in order: a device that carries only
+				// the microphones.
+				for i := range m.Positions {
+					m.Channels = append(m.Channels, i)
+				}
+			}
+		}},
 		{name: "tracking", decode: func(d *decoder, path string, tb *hclsyntax.Block) {
 			d.streamTracking = append(d.streamTracking, pendingTracking{stream: index, path: path, block: tb})
 		}},
 	})
 	return s, true
+}
+
+func micArraySpec(m *MicArray) []attrSpec {
+	return []attrSpec{
+		positionsAttr("positions", &m.Positions),
+		intListAttr("channels", &m.Channels),
+		floatAttr("yaw_offset_deg", &m.YawOffsetDeg),
+		floatAttr("pitch_offset_deg", &m.PitchOffsetDeg),
+		floatAttr("tolerance_deg", &m.ToleranceDeg),
+		boolAttr("hint", &m.Hint),
+		intAttr("max_sources", &m.MaxSources),
+	}
 }
 
 func logSpec(l *Log) []attrSpec {

@@ -94,6 +94,13 @@ func DefaultStream() Stream {
 	}
 }
 
+// DefaultMicArray returns the values a mic_array block starts from.
+// Positions have no default; Channels default to the first
+// len(Positions) channels, in order, once the positions are known.
+func DefaultMicArray() MicArray {
+	return MicArray{ToleranceDeg: 15, Hint: true, MaxSources: 1}
+}
+
 // defaultClientID is the MQTT client id used when the file sets none.
 func defaultClientID(nodeID string) string { return "garssld-" + nodeID }
 

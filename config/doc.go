@@ -38,6 +38,14 @@
 //     gar.temperature is in [0, 2] and gar.top_p in (0, 1], as the
 //     OpenAI API accepts.
 //   - camera.hfov_deg is in (0, 180): bearings use a pinhole model.
+//   - mic_array: 2 to 16 positions [x, y, z] in metres (REP 103), each
+//     coordinate within ±5 m (a larger one is millimetres written as
+//     metres), none within 1 mm of another; channels default to the first
+//     len(positions), one per position, distinct, 0 to 63, and below a
+//     "channels" option the same input is opened with (whether the input
+//     has them is capture's check, at open). yaw_offset_deg in (-180,
+//     180], pitch_offset_deg in [-90, 90], tolerance_deg in (0, 180]
+//     (default 15), hint default true, max_sources 1 to 4 (default 1).
 //   - stream.decoder_threads is 0 (FFmpeg picks, one per CPU) to 16,
 //     FFmpeg's own cap; the default 1 suits real-time streams (Stream
 //     says why; scripts/bench-daemon.sh measures it).

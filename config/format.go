@@ -107,6 +107,17 @@ func (c Config) String() string {
 			w.attr("hfov_deg", number(s.Camera.HFOVDeg))
 			w.close()
 		}
+		if m := s.MicArray; m != nil {
+			w.open("mic_array")
+			w.attr("positions", positions(m.Positions))
+			w.attr("channels", ints(m.Channels))
+			w.attr("yaw_offset_deg", number(m.YawOffsetDeg))
+			w.attr("pitch_offset_deg", number(m.PitchOffsetDeg))
+			w.attr("tolerance_deg", number(m.ToleranceDeg))
+			w.attr("hint", strconv.FormatBool(m.Hint))
+			w.attr("max_sources", strconv.Itoa(m.MaxSources))
+			w.close()
+		}
 		if s.Tracking != nil {
 			writeTracking(w, *s.Tracking)
 		}
@@ -195,6 +206,27 @@ func number(f float64) string {
 		return quote(formatFloat(f))
 	}
 	return formatFloat(f)
+}
+
+// positions writes [x, y, z] points as an HCL list of lists.
+func positions(ps [][3]float64) string {
+	items := make([]string, len(ps))
+	for i, p := range ps {
+		items[i] = point(p)
+	}
+	return "[" + strings.Join(items, ", ") + "]"
+}
+
+func point(p [3]float64) string {
+	return "[" + number(p[0]) + ", " + number(p[1]) + ", " + number(p[2]) + "]"
+}
+
+func ints(ns []int) string {
+	items := make([]string, len(ns))
+	for i, n := range ns {
+		items[i] = strconv.Itoa(n)
+	}
+	return "[" + strings.Join(items, ", ") + "]"
 }
 
 func duration(d time.Duration) string { return quote(d.String()) }

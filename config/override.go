@@ -103,6 +103,12 @@ func (c *Config) clone() Config {
 			cam := *s.Camera
 			n.Streams[i].Camera = &cam
 		}
+		if s.MicArray != nil {
+			m := *s.MicArray
+			m.Positions = slices.Clone(m.Positions)
+			m.Channels = slices.Clone(m.Channels)
+			n.Streams[i].MicArray = &m
+		}
 	}
 	if c.meta != nil {
 		m := *c.meta

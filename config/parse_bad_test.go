@@ -483,6 +483,69 @@ stream "b" {
 			want: []string{`garssl.hcl:4:16: stream.front.camera.hfov_deg = 200 is out of range; use a value above 0 and below 180 degrees`},
 		},
 		{
+			name: "mic array with one microphone",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[0, 0, 0]]\n  }\n}",
+			want: []string{`garssl.hcl:4:17: stream.front.mic_array needs at least 2 microphones, as positions = [[x, y, z], …] in metres (x forward, y left, z up); it has 1`},
+		},
+		{
+			name: "mic array without positions",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {}\n}",
+			want: []string{`garssl.hcl:3:3: stream.front.mic_array needs at least 2 microphones, as positions = [[x, y, z], …] in metres (x forward, y left, z up); it has 0`},
+		},
+		{
+			name: "mic array with too many microphones",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [" + strings.Repeat("[0, 0, 0.1], [0, 0.1, 0], [0.1, 0, 0], [0, 0, -0.1], ", 4) + "[0, 0, 0]]\n  }\n}",
+			want: []string{`garssl.hcl:4:17: stream.front.mic_array.positions has 17 microphones; use at most 16`},
+		},
+		{
+			name: "mic array positions in millimetres, coincident, or not points",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[32, 0, 0], [0, 0.032, 0], [0, 0.0325, 0.0005], [0, 0]]\n    channels = [0, 1, 2]\n  }\n}",
+			want: []string{
+				`garssl.hcl:4:18: stream.front.mic_array.positions[0] = [32, 0, 0] is out of range; positions are in metres, each coordinate from -5 to 5 (32 mm is 0.032)`,
+				`garssl.hcl:4:45: stream.front.mic_array.positions[2] coincides with stream.front.mic_array.positions[1] (within 1 mm); every microphone needs its own position`,
+				`garssl.hcl:4:66: stream.front.mic_array.positions[3] has 2 numbers; write each position as [x, y, z] in metres`,
+			},
+		},
+		{
+			name: "mic array positions not a list of points",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [0.1, 0.2]\n  }\n}",
+			want: []string{
+				`garssl.hcl:3:3: stream.front.mic_array needs at least 2 microphones, as positions = [[x, y, z], …] in metres (x forward, y left, z up); it has 0`,
+				`garssl.hcl:4:17: stream.front.mic_array.positions must be a list of [x, y, z] positions in metres, not a list`,
+			},
+		},
+		{
+			name: "mic array channels: count, repeats, range, whole numbers",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[0.1, 0, 0], [0, 0.1, 0], [-0.1, 0, 0], [0, -0.1, 0]]\n    channels = [0, 2, 2, -1, 64]\n  }\n}\nstream \"back\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[0.1, 0, 0], [0, 0.1, 0]]\n    channels = [0, 1.5]\n  }\n}",
+			want: []string{
+				`garssl.hcl:5:16: stream.front.mic_array.channels lists 5 channels for 4 positions; give one input channel per position, in the same order`,
+				`garssl.hcl:5:23: stream.front.mic_array.channels[2] = 2 repeats stream.front.mic_array.channels[1]; each microphone has its own channel`,
+				`garssl.hcl:5:26: stream.front.mic_array.channels[3] = -1 is out of range; use an input channel from 0 to 63`,
+				`garssl.hcl:5:30: stream.front.mic_array.channels[4] = 64 is out of range; use an input channel from 0 to 63`,
+				`garssl.hcl:12:20: stream.back.mic_array.channels[1] = 1.5 is not a whole number`,
+			},
+		},
+		{
+			name: "mic array angles and limits out of range",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[0.1, 0, 0], [0, 0.1, 0]]\n    yaw_offset_deg = -180\n    pitch_offset_deg = 91\n    tolerance_deg = 0\n    max_sources = 5\n  }\n}",
+			want: []string{
+				`garssl.hcl:5:22: stream.front.mic_array.yaw_offset_deg = -180 is out of range; use a value above -180 and at most 180 degrees (positive right of the optical axis)`,
+				`garssl.hcl:6:24: stream.front.mic_array.pitch_offset_deg = 91 is out of range; use -90 to 90`,
+				`garssl.hcl:7:21: stream.front.mic_array.tolerance_deg = 0 is out of range; use a value above 0 and at most 180 degrees`,
+				`garssl.hcl:8:19: stream.front.mic_array.max_sources = 5 is out of range; use 1 to 4`,
+			},
+		},
+		{
+			name: "mic array channel (defaulted) beyond the channels audio_options opens",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  audio = \"alsa:hw:1,0\"\n  audio_options = { channels = \"2\" }\n  mic_array {\n    positions = [[0.1, 0, 0], [0, 0.1, 0], [-0.1, 0, 0]]\n  }\n}",
+			want: []string{`garssl.hcl:5:3: stream.front.mic_array.channels[2] = 2 is beyond the 2 channels stream.front.audio_options opens the input with; use 0 to 1, or open more channels`},
+		},
+		{
+			name: "misspelt mic array attribute",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  mic_array {\n    positions = [[0.1, 0, 0], [0, 0.1, 0]]\n    chanels = [0, 1]\n  }\n}",
+			want: []string{`garssl.hcl:5:5: unknown attribute "chanels" in the mic_array block of stream "front"; valid: positions, channels, yaw_offset_deg, pitch_offset_deg, tolerance_deg, hint, max_sources; did you mean "channels"?`},
+		},
+		{
 			name: "tracking confirm_hits zero",
 			src:  "tracking {\n  confirm_hits = 0\n}",
 			want: []string{`garssl.hcl:2:18: tracking.confirm_hits = 0 must be at least 1`},

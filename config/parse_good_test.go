@@ -165,6 +165,40 @@ stream "front" {
 			},
 		},
 		{
+			name: "a microphone array with every attribute",
+			src: `stream "s" {
+  input = "clip.mp4"
+  mic_array {
+    positions = [[0.032, 0, 0], [0, 0.032, 0], [-0.032, 0, 0], [0, -0.032, 0]]
+    channels = [1, 2, 3, 4]
+    yaw_offset_deg = 180
+    pitch_offset_deg = -90
+    tolerance_deg = 20
+    hint = false
+    max_sources = 4
+  }
+}`,
+			want: func(c *Config) {
+				c.Streams = []Stream{stream("s", "clip.mp4", func(s *Stream) {
+					s.MicArray = &MicArray{
+						Positions: [][3]float64{{0.032, 0, 0}, {0, 0.032, 0}, {-0.032, 0, 0}, {0, -0.032, 0}},
+						Channels:  []int{1, 2, 3, 4}, YawOffsetDeg: 180, PitchOffsetDeg: -90, ToleranceDeg: 20, MaxSources: 4,
+					}
+				})}
+			},
+		},
+		{
+			name: "a microphone pair takes the first channels and the defaults",
+			src:  "stream \"s\" {\n  input = \"clip.mp4\"\n  mic_array {\n    positions = [[0, 0.05, 0], [0, -0.05, 0]]\n  }\n}",
+			want: func(c *Config) {
+				c.Streams = []Stream{stream("s", "clip.mp4", func(s *Stream) {
+					m := DefaultMicArray()
+					m.Positions, m.Channels = [][3]float64{{0, 0.05, 0}, {0, -0.05, 0}}, []int{0, 1}
+					s.MicArray = &m
+				})}
+			},
+		},
+		{
 			name: "client id follows node id",
 			src:  `node_id = "robot-9"`,
 			want: func(c *Config) {

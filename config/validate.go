@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -24,6 +25,17 @@ const (
 	maxWindow         = 30 * time.Second // Whisper-style audio encoder input
 	maxClientIDBytes  = 256
 	maxHFOVDeg        = 180
+	// A microphone array: beyond 16 microphones (120 pairs) direction
+	// finding costs more than a window allows; a position further than
+	// 5 m from the array's origin is millimetres written as metres; two
+	// microphones closer than 1 mm are one; FFmpeg's layouts name at most
+	// 64 channels; more than 4 directions per window cannot be told apart
+	// by the small arrays robots carry.
+	maxMics           = 16
+	maxMicOffsetM     = 5
+	minMicSpacingM    = 0.001
+	maxAudioChannel   = 63
+	maxDoASources     = 4
 	maxDecoderThreads = 16                  // FFmpeg's own cap on automatic frame threads
 	sampleDuration    = time.Second / 16000 // 62.5µs, one sample at 16 kHz
 	// paho starts reconnecting after 1s; beyond paho's own default of 10m
@@ -330,6 +342,85 @@ func (v *validator) stream(s Stream) {
 	default:
 		v.report(p+".camera.hfov_deg", CheckHFOV(v.name(p+".camera.hfov_deg"), s.Camera.HFOVDeg))
 	}
+	if s.MicArray != nil {
+		v.micArray(p+".mic_array", *s.MicArray)
+		v.arrayChannelCount(p, s)
+	}
+}
+
+// micArray checks a stream's mic_array block at path p.
+func (v *validator) micArray(p string, m MicArray) {
+	pos := p + ".positions"
+	switch n := len(m.Positions); {
+	case n < 2:
+		v.errorf(pos, "%s needs at least 2 microphones, as positions = [[x, y, z], …] in metres (x forward, y left, z up); it has %d", p, n)
+	case n > maxMics:
+		v.errorf(pos, "%s has %d microphones; use at most %d", pos, n, maxMics)
+	}
+	checked := m.Positions
+	if len(checked) > maxMics {
+		// The pairwise check below grows with the square of the count.
+		checked = nil
+	}
+	for i, q := range checked {
+		at := fmt.Sprintf("%s[%d]", pos, i)
+		if far := max(math.Abs(q[0]), math.Abs(q[1]), math.Abs(q[2])); !(far <= maxMicOffsetM) {
+			v.errorf(at, "%s = %s is out of range; positions are in metres, each coordinate from -%d to %d (32 mm is 0.032)", at, point(q), maxMicOffsetM, maxMicOffsetM)
+			continue
+		}
+		for j := range i {
+			if dist(q, m.Positions[j]) < minMicSpacingM {
+				v.errorf(at, "%s coincides with %s[%d] (within 1 mm); every microphone needs its own position", at, pos, j)
+				break
+			}
+		}
+	}
+	ch := p + ".channels"
+	if len(m.Channels) != len(m.Positions) {
+		v.errorf(ch, "%s lists %d channels for %d positions; give one input channel per position, in the same order", ch, len(m.Channels), len(m.Positions))
+	}
+	for i, c := range m.Channels {
+		at := fmt.Sprintf("%s[%d]", ch, i)
+		if c < 0 || c > maxAudioChannel {
+			v.errorf(at, "%s = %d is out of range; use an input channel from 0 to %d", at, c, maxAudioChannel)
+			continue
+		}
+		if j := slices.Index(m.Channels[:i], c); j >= 0 {
+			v.errorf(at, "%s = %d repeats %s[%d]; each microphone has its own channel", at, c, ch, j)
+		}
+	}
+	if yaw := m.YawOffsetDeg; !(yaw > -180 && yaw <= 180) {
+		v.errorf(p+".yaw_offset_deg", "%s = %s is out of range; use a value above -180 and at most 180 degrees (positive right of the optical axis)", v.name(p+".yaw_offset_deg"), formatFloat(yaw))
+	}
+	v.floatRange(p+".pitch_offset_deg", m.PitchOffsetDeg, -90, 90)
+	if tol := m.ToleranceDeg; !(tol > 0 && tol <= 180) {
+		v.errorf(p+".tolerance_deg", "%s = %s is out of range; use a value above 0 and at most 180 degrees", v.name(p+".tolerance_deg"), formatFloat(tol))
+	}
+	v.intRange(p+".max_sources", m.MaxSources, 1, maxDoASources)
+}
+
+// arrayChannelCount refuses array channels beyond the count the options
+// open the sound input with (FFmpeg's "channels" option, for devices).
+func (v *validator) arrayChannelCount(p string, s Stream) {
+	opts, which := s.Options, "options"
+	if s.Audio != "" {
+		opts, which = s.AudioOptions, "audio_options"
+	}
+	set, ok := opts["channels"]
+	n, err := strconv.Atoi(set)
+	if !ok || err != nil || n <= 0 {
+		return
+	}
+	for i, c := range s.MicArray.Channels {
+		if c >= n && c <= maxAudioChannel {
+			at := fmt.Sprintf("%s.mic_array.channels[%d]", p, i)
+			v.errorf(at, "%s = %d is beyond the %d channels %s.%s opens the input with; use 0 to %d, or open more channels", at, c, n, p, which, n-1)
+		}
+	}
+}
+
+func dist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
 }
 
 // tracking checks a tracking block at path; the ranges are the tracker's

@@ -96,10 +96,7 @@ func stringListAttr(name string, dst *[]string) attrSpec {
 		elems, _ := hcl.ExprList(expr) // nil unless a literal list
 		list := make([]string, 0, v.LengthInt())
 		for i, ev := range v.AsValueSlice() {
-			r := expr.Range()
-			if len(elems) == v.LengthInt() {
-				r = elems[i].Range()
-			}
+			r := elementRange(expr, elems, i, v.LengthInt())
 			if ev.IsNull() {
 				d.add(diagAt(r, "%s[%d] is null; want a string", path, i))
 				return
@@ -109,6 +106,81 @@ func stringListAttr(name string, dst *[]string) attrSpec {
 		}
 		*dst = list
 	}}
+}
+
+// intListAttr reads a list of whole numbers, recording each element's
+// range as path[i].
+func intListAttr(name string, dst *[]int) attrSpec {
+	return attrSpec{name, func(d *decoder, path string, expr hcl.Expression) {
+		v, ok := d.value(path, expr, cty.List(cty.Number), "a list of whole numbers")
+		if !ok {
+			return
+		}
+		elems, _ := hcl.ExprList(expr)
+		list := make([]int, 0, v.LengthInt())
+		for i, ev := range v.AsValueSlice() {
+			r := elementRange(expr, elems, i, v.LengthInt())
+			if ev.IsNull() {
+				d.add(diagAt(r, "%s[%d] is null; want a whole number", path, i))
+				return
+			}
+			n, acc := ev.AsBigFloat().Int64()
+			if !ev.AsBigFloat().IsInt() || acc != 0 || n < math.MinInt32 || n > math.MaxInt32 {
+				d.add(diagAt(r, "%s[%d] = %s is not a whole number", path, i, ev.AsBigFloat().Text('g', 6)))
+				return
+			}
+			d.origin[fmt.Sprintf("%s[%d]", path, i)] = r
+			list = append(list, int(n))
+		}
+		*dst = list
+	}}
+}
+
+// positionsAttr reads a list of [x, y, z] points, recording each point's
+// range as path[i].
+func positionsAttr(name string, dst *[][3]float64) attrSpec {
+	return attrSpec{name, func(d *decoder, path string, expr hcl.Expression) {
+		v, ok := d.value(path, expr, cty.List(cty.List(cty.Number)), "a list of [x, y, z] positions in metres")
+		if !ok {
+			return
+		}
+		// A bad point is reported and left out, so that the rest are still
+		// checked (and counted) as they are.
+		elems, _ := hcl.ExprList(expr)
+		list := make([][3]float64, 0, v.LengthInt())
+	points:
+		for i, ev := range v.AsValueSlice() {
+			r := elementRange(expr, elems, i, v.LengthInt())
+			if ev.IsNull() || ev.LengthInt() != 3 {
+				n := 0
+				if !ev.IsNull() {
+					n = ev.LengthInt()
+				}
+				d.add(diagAt(r, "%s[%d] has %d numbers; write each position as [x, y, z] in metres", path, i, n))
+				continue
+			}
+			var p [3]float64
+			for j, c := range ev.AsValueSlice() {
+				if c.IsNull() {
+					d.add(diagAt(r, "%s[%d] holds null; write each position as [x, y, z] in metres", path, i))
+					continue points
+				}
+				p[j], _ = c.AsBigFloat().Float64()
+			}
+			d.origin[fmt.Sprintf("%s[%d]", path, i)] = r
+			list = append(list, p)
+		}
+		*dst = list
+	}}
+}
+
+// elementRange is the range of a literal list's element i, or the whole
+// expression's when it is not a literal list of n elements.
+func elementRange(expr hcl.Expression, elems []hcl.Expression, i, n int) hcl.Range {
+	if len(elems) == n {
+		return elems[i].Range()
+	}
+	return expr.Range()
 }
 
 // stringMapAttr reads an object or map whose values convert to strings,

@@ -202,8 +202,8 @@ func validNames(t *testing.T, msg string) []string {
 	return strings.Split(list, ", ")
 }
 
-// defaultValues renders config.Default, with a stream, a camera and a TLS
-// block so that every attribute is printed, and returns each attribute's
+// defaultValues renders config.Default, with a stream, a camera, a
+// mic_array and a TLS block so that every attribute is printed, and returns each attribute's
 // value as HCL text, keyed by the same paths as configAttributes.
 func defaultValues(t *testing.T) map[string]string {
 	t.Helper()
@@ -212,6 +212,8 @@ func defaultValues(t *testing.T) map[string]string {
 	s := config.DefaultStream()
 	s.Name = "NAME"
 	s.Camera = &config.Camera{}
+	m := config.DefaultMicArray()
+	s.MicArray = &m
 	c.Streams = []config.Stream{s}
 
 	values := make(map[string]string)
@@ -243,6 +245,9 @@ var derivedDefaults = map[string]bool{
 	"node_id":                true, // the host name
 	"mqtt.client_id":         true, // garssld-<node_id>
 	"stream.camera.hfov_deg": true, // required in a camera block
+	// Required in a mic_array block, and the channels follow them.
+	"stream.mic_array.positions": true,
+	"stream.mic_array.channels":  true,
 }
 
 func TestReadmeConfigReference(t *testing.T) {
