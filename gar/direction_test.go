@@ -276,17 +276,8 @@ func TestDetectionWithDirectionValidates(t *testing.T) {
 		t.Errorf("without an array the payload names no doa member: %s", text)
 	}
 
-	base := marshal(t, ok)
-	edit := func(f func(m map[string]any)) string {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(base), &m); err != nil {
-			t.Fatal(err)
-		}
-		f(m)
-		return marshal(t, m)
-	}
+	edit := editor(t, marshal(t, ok))
 	doaOf := func(m map[string]any) map[string]any { return m["audio"].(map[string]any)["doa"].(map[string]any) }
-	source := func(m map[string]any) map[string]any { return m["sources"].([]any)[0].(map[string]any) }
 	for name, text := range map[string]string{
 		"azimuth past 180":       edit(func(m map[string]any) { doaOf(m)["azimuth_deg"] = 181 }),
 		"azimuth -180":           edit(func(m map[string]any) { doaOf(m)["azimuth_deg"] = -180 }),
