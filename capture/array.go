@@ -70,93 +70,46 @@ func arrayRate(inputRate int) int { return min(inputRate, SampleRate) }
 // media.ArraySink. It follows the mono graph's timestamps (audioDecoder
 // feeds both the same frames), so both land on the same timeline.
 type arrayPath struct {
-	opts     arrayOptions
-	graph    *astiav.FilterGraph
-	src      *astiav.FilterContext
-	sinkCtx  *astiav.FilterContext
-	key      string
-	outTB    astiav.Rational
-	rate     int
-	filtered *astiav.Frame
-	out      [][]float32
+	*audioGraph
+	opts arrayOptions
+	rate int
+	out  [][]float32
 }
 
 func newArrayPath(o arrayOptions) *arrayPath {
-	return &arrayPath{opts: o, filtered: astiav.AllocFrame(), out: make([][]float32, len(o.channels))}
-}
-
-func (a *arrayPath) free() {
-	a.freeGraph()
-	a.filtered.Free()
-}
-
-func (a *arrayPath) freeGraph() {
-	if a.graph != nil {
-		freeGraph(a.graph, a.src, a.sinkCtx)
-		a.graph, a.src, a.sinkCtx = nil, nil, nil
-	}
-	a.key = ""
+	return &arrayPath{audioGraph: newAudioGraph("microphone array resampler"), opts: o, out: make([][]float32, len(o.channels))}
 }
 
 // ensureGraph builds the graph for f's rate, format and layout; a frame
 // that lacks an array channel (the input changed its layout) is an error.
 func (a *arrayPath) ensureGraph(f *astiav.Frame, tb astiav.Rational) error {
 	layout := layoutArg(f)
-	key := fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layout)
-	if key == a.key {
+	if a.graph != nil && a.key == graphKey(f, layout) {
 		return nil
 	}
 	a.freeGraph()
 	if err := a.opts.checkChannels(f.ChannelLayout().NbChannels()); err != nil {
 		return err
 	}
-	rate := arrayRate(f.SampleRate())
+	a.rate = arrayRate(f.SampleRate())
 	// The input's layout, kept so that channel i stays channel i; "4
 	// channels" (an unspecified order) is spelt "4c" in a filter's arguments.
-	spec := resampleSpec(rate) + fmt.Sprintf(",aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s", rate, strings.ReplaceAll(layout, " channels", "c"))
-	g, src, sinkCtx, err := newAudioGraph(f, layout, tb, spec)
-	if err != nil {
-		return fmt.Errorf("microphone array: %w", err)
-	}
-	a.graph, a.src, a.sinkCtx, a.key, a.rate = g, src, sinkCtx, key, rate
-	a.outTB = sinkCtx.Inputs()[0].TimeBase()
-	return nil
+	spec := resampleSpec(a.rate) + fmt.Sprintf(",aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s", a.rate, strings.ReplaceAll(layout, " channels", "c"))
+	return a.build(f, layout, tb, spec)
 }
 
-func (a *arrayPath) feed(f *astiav.Frame) error {
-	if err := a.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-		return fmt.Errorf("feed microphone array resampler: %w", err)
-	}
-	return nil
-}
-
-// drain hands what the graph has to sink; at end of stream it first
-// flushes the resampler's delay line.
+// drain hands what the graph has to sink, if it takes an array's sound.
 func (a *arrayPath) drain(sink media.Sink, eof bool) error {
-	if a.graph == nil {
-		return nil
-	}
-	if eof {
-		if err := a.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
-			return fmt.Errorf("flush microphone array resampler: %w", err)
-		}
-	}
 	as, _ := sink.(media.ArraySink)
-	for {
-		if err := a.sinkCtx.BuffersinkGetFrame(a.filtered, astiav.NewBuffersinkFlags()); err != nil {
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			return fmt.Errorf("read microphone array resampler: %w", err)
+	return a.audioGraph.drain(eof, func(pos time.Duration, f *astiav.Frame) {
+		if as == nil {
+			return
 		}
-		if a.filtered.Pts() != astiav.NoPtsValue && as != nil {
-			for i, ch := range a.opts.channels {
-				a.out[i] = copyPlaneF32(a.filtered, ch, a.out[i])
-			}
-			as.ArrayAudio(time.Duration(astiav.RescaleQ(a.filtered.Pts(), a.outTB, nanos)), a.rate, a.out)
+		for i, ch := range a.opts.channels {
+			a.out[i] = copyPlaneF32(f, ch, a.out[i])
 		}
-		a.filtered.Unref()
-	}
+		as.ArrayAudio(pos, a.rate, a.out)
+	})
 }
 
 // ArrayAudio serialises the array's sound like Audio; a sink without

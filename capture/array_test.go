@@ -6,8 +6,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/testmedia"
@@ -48,18 +51,27 @@ func TestArrayChannelsInConfiguredOrder(t *testing.T) {
 		channels  []int
 		wantRate  int
 		wantFreqs []float64
+		separate  bool // the sound is a separate input (a WAV file)
 	}{
 		{name: "4ch 48k permuted", rate: 48000, freqs: []float64{300, 500, 700, 900}, channels: []int{2, 0, 3, 1}, wantRate: 16000, wantFreqs: []float64{700, 300, 900, 500}},
 		{name: "4ch 16k", rate: 16000, freqs: []float64{300, 500, 700, 900}, channels: []int{0, 1, 2, 3}, wantRate: 16000, wantFreqs: []float64{300, 500, 700, 900}},
 		{name: "4ch 8k subset", rate: 8000, freqs: []float64{300, 500, 700, 900}, channels: []int{3, 1}, wantRate: 8000, wantFreqs: []float64{900, 500}},
 		{name: "stereo pair 44.1k", rate: 44100, freqs: []float64{400, 1100}, channels: []int{1, 0}, wantRate: 16000, wantFreqs: []float64{1100, 400}},
+		{name: "separate 6ch WAV 16k", rate: 16000, freqs: []float64{200, 300, 500, 700, 900, 1100}, channels: []int{1, 2, 3, 4}, wantRate: 16000, wantFreqs: []float64{300, 500, 700, 900}, separate: true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := testmedia.File(t, dir, "tones"+strconv.Itoa(i)+".mkv", testmedia.Args(testmedia.TestPattern(160, 120, 10, 7),
-				toneSource(tc.rate, 7, tc.freqs...),
-				[]string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-shortest"})...)
-			c := newCollector(t, capture.Config{Name: "tones", Input: path, ArrayChannels: tc.channels}, 3*time.Second, 3*time.Second)
+			cfg := capture.Config{Name: "tones", ArrayChannels: tc.channels}
+			if tc.separate {
+				cfg.Input = testmedia.File(t, dir, "cam"+strconv.Itoa(i)+".mkv", testmedia.Args(testmedia.TestPattern(160, 120, 10, 7),
+					[]string{"-c:v", "libx264", "-preset", "ultrafast"})...)
+				cfg.Audio = testmedia.File(t, dir, "mic"+strconv.Itoa(i)+".wav", toneSource(tc.rate, 7, tc.freqs...)...)
+			} else {
+				cfg.Input = testmedia.File(t, dir, "tones"+strconv.Itoa(i)+".mkv", testmedia.Args(testmedia.TestPattern(160, 120, 10, 7),
+					toneSource(tc.rate, 7, tc.freqs...),
+					[]string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-shortest"})...)
+			}
+			c := newCollector(t, cfg, 3*time.Second, 3*time.Second)
 			if err := c.run(t, time.Minute); err != nil {
 				t.Fatal(err)
 			}
@@ -180,6 +192,9 @@ func TestArrayChannelMissing(t *testing.T) {
 	if !errors.Is(err, capture.ErrNoChannel) {
 		t.Fatalf("Run = %v, want ErrNoChannel", err)
 	}
+	if !strings.HasPrefix(err.Error(), "open ") {
+		t.Errorf("error %q does not come from opening the input", err)
+	}
 	for _, want := range []string{`stream "front"`, "channel 4", "4 audio channel(s) (0 to 3)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
@@ -225,4 +240,47 @@ func TestArrayHoleIsSilentAsMono(t *testing.T) {
 	if total < 40000-800 {
 		t.Errorf("%d samples filled in all, want about 2.5 s", total)
 	}
+}
+
+// BenchmarkArrayCapture: what keeping a 4-microphone array costs, in CPU
+// time (this process's, all threads) per second of a 4-channel 48 kHz PCM
+// file with a small picture, decoded as fast as it goes: "mono" is the same
+// file without array channels, the baseline to quote the array's cost
+// against.
+func BenchmarkArrayCapture(b *testing.B) {
+	const seconds = 20
+	path := testmedia.File(b, b.TempDir(), "bench4.mkv", testmedia.Args(testmedia.TestPattern(160, 120, 5, seconds),
+		toneSource(48000, seconds, 300, 500, 700, 900),
+		[]string{"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-shortest"})...)
+	for _, bc := range []struct {
+		name     string
+		channels []int
+	}{{"mono", nil}, {"array4", []int{0, 1, 2, 3}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			before := cpuTime(b)
+			for b.Loop() {
+				c, err := windowing.NewCutter(windowing.Config{Stream: "bench", Length: 3 * time.Second, Hop: 3 * time.Second}, func(windowing.Window) {})
+				if err != nil {
+					b.Fatal(err)
+				}
+				src, err := capture.New(capture.Config{Name: "bench", Input: path, ModelWidth: 224, ModelHeight: 224, ArrayChannels: bc.channels}, c, hclog.NewNullLogger(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := src.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime(b)-before).Microseconds())/float64(b.N)/seconds, "cpu-µs/media-s")
+		})
+	}
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -25,16 +25,10 @@ const resamplerMaxStretch = 2 * driftMax
 // rebuilt when the decoded rate, format or layout changes mid-stream, and
 // after a gap.
 type audioDecoder struct {
-	stream   *astiav.Stream
-	cc       *astiav.CodecContext
-	frame    *astiav.Frame
-	filtered *astiav.Frame
-
-	graph    *astiav.FilterGraph
-	src      *astiav.FilterContext
-	sinkCtx  *astiav.FilterContext
-	graphKey string
-	outTB    astiav.Rational
+	stream *astiav.Stream
+	cc     *astiav.CodecContext
+	frame  *astiav.Frame
+	mono   *audioGraph
 
 	samples []int16
 	// array, when the stream has a microphone array, keeps the selected
@@ -54,7 +48,7 @@ func newAudioDecoder(s *astiav.Stream, opts map[string]string, array arrayOption
 	if err != nil {
 		return nil, err
 	}
-	d := &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), filtered: astiav.AllocFrame(), rate: 1}
+	d := &audioDecoder{stream: s, cc: cc, frame: astiav.AllocFrame(), mono: newAudioGraph("audio resampler"), rate: 1}
 	if len(array.channels) > 0 {
 		d.array = newArrayPath(array)
 	}
@@ -62,21 +56,17 @@ func newAudioDecoder(s *astiav.Stream, opts map[string]string, array arrayOption
 }
 
 func (d *audioDecoder) free() {
-	d.freeGraph()
-	d.frame.Free()
-	d.filtered.Free()
+	d.mono.free()
 	if d.array != nil {
 		d.array.free()
 	}
+	d.frame.Free()
 	d.cc.Free()
 }
 
+// freeGraph drops both graphs: a gap or a format change starts afresh.
 func (d *audioDecoder) freeGraph() {
-	if d.graph != nil {
-		freeGraph(d.graph, d.src, d.sinkCtx)
-		d.graph, d.src, d.sinkCtx = nil, nil, nil
-	}
-	d.graphKey = ""
+	d.mono.freeGraph()
 	if d.array != nil {
 		d.array.freeGraph()
 	}
@@ -110,7 +100,7 @@ func (d *audioDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 	tb := d.stream.TimeBase()
 	at := float64(astiav.RescaleQ(f.Pts(), tb, nanos))
-	if d.graph != nil {
+	if d.mono.graph != nil {
 		if dev := time.Duration(at - d.next); dev > media.AudioJitter || dev < -media.AudioJitter {
 			if err := d.drain(sink, true); err != nil {
 				return err
@@ -130,11 +120,11 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 		}
 	}
 	d.next = at + float64(f.NbSamples())*float64(time.Second)/float64(f.SampleRate())*d.rate
-	if err := d.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-		return fmt.Errorf("feed audio resampler: %w", err)
+	if err := d.mono.add(f); err != nil {
+		return err
 	}
 	if d.array != nil {
-		if err := d.array.feed(f); err != nil {
+		if err := d.array.add(f); err != nil {
 			return err
 		}
 	}
@@ -144,9 +134,6 @@ func (d *audioDecoder) filter(f *astiav.Frame, sink media.Sink) error {
 // drain pulls converted frames out of the graph; at end of stream it first
 // flushes the resampler's delay line.
 func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
-	if d.graph == nil {
-		return nil
-	}
 	if d.array != nil {
 		// First, so that the array's sound of a stretch is buffered by the
 		// time the mono sound closes the window it belongs to.
@@ -154,46 +141,102 @@ func (d *audioDecoder) drain(sink media.Sink, eof bool) error {
 			return err
 		}
 	}
-	if eof {
-		if err := d.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
-			return fmt.Errorf("flush audio resampler: %w", err)
-		}
-	}
-	for {
-		if err := d.sinkCtx.BuffersinkGetFrame(d.filtered, astiav.NewBuffersinkFlags()); err != nil {
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			return fmt.Errorf("read audio resampler: %w", err)
-		}
-		if d.filtered.Pts() != astiav.NoPtsValue {
-			d.samples = copyMonoS16(d.filtered, d.samples)
-			sink.Audio(time.Duration(astiav.RescaleQ(d.filtered.Pts(), d.outTB, nanos)), d.samples)
-		}
-		d.filtered.Unref()
-	}
+	return d.mono.drain(eof, func(pos time.Duration, f *astiav.Frame) {
+		d.samples = copyMonoS16(f, d.samples)
+		sink.Audio(pos, d.samples)
+	})
 }
 
 // ensureGraph builds the conversion graph for f's rate, format and layout.
 func (d *audioDecoder) ensureGraph(f *astiav.Frame) error {
 	layoutArg := layoutArg(f)
-	key := fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layoutArg)
-	if key == d.graphKey {
+	if d.mono.graph != nil && d.mono.key == graphKey(f, layoutArg) {
 		return nil
 	}
-	if d.graph != nil {
-		// A format change mid-stream: what the old graph still holds is a
-		// few milliseconds, dropped rather than mixed with the new format.
-		d.freeGraph()
-	}
+	// A format change mid-stream: what the old graphs still hold is a few
+	// milliseconds, dropped rather than mixed with the new format.
+	d.freeGraph()
 	spec := resampleSpec(SampleRate) + fmt.Sprintf(",aformat=sample_fmts=s16:sample_rates=%d:channel_layouts=mono", SampleRate)
-	g, src, sinkCtx, err := newAudioGraph(f, layoutArg, d.stream.TimeBase(), spec)
-	if err != nil {
-		return err
+	return d.mono.build(f, layoutArg, d.stream.TimeBase(), spec)
+}
+
+// graphKey says which frames a graph was built for.
+func graphKey(f *astiav.Frame, layoutArg string) string {
+	return fmt.Sprintf("%d/%s/%s", f.SampleRate(), f.SampleFormat().Name(), layoutArg)
+}
+
+// audioGraph is one abuffer → filters → abuffersink graph and the frame its
+// output is read into.
+type audioGraph struct {
+	what     string // names it in errors
+	graph    *astiav.FilterGraph
+	src      *astiav.FilterContext
+	sinkCtx  *astiav.FilterContext
+	key      string // graphKey of the frames it was built for
+	outTB    astiav.Rational
+	filtered *astiav.Frame
+}
+
+func newAudioGraph(what string) *audioGraph {
+	return &audioGraph{what: what, filtered: astiav.AllocFrame()}
+}
+
+func (g *audioGraph) free() {
+	g.freeGraph()
+	g.filtered.Free()
+}
+
+func (g *audioGraph) freeGraph() {
+	if g.graph != nil {
+		freeGraph(g.graph, g.src, g.sinkCtx)
+		g.graph, g.src, g.sinkCtx = nil, nil, nil
 	}
-	d.graph, d.src, d.sinkCtx, d.graphKey = g, src, sinkCtx, key
-	d.outTB = sinkCtx.Inputs()[0].TimeBase()
+	g.key = ""
+}
+
+// build replaces the graph with abuffer → spec → abuffersink for frames
+// like f.
+func (g *audioGraph) build(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) error {
+	g.freeGraph()
+	graph, src, sinkCtx, err := buildAudioGraph(f, layoutArg, tb, spec)
+	if err != nil {
+		return fmt.Errorf("%s %w", g.what, err)
+	}
+	g.graph, g.src, g.sinkCtx, g.key = graph, src, sinkCtx, graphKey(f, layoutArg)
+	g.outTB = sinkCtx.Inputs()[0].TimeBase()
 	return nil
+}
+
+func (g *audioGraph) add(f *astiav.Frame) error {
+	if err := g.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
+		return fmt.Errorf("feed %s: %w", g.what, err)
+	}
+	return nil
+}
+
+// drain hands each converted frame and its timeline position to each; at
+// end of stream it first flushes the resampler's delay line.
+func (g *audioGraph) drain(eof bool, each func(pos time.Duration, f *astiav.Frame)) error {
+	if g.graph == nil {
+		return nil
+	}
+	if eof {
+		if err := g.src.BuffersrcAddFrame(nil, astiav.NewBuffersrcFlags()); err != nil && !errors.Is(err, astiav.ErrEof) {
+			return fmt.Errorf("flush %s: %w", g.what, err)
+		}
+	}
+	for {
+		if err := g.sinkCtx.BuffersinkGetFrame(g.filtered, astiav.NewBuffersinkFlags()); err != nil {
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", g.what, err)
+		}
+		if g.filtered.Pts() != astiav.NoPtsValue {
+			each(time.Duration(astiav.RescaleQ(g.filtered.Pts(), g.outTB, nanos)), g.filtered)
+		}
+		g.filtered.Unref()
+	}
 }
 
 // layoutArg is abuffer's channel_layout for f.
@@ -220,8 +263,8 @@ func resampleSpec(rate int) string {
 	return fmt.Sprintf("aresample=%d:flags=res:min_comp=0.001:min_hard_comp=100000:max_soft_comp=%g", rate, resamplerMaxStretch)
 }
 
-// newAudioGraph builds abuffer → spec → abuffersink for frames like f.
-func newAudioGraph(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
+// buildAudioGraph builds abuffer → spec → abuffersink for frames like f.
+func buildAudioGraph(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec string) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 	g := astiav.AllocFilterGraph()
 	if g == nil {
 		return nil, nil, nil, errors.New("allocate audio filter graph: out of memory")
@@ -229,7 +272,7 @@ func newAudioGraph(f *astiav.Frame, layoutArg string, tb astiav.Rational, spec s
 	var src, sinkCtx *astiav.FilterContext
 	fail := func(what string, err error) (*astiav.FilterGraph, *astiav.FilterContext, *astiav.FilterContext, error) {
 		freeGraph(g, src, sinkCtx)
-		return nil, nil, nil, fmt.Errorf("audio resampler (%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
+		return nil, nil, nil, fmt.Errorf("(%s Hz %s %s): %s: %w", strconv.Itoa(f.SampleRate()), f.SampleFormat().Name(), layoutArg, what, err)
 	}
 	var err error
 	src, err = g.NewFilterContext(astiav.FindFilterByName("abuffer"), "in", astiav.FilterArgs{

@@ -93,6 +93,12 @@
 // packet, frame, context and graph is freed by the goroutine that made it
 // before the input is reopened; nothing relies on Go finalizers.
 //
+// A microphone array (Config.ArrayChannels) has a second audio graph, fed
+// the same frames with the same timestamps, that keeps every channel as
+// planar float at the input's rate (SampleRate when that is higher); the
+// array's channels are copied out by index and reach a media.ArraySink on
+// the same timeline as the mono sound (array.go).
+//
 // FFmpeg's log goes through garssld's own callback (ffmpeg_log_cgo.go),
 // which formats into a bounded buffer: go-astiav's overflows on a line
 // longer than 1 KiB. A message written in pieces becomes one record, and

@@ -26,6 +26,12 @@ type Config struct {
 	Audio string
 	// AudioOptions are passed to FFmpeg when opening Audio.
 	AudioOptions map[string]string
+	// ArrayChannels are the input channels (from 0) of a microphone array,
+	// in the order of its positions: with them the audio input's sound at
+	// its own rate (at most SampleRate) reaches a media.ArraySink too. An
+	// ALSA or Pulse input is opened with enough channels unless its options
+	// set "channels"; a channel the input lacks is ErrNoChannel.
+	ArrayChannels []int
 	// SkipFrame is "", "noref" or "nokey": frames the video decoder may skip.
 	SkipFrame string
 	// Loop restarts a file input at its end instead of stopping.
@@ -58,12 +64,6 @@ type Config struct {
 	Service bool
 	// DecoderThreads is FFmpeg's "threads" decoder option; "" means auto.
 	DecoderThreads string
-	// ArrayChannels are the input channels (from 0) of a microphone array,
-	// in the order of its positions: with them the audio input's sound at
-	// its own rate (at most SampleRate) reaches a media.ArraySink too. An
-	// ALSA or Pulse input is opened with enough channels unless its options
-	// set "channels"; a channel the input lacks is ErrNoChannel.
-	ArrayChannels []int
 	// Frames asks for each chosen picture's camera frame at up to
 	// media.FrameMaxWidth as well (media.Picture.Frame), for the live
 	// view: a second scale and JPEG encode per window.

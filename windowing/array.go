@@ -132,21 +132,6 @@ func (c *Cutter) arrayWindow(start, end int64) *media.ArrayAudio {
 	return out
 }
 
-// arrayResume follows Gap: the array's sound before resume (16 kHz index)
-// belongs to windows that are lost.
-func (c *Cutter) arrayResume(resume int64) {
-	a := &c.array
-	if a.rate == 0 {
-		return
-	}
-	at := a.fromMono(resume)
-	if a.seen && a.written() > at && at >= a.start {
-		a.dropBefore(at)
-		return
-	}
-	a.clear()
-}
-
 // arrayAdvance follows advance: the array's sound before keepFrom (16 kHz
 // index) no later window needs.
 func (c *Cutter) arrayAdvance(keepFrom int64) {

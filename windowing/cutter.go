@@ -216,7 +216,6 @@ func (c *Cutter) Gap(from, to time.Duration) {
 		c.gaps = c.gaps[:0]
 	}
 	c.bufStart = resume
-	c.arrayResume(resume)
 	c.videoAt = max(c.videoAt, to)
 }
 

@@ -14,6 +14,9 @@ type feed struct {
 	t       *testing.T
 	c       *Cutter
 	windows []Window
+	// arrayRate, when set, has both deliver a two-microphone array's
+	// sound too (see array).
+	arrayRate int
 }
 
 func newFeed(t *testing.T, length, hop time.Duration) *feed {
@@ -78,6 +81,9 @@ func (f *feed) video(from, to time.Duration, fps int) {
 // both interleaves audio and video over [from, to).
 func (f *feed) both(from, to time.Duration) {
 	for p := from; p < to; p += 100 * time.Millisecond {
+		if f.arrayRate > 0 {
+			f.array(p, min(p+100*time.Millisecond, to))
+		}
 		f.audio(p, min(p+100*time.Millisecond, to))
 		f.video(p, min(p+100*time.Millisecond, to), 25)
 	}
@@ -201,6 +207,9 @@ func TestCutterWindows(t *testing.T) {
 				}
 				if want := int(samplesAt(tc.length)); w.Samples != want || len(w.WAV) != 44+2*want {
 					t.Errorf("window %d: %d samples / %d WAV bytes, want %d", i, w.Samples, len(w.WAV), want)
+				}
+				if w.Array != nil {
+					t.Errorf("window %d has an Array, but no array sound came", i)
 				}
 				if d := w.FramePTS - (w.PTSStart + tc.length/2); d < -20*time.Millisecond || d > 20*time.Millisecond {
 					t.Errorf("window %d: frame at %v is not the one nearest the centre", i, w.FramePTS)
