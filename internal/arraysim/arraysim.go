@@ -122,15 +122,25 @@ func Diffuse(rng *rand.Rand, n, sampleRate int, positions [][3]float64, dirs int
 		acc[i] = make([]complex128, bins)
 	}
 	golden := math.Pi * (3 - math.Sqrt(5))
+	v := make([]complex128, bins)
 	for d := 0; d < dirs; d++ {
 		z := 1 - 2*(float64(d)+0.5)/float64(dirs)
 		r := math.Sqrt(1 - z*z)
 		u := [3]float64{r * math.Cos(golden*float64(d)), r * math.Sin(golden*float64(d)), z}
-		for k := 0; k < bins; k++ {
-			v := complex(rng.NormFloat64(), rng.NormFloat64())
-			f := fft.Freq(k) * float64(sampleRate)
-			for i, p := range positions {
-				acc[i][k] += v * cmplx.Rect(1, 2*math.Pi*f*dot(p, u)/SpeedOfSound)
+		for k := range v {
+			v[k] = complex(rng.NormFloat64(), rng.NormFloat64())
+		}
+		for i, p := range positions {
+			// the phase grows by the same step from bin to bin: rotate
+			// rather than call sincos, renormalising now and then
+			step := cmplx.Rect(1, 2*math.Pi*float64(sampleRate)/float64(size)*dot(p, u)/SpeedOfSound)
+			w := complex(1, 0)
+			for k := range v {
+				acc[i][k] += v[k] * w
+				w *= step
+				if k%64 == 63 {
+					w /= complex(cmplx.Abs(w), 0)
+				}
 			}
 		}
 	}
@@ -259,6 +269,11 @@ func (r Room) Impulse(sampleRate int, src, mic [3]float64) []float64 {
 	maxDist := SpeedOfSound * r.RT60
 	h := make([]float64, int(r.RT60*fs)+2*sincHalf+1)
 	beta := r.Beta()
+	var pow []float64 // β^n
+	for n, b := 0, 1.0; n < 4*int(maxDist/math.Min(r.Size[0], math.Min(r.Size[1], r.Size[2])))+8; n++ {
+		pow = append(pow, b)
+		b *= beta
+	}
 	var lim [3]int
 	for a := range lim {
 		lim[a] = int(math.Ceil(maxDist/(2*r.Size[a]))) + 1
@@ -279,7 +294,10 @@ func (r Room) Impulse(sampleRate int, src, mic [3]float64) []float64 {
 					if d > maxDist {
 						continue
 					}
-					amp := math.Pow(beta, float64(refl)) / (4 * math.Pi * math.Max(d, 0.01))
+					if refl >= len(pow) {
+						continue
+					}
+					amp := pow[refl] / (4 * math.Pi * math.Max(d, 0.01))
 					t := d / SpeedOfSound * fs
 					addSinc(h, t, amp)
 				}
@@ -292,11 +310,11 @@ func (r Room) Impulse(sampleRate int, src, mic [3]float64) []float64 {
 // Render is what microphones at mics (room coordinates) hear of src played
 // at source, with the room's reverberation.
 func (r Room) Render(src []float64, sampleRate int, source [3]float64, mics [][3]float64) [][]float64 {
-	out := make([][]float64, len(mics))
+	hs := make([][]float64, len(mics))
 	for i, m := range mics {
-		out[i] = convolve(src, r.Impulse(sampleRate, source, m))
+		hs[i] = r.Impulse(sampleRate, source, m)
 	}
-	return out
+	return convolve(src, hs)
 }
 
 // Place is the array's microphones at centre, in room coordinates.
@@ -315,26 +333,34 @@ func At(centre [3]float64, azDeg, elDeg, distance float64) [3]float64 {
 	return [3]float64{centre[0] + distance*u[0], centre[1] + distance*u[1], centre[2] + distance*u[2]}
 }
 
-// convolve is x*h truncated to len(x), through the FFT.
-func convolve(x, h []float64) []float64 {
-	n := nextPow2(len(x) + len(h))
+// convolve is x*h for each h (all as long), truncated to len(x), through
+// the FFT; x is transformed once.
+func convolve(x []float64, hs [][]float64) [][]float64 {
+	n := nextPow2(len(x) + len(hs[0]))
 	fft := fourier.NewFFT(n)
-	a := make([]float64, n)
-	copy(a, x)
-	b := make([]float64, n)
-	copy(b, h)
-	fa := fft.Coefficients(nil, a)
-	fb := fft.Coefficients(nil, b)
-	for k := range fa {
-		fa[k] *= fb[k]
-	}
-	y := fft.Sequence(nil, fa)
-	out := make([]float64, len(x))
-	for i := range out {
-		out[i] = y[i] / float64(n)
+	buf := make([]float64, n)
+	copy(buf, x)
+	fx := fft.Coefficients(nil, buf)
+	fh := make([]complex128, len(fx))
+	out := make([][]float64, len(hs))
+	for i, h := range hs {
+		clear(buf)
+		copy(buf, h)
+		fft.Coefficients(fh, buf)
+		for k := range fh {
+			fh[k] *= fx[k]
+		}
+		fft.Sequence(buf, fh)
+		out[i] = make([]float64, len(x))
+		for t := range out[i] {
+			out[i][t] = buf[t] / float64(n)
+		}
 	}
 	return out
 }
+
+// windowStep is the Hann window's rotation per sample.
+var windowStepSin, windowStepCos = math.Sincos(math.Pi / sincHalf)
 
 // addSinc adds amp·w(k−t)·sinc(k−t) to h around t, w a Hann window of
 // sincHalf samples each side. The sines and cosines come from one call
@@ -348,8 +374,8 @@ func addSinc(h []float64, t, amp float64) {
 	if k%2 != 0 {
 		sign = 1
 	}
-	wc, ws := math.Cos(math.Pi*(float64(k)-t)/sincHalf), math.Sin(math.Pi*(float64(k)-t)/sincHalf)
-	dc, ds := math.Cos(math.Pi/sincHalf), math.Sin(math.Pi/sincHalf)
+	ws, wc := math.Sincos(math.Pi * (float64(k) - t) / sincHalf)
+	dc, ds := windowStepCos, windowStepSin
 	for ; k <= t0+sincHalf; k++ {
 		x := float64(k) - t
 		var sn float64

@@ -1,0 +1,5 @@
+//go:build !race
+
+package doa_test
+
+const raceEnabled = false
