@@ -183,7 +183,7 @@ func TestEndToEndDirectionOfArrival(t *testing.T) {
 			t.Errorf("hinted seq %d: box %v, IoU %.2f with the red square %v", d.Seq, src.BBoxModel, got, red)
 		}
 		if a := src.DoAAgreementDeg; a == nil || *a > 8 {
-			t.Errorf("hinted seq %d: doa_agreement_deg %v, want ≤ 8", d.Seq, a)
+			t.Errorf("hinted seq %d: doa_agreement_deg %s, want ≤ 8", d.Seq, fmtDeg(a))
 		}
 	}
 	for _, d := range okWindows("plain") {
@@ -197,7 +197,7 @@ func TestEndToEndDirectionOfArrival(t *testing.T) {
 			t.Errorf("plain seq %d: initial %v, final %v; want the blue square %v kept", d.Seq, src.InitialBBoxModel, src.BBoxModel, blue)
 		}
 		if a := src.DoAAgreementDeg; a == nil || *a < 40 {
-			t.Errorf("plain seq %d: doa_agreement_deg %v, want the wrong box's ≥ 40", d.Seq, a)
+			t.Errorf("plain seq %d: doa_agreement_deg %s, want the wrong box's ≥ 40", d.Seq, fmtDeg(a))
 		}
 	}
 	for _, d := range okWindows("behind") {
@@ -219,4 +219,12 @@ func TestEndToEndDirectionOfArrival(t *testing.T) {
 	if n := m.sum("garssl_doa_windows_total", map[string]string{"stream": "behind", "outcome": gar.DoAOutsideFOV}); n < 1 {
 		t.Errorf("doa_windows_total{behind, outside_fov} = %v", n)
 	}
+}
+
+// fmtDeg prints an optional angle.
+func fmtDeg(p *float64) string {
+	if p == nil {
+		return "absent"
+	}
+	return fmt.Sprintf("%.1f°", *p)
 }

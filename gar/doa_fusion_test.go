@@ -152,7 +152,7 @@ func TestDirectionHintFixesTheWrongObject(t *testing.T) {
 				t.Errorf("a hinted locate request was sent: %v, want %v", hinted, tt.wantHint)
 			}
 			if a := src.DoAAgreementDeg; a == nil || *a > tt.maxAgreement || *a < tt.minAgreement {
-				t.Errorf("doa_agreement_deg %v, want in [%v, %v]", a, tt.minAgreement, tt.maxAgreement)
+				t.Errorf("doa_agreement_deg %s, want in [%v, %v]", degrees(a), tt.minAgreement, tt.maxAgreement)
 			}
 		})
 	}
@@ -227,4 +227,79 @@ func BenchmarkDirectionHint(b *testing.B) {
 	b.ReportMetric(float64(hitsOn)/float64(windows), "iou50_hint_on")
 	b.ReportMetric(float64(hinted)/float64(windows), "hinted_share")
 	b.ReportMetric(math.Round(float64(windows)/float64(b.N)), "windows/op")
+}
+
+// TestDirectionHintDuet: two sources (K = 2), two peaks. omnisim's locate
+// answers the silent blue square (middle) for the red one (left) and the
+// yellow one (right) correctly; the array hears red and yellow. The hinted
+// multi-source locate names both thirds, and each box then agrees with its
+// own peak, matched one to one.
+func TestDirectionHintDuet(t *testing.T) {
+	red, blue, yellow := image.Rect(16, 80, 64, 128), image.Rect(96, 80, 128, 112), image.Rect(160, 80, 208, 128)
+	truthFile := filepath.Join(t.TempDir(), "truth.json")
+	sidecar := `{"sources":[{"target_rgb":[255,0,0],"audio_class":"beep","locate_error":{"target_rgb":[0,0,255]}},{"target_rgb":[255,255,0],"audio_class":"whistle"}]}`
+	if err := os.WriteFile(truthFile, []byte(sidecar), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := simConfig(1)
+	cfg.TruthFile = truthFile
+	s := startSim(t, cfg, nil)
+	l := newLocalizer(t, gar.Config{SupportsN: true, MaxSources: 2}, newClient(t, s.clientConfig()))
+
+	img := image.NewRGBA(image.Rect(0, 0, modelSize, modelSize))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{128, 128, 128, 255}), image.Point{}, draw.Src)
+	for r, c := range map[image.Rectangle]color.RGBA{red: {255, 0, 0, 255}, blue: {0, 0, 255, 255}, yellow: {255, 255, 0, 255}} {
+		draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	bearing := func(r image.Rectangle) float64 { return gar.BearingDeg(gar.CentreXNorm(rectBox(r), modelSize), sceneHFOV) }
+	rng := rand.New(rand.NewPCG(7, 19))
+	a := arraysim.FarField(arraysim.Bursts(rng, 3*16000, 16000), 16000, arraysim.ReSpeaker4(), bearing(red)-sceneYaw, 0)
+	b := arraysim.FarField(arraysim.Bursts(rng, 3*16000, 16000), 16000, arraysim.ReSpeaker4(), bearing(yellow)-sceneYaw, 0)
+	arraysim.Mix(a, b, 0)
+	arraysim.AddNoise(rng, a, 20)
+	dir, err := gar.NewDirection(gar.DirectionConfig{Stream: "front", Positions: arraysim.ReSpeaker4(), YawOffsetDeg: sceneYaw, ToleranceDeg: 15, Hint: true, MaxSources: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := localize(t, l, gar.Input{
+		RequestID: "robot/front/5", ImageJPEG: buf.Bytes(), ModelWidth: modelSize, ModelHeight: modelSize,
+		WAV: testWAV(), FrameWidth: frameWidth, FrameHeight: frameHeight,
+		HFOVDeg: sceneHFOV, Direction: dir, Array: &media.ArrayAudio{Rate: 16000, Channels: arraysim.Float32(a, 0.5)},
+	})
+	if res.Status != gar.StatusOK || len(res.Sources) != 2 {
+		t.Fatalf("status %s, err %v, %d sources", res.Status, res.Err, len(res.Sources))
+	}
+	if d := res.Audio.DoA; d == nil || len(d.Peaks) != 2 {
+		t.Fatalf("audio.doa %+v, want two peaks", d)
+	}
+	if !res.GAR.DoAHint {
+		t.Errorf("doa_hint false; the first locate answered the blue square for the red one")
+	}
+	for k, want := range []image.Rectangle{red, yellow} {
+		src := res.Sources[k]
+		if got := iou(src.BBoxModel, rectBox(want)); got < 0.5 {
+			t.Errorf("source %d: box %v, IoU %.2f with %v", k, src.BBoxModel, got, rectBox(want))
+		}
+		if a := src.DoAAgreementDeg; a == nil || *a > 6 {
+			t.Errorf("source %d: doa_agreement_deg %s, want ≤ 6 (its own peak)", k, degrees(a))
+		}
+	}
+	for _, r := range s.rec.take() {
+		if strings.HasSuffix(r.id, "/locate/t1") && !bytes.Contains(r.body, []byte("the sounds come from the left third and the right third of the picture")) &&
+			!bytes.Contains(r.body, []byte("the sounds come from the right third and the left third of the picture")) {
+			t.Errorf("the hinted multi-source locate does not name both thirds: %s", r.body)
+		}
+	}
+}
+
+// degrees prints an optional angle.
+func degrees(p *float64) string {
+	if p == nil {
+		return "absent"
+	}
+	return fmt.Sprintf("%.1f°", *p)
 }
