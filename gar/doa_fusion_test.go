@@ -255,7 +255,9 @@ func TestDirectionHintDuet(t *testing.T) {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
 		t.Fatal(err)
 	}
-	bearing := func(r image.Rectangle) float64 { return gar.BearingDeg(gar.CentreXNorm(rectBox(r), modelSize), sceneHFOV) }
+	bearing := func(r image.Rectangle) float64 {
+		return gar.BearingDeg(gar.CentreXNorm(rectBox(r), modelSize), sceneHFOV)
+	}
 	rng := rand.New(rand.NewPCG(7, 19))
 	a := arraysim.FarField(arraysim.Bursts(rng, 3*16000, 16000), 16000, arraysim.ReSpeaker4(), bearing(red)-sceneYaw, 0)
 	b := arraysim.FarField(arraysim.Bursts(rng, 3*16000, 16000), 16000, arraysim.ReSpeaker4(), bearing(yellow)-sceneYaw, 0)
