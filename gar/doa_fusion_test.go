@@ -8,6 +8,7 @@ package gar_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,10 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/garssl/garssld/gar"
+	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/arraysim"
 	"github.com/garssl/garssld/media"
 )
@@ -304,4 +307,54 @@ func degrees(p *float64) string {
 		return "absent"
 	}
 	return fmt.Sprintf("%.1f°", *p)
+}
+
+// failHinted fails the hinted locate (request id …/locate/t1) and passes
+// every other request on.
+type failHinted struct{ next gar.Completer }
+
+func (f failHinted) Complete(ctx context.Context, req mllm.Request) (mllm.Response, error) {
+	if strings.HasSuffix(req.ID, "/locate/t1") {
+		return mllm.Response{}, errors.New("simulated failure of the hinted locate")
+	}
+	return f.next.Complete(ctx, req)
+}
+
+type hintCounts struct {
+	mu    sync.Mutex
+	hints map[string]int
+}
+
+func (c *hintCounts) DoAWindow(string, string) {}
+func (c *hintCounts) DoAHint(_, result string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hints[result]++
+}
+
+// TestFailedHintKeepsTheFirstBoxes: a hinted locate that fails leaves the
+// window as generation made it (ok, the first box), lists the failure and
+// counts it.
+func TestFailedHintKeepsTheFirstBoxes(t *testing.T) {
+	sc := scene{red: image.Rect(16, 80, 64, 128), blue: image.Rect(160, 80, 208, 128)}
+	s := wrongObjectSim(t, `,"locate_error":{"target_rgb":[0,0,255]}`)
+	l := newLocalizer(t, gar.Config{SupportsN: true}, failHinted{newClient(t, s.clientConfig())})
+	counts := &hintCounts{hints: map[string]int{}}
+	dir, err := gar.NewDirection(gar.DirectionConfig{Stream: "front", Positions: arraysim.ReSpeaker4(), YawOffsetDeg: sceneYaw, ToleranceDeg: 15, Hint: true, Observer: counts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := localize(t, l, sceneInput(t, sc, 6, dir, arrayFrom(sc.redBearing(), 1)))
+	if res.Status != gar.StatusOK || len(res.Sources) != 1 {
+		t.Fatalf("status %s, err %v, %d sources", res.Status, res.Err, len(res.Sources))
+	}
+	if got := res.Sources[0].InitialBBoxModel; iou(got, rectBox(sc.blue)) < 0.9 {
+		t.Errorf("initial box %v, want the first locate's blue square %v", got, rectBox(sc.blue))
+	}
+	if !res.GAR.DoAHint || len(res.Failures) != 1 || res.Failures[0].Stage != "locate" {
+		t.Errorf("doa_hint %v, failures %+v; want the hinted locate tried and listed", res.GAR.DoAHint, res.Failures)
+	}
+	if counts.hints[gar.HintFailed] != 1 {
+		t.Errorf("hint results %v, want one failed", counts.hints)
+	}
 }
