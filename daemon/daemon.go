@@ -432,7 +432,7 @@ func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 		stopLimit:     d.opts.test.captureStopLimit,
 	}, carry, enabled)
 	sched := d.sched.Load()
-	if err := sched.Add(StreamSchedule(s)); err != nil {
+	if err := d.schedule(sched, s); err != nil {
 		// Streams are validated at load and removed before they are added
 		// again: this is a bug, not an input problem.
 		d.log.Error("cannot schedule the stream", "stream", s.Name, "error", err)

@@ -201,7 +201,7 @@ func (d *Daemon) applyStreams(cur *config.Config, ch changes, an *analysis) {
 		// takes any window.
 		for _, name := range d.streamOrder {
 			run := d.streams[name]
-			if err := an.sched.Add(StreamSchedule(byName[name])); err != nil {
+			if err := d.schedule(an.sched, byName[name]); err != nil {
 				d.log.Error("cannot schedule the stream", "stream", name, "error", err)
 			}
 			if !run.enabled {

@@ -35,7 +35,10 @@ func TestSchedulerConfigFromExampleConfig(t *testing.T) {
 		t.Fatal("the example config has no stream")
 	}
 	for _, st := range cfg.Streams {
-		ssc := StreamSchedule(st)
+		ssc, err := StreamSchedule(st, nil)
+		if err != nil {
+			t.Fatalf("stream %s: %v", st.Name, err)
+		}
 		if ssc.MaxQueue != st.MaxQueue || ssc.StaleAfter != st.StaleAfter || (st.Camera != nil && ssc.HFOVDeg != st.Camera.HFOVDeg) {
 			t.Fatalf("stream %s: %+v does not follow the file", st.Name, ssc)
 		}

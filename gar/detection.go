@@ -27,7 +27,7 @@ func NewDetection(m WindowMeta, r Result) Detection {
 		Status:  r.Status,
 		Window:  WindowInfo{Start: m.Start, End: m.End, PTSStartS: m.PTSStart.Seconds(), PTSEndS: m.PTSEnd.Seconds(), FramePTSS: m.FramePTS.Seconds()},
 		Frame:   FrameInfo{Width: m.FrameWidth, Height: m.FrameHeight, ModelWidth: m.ModelWidth, ModelHeight: m.ModelHeight},
-		Audio:   AudioInfo{Label: r.Audio.Label, Confidence: r.Audio.Confidence, RMSDBFS: m.RMSDBFS},
+		Audio:   AudioInfo{Label: r.Audio.Label, Confidence: r.Audio.Confidence, RMSDBFS: m.RMSDBFS, DoA: r.Audio.DoA},
 		Sources: r.Sources, GAR: r.GAR, LatencyMS: r.Latency, Raw: r.Raw,
 		Failures: r.Failures,
 	}

@@ -33,6 +33,22 @@
 // Result.Failures and the payload's "failures" (stage, source in
 // multi-source mode, trial when trials are separate requests, error).
 //
+// # Direction of arrival (issue 19)
+//
+// With Input.Direction (a stream's mic_array), Localize first finds the
+// window's direction in the camera's frame (package doa, plus the yaw and
+// pitch offsets): before the model, so that an mllm_unavailable or
+// invalid_model_output window still carries audio.doa. A confident
+// direction that disagrees with a generated box by more than the tolerance
+// runs the locate stage again with one optional prompt line naming the
+// third of the picture the sound comes from; its boxes replace the first,
+// and analysis and refinement follow as usual. This departs from the
+// paper on purpose: refinement is clamped to MaxDeltaPx of the first box
+// and can never reach another object. Finally each source's
+// doa_agreement_deg compares its final bearing with the peak matched to it
+// one to one (internal/assign). Peaks carry no class, so labels are not
+// paired with them.
+//
 // # Decisions where the design is silent
 //
 // Geometry:

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/garssl/garssld/gar/mllm"
 	"github.com/garssl/garssld/internal/redact"
+	"github.com/garssl/garssld/media"
 )
 
 // Completer sends one chat completion; *mllm.Client is the real one.
@@ -121,6 +123,11 @@ type Input struct {
 	FrameWidth, FrameHeight int
 	// HFOVDeg is the camera's horizontal field of view; 0 leaves bearing out.
 	HFOVDeg float64
+	// Direction finds the direction of arrival of the stream's sound; nil
+	// when the stream has no microphone array. Array is the window's
+	// multichannel sound for it.
+	Direction *Direction
+	Array     *media.ArrayAudio
 }
 
 // Result is the outcome of one GAR loop. Detection renders it as payload v1.
@@ -181,6 +188,14 @@ func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 		w.mu.Unlock()
 	}()
 
+	// Direction finding needs no model: it runs first, so that a window
+	// the model cannot answer still carries its direction.
+	var dir *DoAInfo
+	if in.Direction != nil {
+		// An error leaves audio.doa out; the observer counts it.
+		dir, _ = in.Direction.Estimate(in.Array, in.HFOVDeg)
+		res.Audio.DoA = dir
+	}
 	boxes, audio, err := w.generate(ctx, &res)
 	if err != nil {
 		if res.Status == StatusOK {
@@ -188,6 +203,11 @@ func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 		}
 		res.Err = err
 		return res
+	}
+	if dir != nil && in.Direction.cfg.Hint {
+		if hint := dir.Hint(boxes, in.ModelWidth, in.HFOVDeg, in.Direction.cfg.ToleranceDeg); hint != "" {
+			boxes = w.relocate(ctx, &res, hint, boxes)
+		}
 	}
 	res.Audio.Label, res.Audio.Confidence = audio[0].Class, audio[0].Confidence
 
@@ -232,8 +252,13 @@ func (l *Localizer) Localize(ctx context.Context, in Input) (res Result) {
 	}
 	res.Latency.Analysis = (time.Since(analysisStart) - refineMax).Milliseconds()
 	res.Latency.Refine = refineMax.Milliseconds()
+	final := make([]Box, len(res.Sources))
 	for k := range res.Sources {
 		w.finishSource(&res.Sources[k])
+		final[k] = res.Sources[k].BBoxModel
+	}
+	for k, g := range dir.Agreement(final, in.ModelWidth, in.HFOVDeg) {
+		res.Sources[k].DoAAgreementDeg = &g
 	}
 	return res
 }
@@ -290,17 +315,14 @@ func (w *window) fail(stage string, source, trial int, err error) {
 // generate runs the locate and audio stages and returns K boxes and K audio
 // answers paired by index.
 func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswer, error) {
-	k, mw, mh := w.l.cfg.MaxSources, w.in.ModelWidth, w.in.ModelHeight
-	locateReq := mllm.Request{ID: w.id("locate", -1, -1), Stage: "locate", Media: w.media, MaxTokens: maxTokensLocate}
+	k := w.l.cfg.MaxSources
+	locateReq := w.locateRequest("", -1)
 	audioReq := mllm.Request{ID: w.id("audio", -1, -1), Stage: "audio", Media: w.media.AudioOnly(), MaxTokens: maxTokensAudio}
 	if k == 1 {
-		locateReq.Text, audioReq.Text = RenderLocate(LocateData{Width: mw, Height: mh}), RenderAudio()
-		locateReq.SchemaName, locateReq.Schema = LocateSchema().Name, LocateSchema().Schema
+		audioReq.Text = RenderAudio()
 		audioReq.SchemaName, audioReq.Schema = AudioSchema().Name, AudioSchema().Schema
 	} else {
-		locateReq.Text = RenderLocateMulti(LocateMultiData{Width: mw, Height: mh, Sources: k})
 		audioReq.Text = RenderAudioMulti(AudioMultiData{Sources: k})
-		locateReq.SchemaName, locateReq.Schema = LocateMultiSchema(k).Name, LocateMultiSchema(k).Schema
 		audioReq.SchemaName, audioReq.Schema = AudioMultiSchema(k).Name, AudioMultiSchema(k).Schema
 	}
 	var locateResp, audioResp mllm.Response
@@ -329,32 +351,16 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 		// The request id in the error names the stage.
 		return nil, nil, locateErr
 	}
-	var boxes []Box
-	var descriptions []string
-	if k == 1 {
-		a, err := ParseLocate(firstChoice(locateResp), mw, mh)
-		if err != nil {
-			res.Status = StatusInvalidModelOutput
-			w.fail("locate", -1, -1, err)
-			return nil, nil, err
-		}
-		boxes, descriptions = []Box{a.BBox}, []string{a.Description}
-	} else {
-		as, err := ParseLocateMulti(firstChoice(locateResp), mw, mh, k)
-		if err != nil {
-			res.Status = StatusInvalidModelOutput
-			w.fail("locate", -1, -1, err)
-			return nil, nil, err
-		}
-		for _, a := range as {
-			boxes, descriptions = append(boxes, a.BBox), append(descriptions, a.Description)
-		}
+	boxes, descriptions, err := w.parseLocate(firstChoice(locateResp))
+	if err != nil {
+		res.Status = StatusInvalidModelOutput
+		w.fail("locate", -1, -1, err)
+		return nil, nil, err
 	}
 	// A missing audio answer does not stop the loop: the box stands, the
 	// label is unknown and, with confidence 0, the gate sends it to refinement.
 	audio := make([]AudioAnswer, k)
 	if audioErr == nil {
-		var err error
 		if k == 1 {
 			audio[0], err = ParseAudio(firstChoice(audioResp))
 		} else {
@@ -369,6 +375,74 @@ func (w *window) generate(ctx context.Context, res *Result) ([]Box, []AudioAnswe
 	}
 	w.descriptions = descriptions
 	return boxes, audio, nil
+}
+
+// locateRequest is the locate stage's request, with the direction hint
+// when hint is not empty; trial ≥ 0 marks a repeated locate in the id.
+func (w *window) locateRequest(hint string, trial int) mllm.Request {
+	k, mw, mh := w.l.cfg.MaxSources, w.in.ModelWidth, w.in.ModelHeight
+	req := mllm.Request{ID: w.id("locate", -1, trial), Stage: "locate", Media: w.media, MaxTokens: maxTokensLocate}
+	if k == 1 {
+		req.Text = RenderLocate(LocateData{Width: mw, Height: mh, Hint: hint})
+		req.SchemaName, req.Schema = LocateSchema().Name, LocateSchema().Schema
+	} else {
+		req.Text = RenderLocateMulti(LocateMultiData{Width: mw, Height: mh, Sources: k, Hint: hint})
+		req.SchemaName, req.Schema = LocateMultiSchema(k).Name, LocateMultiSchema(k).Schema
+	}
+	return req
+}
+
+// parseLocate reads a locate answer: K boxes and their descriptions.
+func (w *window) parseLocate(text string) ([]Box, []string, error) {
+	k, mw, mh := w.l.cfg.MaxSources, w.in.ModelWidth, w.in.ModelHeight
+	if k == 1 {
+		a, err := ParseLocate(text, mw, mh)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []Box{a.BBox}, []string{a.Description}, nil
+	}
+	as, err := ParseLocateMulti(text, mw, mh, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	boxes, descriptions := make([]Box, len(as)), make([]string, len(as))
+	for i, a := range as {
+		boxes[i], descriptions[i] = a.BBox, a.Description
+	}
+	return boxes, descriptions, nil
+}
+
+// relocate runs the locate stage again with the direction hint (a stated
+// departure from the paper: refinement is clamped to MaxDeltaPx of the
+// first box, so it can never reach another object). Its boxes replace
+// generation's; a failed request or an unusable answer keeps them. The id
+// is the locate's with trial 1.
+func (w *window) relocate(ctx context.Context, res *Result, hint string, boxes []Box) []Box {
+	began := time.Now()
+	resp, err := w.call(ctx, w.locateRequest(hint, 1), -1, -1)
+	res.Latency.Locate += time.Since(began).Milliseconds()
+	res.GAR.DoAHint = true
+	result := HintFailed
+	defer func() {
+		if obs := w.in.Direction.cfg.Observer; obs != nil {
+			obs.DoAHint(w.in.Direction.cfg.Stream, result)
+		}
+	}()
+	if err != nil {
+		return boxes
+	}
+	hinted, descriptions, err := w.parseLocate(firstChoice(resp))
+	if err != nil {
+		w.fail("locate", -1, -1, err)
+		return boxes
+	}
+	result = HintKept
+	if !slices.Equal(hinted, boxes) {
+		result = HintMoved
+	}
+	w.descriptions = descriptions
+	return hinted
 }
 
 func firstChoice(r mllm.Response) string {

@@ -92,6 +92,10 @@ type AudioInfo struct {
 	Label      string  `json:"label"`
 	Confidence float64 `json:"confidence"`
 	RMSDBFS    float64 `json:"rms_dbfs"`
+	// DoA is the direction of arrival from the stream's microphone array:
+	// absent without one (and for silent windows), null when the map is
+	// flat.
+	DoA *DoAInfo `json:"doa,omitempty"`
 }
 
 // SourceResult is one localised sound source. Boxes: BBox in original frame
@@ -116,6 +120,10 @@ type SourceResult struct {
 	// BearingDeg is set only when the camera's horizontal field of view is
 	// configured.
 	BearingDeg *float64 `json:"bearing_deg,omitempty"`
+	// DoAAgreementDeg is the angle between BearingDeg and the direction of
+	// arrival matched to this source, in [0, 180]; set only with a camera
+	// and a direction.
+	DoAAgreementDeg *float64 `json:"doa_agreement_deg,omitempty"`
 	// TrackID is the id of the confirmed track (package track) this source
 	// belongs to; empty (omitted) while its track is tentative, when it has
 	// none, or when tracking is off.
@@ -184,6 +192,9 @@ type GARInfo struct {
 	TauAV          float64 `json:"tau_av"`
 	TauAudio       float64 `json:"tau_audio"`
 	Model          string  `json:"model"`
+	// DoAHint: a confident direction of arrival disagreed with the
+	// generated box, and the locate stage ran again with it as a hint.
+	DoAHint bool `json:"doa_hint,omitempty"`
 }
 
 // LatencyMS holds stage latencies in milliseconds; a stage that did not run

@@ -35,6 +35,22 @@ func okSource(initial, final Box, label string) SourceResult {
 	}
 }
 
+// editor returns a function that decodes the payload base, lets f change
+// it and encodes it again: one broken payload per schema case.
+func editor(t *testing.T, base string) func(f func(m map[string]any)) string {
+	return func(f func(m map[string]any)) string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(base), &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		return marshal(t, m)
+	}
+}
+
+// source is the first source of a decoded payload.
+func source(m map[string]any) map[string]any { return m["sources"].([]any)[0].(map[string]any) }
+
 func marshal(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -96,15 +112,7 @@ func TestDetectionSchemaRejects(t *testing.T) {
 	if err := validate(t, sch, base); err != nil {
 		t.Fatalf("base payload rejected: %v", err)
 	}
-	edit := func(f func(m map[string]any)) string {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(base), &m); err != nil {
-			t.Fatal(err)
-		}
-		f(m)
-		return marshal(t, m)
-	}
-	source := func(m map[string]any) map[string]any { return m["sources"].([]any)[0].(map[string]any) }
+	edit := editor(t, base)
 	tests := map[string]string{
 		"missing status":         edit(func(m map[string]any) { delete(m, "status") }),
 		"unknown status":         edit(func(m map[string]any) { m["status"] = "fine" }),

@@ -38,12 +38,17 @@ var prompts = template.Must(template.New("prompts").
 // LocateData fills locate.tmpl.
 type LocateData struct {
 	Width, Height int
+	// Hint names the region of the picture a confident direction of
+	// arrival points at ("the left third"); empty leaves the hint line out.
+	Hint string
 }
 
 // LocateMultiData fills locate_multi.tmpl.
 type LocateMultiData struct {
 	Width, Height int
 	Sources       int
+	// Hint names the regions the sounds come from, as LocateData.Hint.
+	Hint string
 }
 
 // AudioMultiData fills audio_multi.tmpl.

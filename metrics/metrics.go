@@ -73,6 +73,8 @@ type Metrics struct {
 	lastResult     *prometheus.GaugeVec
 	tracksActive   *prometheus.GaugeVec
 	trackEvents    *prometheus.CounterVec
+	doaWindows     *prometheus.CounterVec
+	doaHints       *prometheus.CounterVec
 
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
@@ -140,6 +142,12 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		trackEvents: b.counterVec("track_events_total",
 			"Track events of the stream handed to the publisher, by type (new, update, end).",
 			"stream", "type"),
+		doaWindows: b.counterVec("doa_windows_total",
+			"Windows of streams with a mic_array whose direction of arrival was estimated, by outcome: flat (no direction, published as null), weak (under the confidence threshold), confident (in the picture, or no camera), outside_fov (confident, outside the camera's field of view), error (the array audio could not be used).",
+			"stream", "outcome"),
+		doaHints: b.counterVec("doa_hint_locates_total",
+			"Locate stages run again with a direction hint because a confident direction of arrival disagreed with the box, by result: moved (another box), kept (the same box), failed (no usable answer; the first box stands).",
+			"stream", "result"),
 		mqtt:      newMQTT(&b),
 		streams:   newStreamCollector(opts.Streams),
 		forgotten: map[string]bool{},
@@ -272,6 +280,26 @@ func (m *Metrics) TrackEvent(stream, typ string) {
 	}
 }
 
+// DoAWindow counts one window's direction finding with its outcome
+// (gar.DoAFlat, DoAWeak, DoAConfident, DoAOutsideFOV, DoAError).
+func (m *Metrics) DoAWindow(stream, outcome string) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.doaWindows.WithLabelValues(stream, outcome).Inc()
+	}
+}
+
+// DoAHint counts one locate run again with a direction hint, with its
+// result (gar.HintMoved, HintKept, HintFailed).
+func (m *Metrics) DoAHint(stream, result string) {
+	m.streamMu.RLock()
+	defer m.streamMu.RUnlock()
+	if !m.forgotten[stream] {
+		m.doaHints.WithLabelValues(stream, result).Inc()
+	}
+}
+
 // StageLatency records how long one GAR stage took within a window.
 func (m *Metrics) StageLatency(stage string, d time.Duration) {
 	m.stageDuration.WithLabelValues(stage).Observe(d.Seconds())
@@ -296,6 +324,8 @@ func (m *Metrics) ForgetStream(stream string) {
 	m.lastResult.DeletePartialMatch(l)
 	m.tracksActive.DeletePartialMatch(l)
 	m.trackEvents.DeletePartialMatch(l)
+	m.doaWindows.DeletePartialMatch(l)
+	m.doaHints.DeletePartialMatch(l)
 	m.streams.forget(stream)
 }
 

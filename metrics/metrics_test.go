@@ -68,6 +68,8 @@ func exercise(m *Metrics) {
 	m.Dropped("front", "stale")
 	m.Tracks("front", 1)
 	m.TrackEvent("front", "new")
+	m.DoAWindow("front", "confident")
+	m.DoAHint("front", "moved")
 	m.Dropped("front", "queue_full")
 	m.Dropped("front", "queue_full")
 	m.QueueDepth("front", 2)
@@ -148,6 +150,7 @@ func TestLintHelpAndLabels(t *testing.T) {
 		"garssl_mllm_requests_total", "garssl_mllm_request_duration_seconds", "garssl_mllm_breaker_state",
 		"garssl_gar_gate_decisions_total", "garssl_result_age_seconds", "garssl_last_result_timestamp_seconds",
 		"garssl_queued_windows", "garssl_tracks_active", "garssl_track_events_total",
+		"garssl_doa_windows_total", "garssl_doa_hint_locates_total",
 		"garssl_mqtt_messages_published_total", "garssl_mqtt_messages_dropped_total",
 		"garssl_mqtt_pending_messages", "garssl_mqtt_connected", "garssl_mqtt_commands_total",
 		"garssl_capture_reconnects_total", "garssl_capture_decode_errors_total", "garssl_capture_packets_total",
@@ -497,6 +500,8 @@ func TestForgetStream(t *testing.T) {
 		m.AgeAtPublish(s, time.Second)
 		m.Tracks(s, 1)
 		m.TrackEvent(s, "new")
+		m.DoAWindow(s, "flat")
+		m.DoAHint(s, "kept")
 	}
 	m.ForgetStream("back")
 	fronts := 0
@@ -515,8 +520,8 @@ func TestForgetStream(t *testing.T) {
 			}
 		}
 	}
-	if fronts != 8 { // windows, window duration, drops, queue, age, last result, tracks, track events
-		t.Errorf("front has %d series after forgetting back, want 8", fronts)
+	if fronts != 10 { // windows, window duration, drops, queue, age, last result, tracks, track events, doa windows, doa hints
+		t.Errorf("front has %d series after forgetting back, want 10", fronts)
 	}
 
 	// A removed stream's windows still at the model end after it is
@@ -528,6 +533,8 @@ func TestForgetStream(t *testing.T) {
 	m.AgeAtPublish("back", time.Second)
 	m.Tracks("back", 0)
 	m.TrackEvent("back", "end")
+	m.DoAWindow("back", "weak")
+	m.DoAHint("back", "failed")
 	if n := seriesWith(t, reg, "stream", "back"); n != 0 {
 		t.Errorf("the forgotten stream has %d series again", n)
 	}

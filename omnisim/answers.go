@@ -31,7 +31,8 @@ type answerContext struct {
 	source      int // s<k>, for analysis and refine
 	media       [32]byte
 	image       *imageInput
-	previous    *box // previous_bbox read from the prompt, if any
+	previous    *box  // previous_bbox read from the prompt, if any
+	hint        []int // thirds named by a locate prompt's direction hint
 	temperature float64
 
 	decoded    image.Image // decoded on first use by the truth sidecar
@@ -287,7 +288,7 @@ func (s *Server) truthLocateBox(ac *answerContext, source int) (box, bool) {
 	if !ok {
 		return box{}, false
 	}
-	return s.truth.locateBox(img, source)
+	return s.truth.locateBox(img, source, ac.hint)
 }
 
 // truthImage decodes the request's image once, when the sidecar has a

@@ -246,6 +246,9 @@ func (s *Server) planFor(req *chatRequest, requestID string) (*plan, error) {
 		image:       pr.image,
 		temperature: temperature,
 	}
+	if det.stage == StageLocate {
+		p.answer.hint = hintThirds(pr.lastUser)
+	}
 	if pr.image != nil {
 		p.answer.previous = previousBox(pr.lastUser, pr.image.width, pr.image.height)
 	}

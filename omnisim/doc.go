@@ -98,6 +98,13 @@
 // and refinement still judge against the target's own box, so the loop sees
 // a poor fit and refinement moves toward the truth.
 //
+// A locate prompt may carry a direction hint: "… sound comes from the left
+// third of the picture" (several thirds joined by "and"). With a
+// locate_error target_rgb, when the wrong object's centre lies in no hinted
+// third and the target's does, locate answers the target's colour box
+// (scale and offset still apply); otherwise the hint changes nothing. The
+// hint picks between the two objects by place only.
+//
 // # Tokens
 //
 // Image: (round(W/28))·(round(H/28)) + 2, rounding half to even as Qwen's

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 )
 
 // truthTarget is one sound source of the truth sidecar.
@@ -168,8 +171,12 @@ func (t *truth) colourBox(img image.Image, source int) (box, bool) {
 // locateBox is what locate answers for a source: the colour box, missed by
 // the target's locate_error when it has one. The error is applied in this
 // order: the wrong object's colour box, then the scale about its centre,
-// then the offset, then clipping to the image.
-func (t *truth) locateBox(img image.Image, source int) (box, bool) {
+// then the offset, then clipping to the image. hint lists the thirds of
+// the picture (0 left, 1 middle, 2 right) a direction hint named: when
+// the wrong object's centre lies in none of them and the target's does,
+// the hint wins and the target's colour box is the object answered (its
+// scale and offset still apply).
+func (t *truth) locateBox(img image.Image, source int, hint []int) (box, bool) {
 	tg, ok := t.target(source)
 	if !ok || img == nil {
 		return box{}, false
@@ -185,6 +192,11 @@ func (t *truth) locateBox(img image.Image, source int) (box, bool) {
 	b, ok := t.colourBoxOf(img, rgb, tg.tolerance)
 	if !ok {
 		return box{}, false
+	}
+	if len(hint) > 0 && e.TargetRGB != nil && !inThirds(b, img.Bounds().Dx(), hint) {
+		if own, ok := t.colourBoxOf(img, tg.rgb, tg.tolerance); ok && inThirds(own, img.Bounds().Dx(), hint) {
+			b = own
+		}
 	}
 	f := b.floats()
 	if e.Scale != nil {
@@ -224,4 +236,35 @@ func (t *truth) colourBoxOf(img image.Image, rgb [3]int, tolerance int) (box, bo
 
 func near(v, want, tolerance int) bool {
 	return v >= want-tolerance && v <= want+tolerance
+}
+
+// inThirds reports whether the centre of b lies in one of the thirds of a
+// picture w pixels wide.
+func inThirds(b box, w int, thirds []int) bool {
+	cx, _ := b.centre()
+	third := min(max(int(3*(cx+0.5)/float64(max(w, 1))), 0), 2)
+	return slices.Contains(thirds, third)
+}
+
+var (
+	hintLine  = regexp.MustCompile(`(?i)sounds? comes? from (.+?) of the (?:picture|image)`)
+	hintThird = regexp.MustCompile(`(?i)\b(left|middle|right) third\b`)
+)
+
+// hintThirds reads the direction hint of a locate prompt ("the sound comes
+// from the left third of the picture"; several thirds joined by "and"):
+// 0 for left, 1 middle, 2 right; nil without a hint.
+func hintThirds(text string) []int {
+	m := hintLine.FindStringSubmatch(text)
+	if m == nil {
+		return nil
+	}
+	var out []int
+	for _, t := range hintThird.FindAllStringSubmatch(m[1], -1) {
+		i := map[string]int{"left": 0, "middle": 1, "right": 2}[strings.ToLower(t[1])]
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

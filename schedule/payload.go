@@ -10,7 +10,7 @@ import (
 
 // input is what the GAR loop needs of a window. Request ids start with
 // <node>/<stream>/<seq> (design §4).
-func input(node string, w *windowing.Window, hfovDeg float64) gar.Input {
+func input(node string, w *windowing.Window, st StreamConfig) gar.Input {
 	return gar.Input{
 		RequestID:   node + "/" + w.Stream + "/" + strconv.FormatUint(w.Seq, 10),
 		ImageJPEG:   w.JPEG,
@@ -19,7 +19,9 @@ func input(node string, w *windowing.Window, hfovDeg float64) gar.Input {
 		WAV:         w.WAV,
 		FrameWidth:  w.Width,
 		FrameHeight: w.Height,
-		HFOVDeg:     hfovDeg,
+		HFOVDeg:     st.HFOVDeg,
+		Direction:   st.Direction,
+		Array:       w.Array,
 	}
 }
 

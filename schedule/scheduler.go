@@ -124,6 +124,9 @@ type StreamConfig struct {
 	// HFOVDeg is the camera's horizontal field of view; 0 leaves bearing_deg
 	// out of the payload.
 	HFOVDeg float64
+	// Direction finds the direction of arrival from the windows' array
+	// audio; nil when the stream has no microphone array.
+	Direction *gar.Direction
 }
 
 func (c StreamConfig) validate() error {
@@ -748,7 +751,7 @@ func (s *Scheduler) startLocked(st *stream, w windowing.Window, now time.Time, l
 // analyse runs one window through the GAR loop and delivers its result.
 func (s *Scheduler) analyse(j *job) {
 	defer s.windows.Done()
-	res := s.loc.Localize(j.ctx, input(s.cfg.Node, &j.w, j.st.cfg.HFOVDeg))
+	res := s.loc.Localize(j.ctx, input(s.cfg.Node, &j.w, j.st.cfg))
 	took := s.clock.Now().Sub(j.began)
 	reason := ""
 	switch cause := context.Cause(j.ctx); {
