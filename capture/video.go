@@ -40,11 +40,11 @@ type videoDecoder struct {
 	activeT time.Duration
 	// want is the position of the key frame nearest_key chose; frames
 	// decoded on the way to it are not offered.
-	want     time.Duration
-	wanting  bool
-	keyPick  bool // the decode under way is nearest_key's
-	lastKey  time.Duration // position of the latest key frame
-	keys     int           // key frames seen this session
+	want    time.Duration
+	wanting bool
+	keyPick bool          // the decode under way is nearest_key's
+	lastKey time.Duration // position of the latest key frame
+	keys    int           // key frames seen this session
 	// keyPos are the positions of the latest key frames, to know a decoded
 	// key frame; intraKeys counts those decoded as intra pictures. Intra
 	// refresh streams flag their recovery points as key frames, but these
@@ -53,8 +53,8 @@ type videoDecoder struct {
 	keyPos       [4]time.Duration
 	intraKeys    int
 	intraRefresh bool
-	openGOP  bool          // leading pictures seen
-	lastDts  time.Duration
+	openGOP      bool // leading pictures seen
+	lastDts      time.Duration
 }
 
 // videoStats are a Source's video decoding counters, shared by its sessions.
