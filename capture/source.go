@@ -166,6 +166,9 @@ func New(cfg Config, sink media.Sink, log hclog.Logger, onStateChange func(Statu
 	default:
 		return nil, fmt.Errorf("stream %q: frame_pick %q is not valid; use %q, %q or %q", cfg.Name, cfg.FramePick, FramePickExact, FramePickNearestKey, FramePickAll)
 	}
+	if cfg.FramePick == FramePickExact && cfg.SkipFrame != "" {
+		return nil, fmt.Errorf("stream %q: skip_frame %q cannot go with frame_pick %q, whose picture is a full decode's", cfg.Name, cfg.SkipFrame, cfg.FramePick)
+	}
 	setDefault(&cfg.FrameTolerance, DefaultFrameTolerance)
 	if cfg.ModelWidth <= 0 || cfg.ModelHeight <= 0 {
 		return nil, fmt.Errorf("stream %q: model size %dx%d must be positive", cfg.Name, cfg.ModelWidth, cfg.ModelHeight)

@@ -399,6 +399,13 @@ func (d *videoDecoder) send(pkt *astiav.Packet, sink media.Sink) (decodeErrors i
 		pos := d.position(pts)
 		d.checkKey(pos)
 		switch {
+		case d.wanting && pos > d.want:
+			// The key frame did not come out (a decode error): the frames
+			// after it are offered as an exact decode would.
+			d.wanting = false
+			if err := d.pick.offer(d.frame, pos, sink); err != nil {
+				return false, err
+			}
 		case d.wanting && pos == d.want:
 			d.wanting = false
 			if err := d.pick.take(d.frame, pos, sink); err != nil {
