@@ -53,6 +53,17 @@ type videoDecoder struct {
 	keyPos       [4]time.Duration
 	intraKeys    int
 	intraRefresh bool
+	// spacing is the distance between the last two key frames, hop that
+	// between the last two targets; reordered says packets came out of
+	// presentation order (B-frames); maxPos is the furthest position held.
+	spacing   time.Duration
+	hop       time.Duration
+	reordered bool
+	maxPos    time.Duration
+	// drainedT is the target a drain did not settle (a frame failed to
+	// decode): it is not drained again.
+	drainedT   time.Duration
+	drainedSet bool
 	openGOP      bool // leading pictures seen
 	lastDts      time.Duration
 }
@@ -126,6 +137,10 @@ func (d *videoDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 	if !key && pos < d.lastKey {
 		d.openGOP = true
 	}
+	if pos < d.maxPos {
+		d.reordered = true
+	}
+	d.maxPos = max(d.maxPos, pos)
 	if err := d.buf.push(pkt, pos, dts, key); err != nil {
 		return decodeErrors, fmt.Errorf("hold video packet: %w", err)
 	}
@@ -171,6 +186,9 @@ func (d *videoDecoder) packetTimes(pkt *astiav.Packet) (pos, dts time.Duration) 
 // can still need.
 func (d *videoDecoder) atKey(pos time.Duration, sink media.Sink) (int, error) {
 	spacing := pos - d.lastKey
+	if d.keys > 0 {
+		d.spacing = spacing
+	}
 	d.keys++
 	d.lastKey = pos
 	copy(d.keyPos[1:], d.keyPos[:])
@@ -256,6 +274,9 @@ func (d *videoDecoder) step(sink media.Sink) (int, error) {
 	for {
 		t := sink.PictureTarget()
 		if d.active && t != d.activeT {
+			if t > d.activeT {
+				d.hop = t - d.activeT
+			}
 			d.active = false
 			if d.keyPick {
 				// The frames decoded on the way were not offered: the next
@@ -275,7 +296,52 @@ func (d *videoDecoder) step(sink media.Sink) (int, error) {
 		if err != nil {
 			return errs, err
 		}
+		if d.active && sink.PictureTarget() == d.activeT && d.drainable(e) {
+			n, err := d.drainDecoder(sink)
+			errs += n
+			if err != nil {
+				return errs, err
+			}
+		}
 	}
+}
+
+// drainable says whether, with e sent, the decoder holds every frame the
+// target needs, so that draining it now spares the packets that would
+// otherwise push them out (a frame thread's delay), and a decode of the
+// next target starts at a later key frame anyway: nearest_key's key frame,
+// or, without B-frames, the first frame at or past the target.
+func (d *videoDecoder) drainable(e *queued) bool {
+	if d.drainedSet && d.drainedT == d.activeT {
+		return false
+	}
+	if d.keyPick {
+		return e.pos == d.want
+	}
+	if d.reordered || d.openGOP || e.pos < d.activeT || d.spacing <= 0 || d.hop <= 0 {
+		return false
+	}
+	if delay, err := reorderDelay(d.cc); err != nil || delay > 0 {
+		return false
+	}
+	return d.activeT+d.hop >= d.lastKey+d.spacing
+}
+
+// drainDecoder takes every frame out of the decoder and resets it: the
+// next decode starts from a key frame.
+func (d *videoDecoder) drainDecoder(sink media.Sink) (int, error) {
+	d.drainedT, d.drainedSet = d.activeT, true
+	n, err := d.send(nil, sink)
+	if err != nil {
+		return n, err
+	}
+	if err := flushDecoder(d.cc); err != nil {
+		return n, err
+	}
+	// Should the frames not have settled the target, it is decoded again
+	// from its key frame, without a drain.
+	d.buf.synced, d.active = false, false
+	return n, nil
 }
 
 // activate decides whether the packets held settle which frame target
