@@ -64,8 +64,8 @@ type videoDecoder struct {
 	// decode): it is not drained again.
 	drainedT   time.Duration
 	drainedSet bool
-	openGOP      bool // leading pictures seen
-	lastDts      time.Duration
+	openGOP    bool // leading pictures seen
+	lastDts    time.Duration
 }
 
 // videoStats are a Source's video decoding counters, shared by its sessions.
