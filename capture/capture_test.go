@@ -208,7 +208,11 @@ func TestFilesBecomeWindows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := testmedia.File(t, dir, tc.file, tc.args...)
-			c := newCollector(t, capture.Config{Name: "t", Input: path, SkipFrame: tc.skipFrame}, tc.length, tc.hop)
+			cfg := capture.Config{Name: "t", Input: path, SkipFrame: tc.skipFrame}
+			if tc.skipFrame != "" {
+				cfg.FramePick = capture.FramePickAll // exact leaves nothing to skip
+			}
+			c := newCollector(t, cfg, tc.length, tc.hop)
 			if err := c.run(t, time.Minute); err != nil {
 				t.Fatalf("Run: %v", err)
 			}

@@ -84,8 +84,25 @@
 // Audio goes through one aresample/aformat filter graph to 16 kHz mono s16
 // from any rate, layout and sample format. The resampler never pads or
 // trims: a timestamp step beyond media.AudioJitter starts a new graph, and the
-// windowing fills the gap, so every filled sample is counted. Video is
-// decoded (optionally with skip_frame=noref or nokey) but only the one frame
+// windowing fills the gap, so every filled sample is counted.
+//
+// Video is decoded only as far as each picture target needs (gop.go,
+// video.go): the packets since the last key frame are held back (at most
+// GOPBufferBytes and GOPBufferDuration), and when a packet at or past the
+// target arrives, the decoder is fed from the key frame the frames around
+// the target depend on, then with each packet that arrives until the
+// picker has chosen; with B-frames that covers the reorder delay. The
+// other packets pass the decoder unopened, after the timeline placed them
+// as before. The picture is the one a full decode gives (FramePickExact);
+// FramePickNearestKey takes the nearest key frame within a tolerance
+// instead, decoding it alone. Where key frames do not allow it (none that
+// are intra pictures, further apart than the buffer, unflagged, or open
+// GOPs of which two do not fit), every packet is decoded, and the pictures
+// chosen meanwhile are counted by reason. Open GOPs start from the key
+// frame before, so their leading pictures come out right. The first two
+// key frames of a session are decoded in full, to see that they are intra
+// pictures. FramePickAll decodes every frame (optionally with
+// skip_frame=noref or nokey). Only the one frame
 // nearest each picture target is kept — as a reference, not a copy, across
 // a reconnect or a loop's seam too — and only that frame is scaled
 // (swscale), turned upright as its display matrix says (as the ffmpeg CLI

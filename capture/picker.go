@@ -33,6 +33,11 @@ type picker struct {
 	view           *encoder // to at most media.FrameMaxWidth, aspect kept; nil unless asked
 
 	lastPic media.Picture // the last converted picture, reused when one frame serves two targets
+
+	video videoOptions // how the video decoders of its sessions pick frames
+	// catchUp, set by the current session's video decoder, decodes the
+	// packets it holds back that the current target needs, before finish.
+	catchUp func(media.Sink) error
 }
 
 // newPicker makes a picker for pictures of modelW×modelH; with frames it
@@ -105,6 +110,19 @@ func (d *picker) offer(f *astiav.Frame, pos time.Duration, sink media.Sink) erro
 	}
 }
 
+// take delivers f at pos for the current target, whichever frames are
+// nearer: nearest_key chose it.
+func (d *picker) take(f *astiav.Frame, pos time.Duration, sink media.Sink) error {
+	d.held.Unref()
+	d.hasHeld = false
+	pic, err := d.convert(f, pos, sink.PictureTarget())
+	if err != nil {
+		return err
+	}
+	sink.Picture(pic)
+	return nil
+}
+
 // convert scales f to the model size, turns it upright and encodes it,
 // unless it lies too far from target, in which case the picture carries no
 // JPEG. With a view encoder it also encodes the frame for the live view.
@@ -146,6 +164,11 @@ func viewSize(w, h int) (int, int) {
 // finish offers the held frame once more at the end of the media, or
 // before a gap: no later frame will come to prove it the nearest.
 func (d *picker) finish(sink media.Sink) error {
+	if d.catchUp != nil {
+		if err := d.catchUp(sink); err != nil {
+			return err
+		}
+	}
 	if !d.hasHeld {
 		return nil
 	}

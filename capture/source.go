@@ -64,6 +64,12 @@ type Config struct {
 	Service bool
 	// DecoderThreads is FFmpeg's "threads" decoder option; "" means auto.
 	DecoderThreads string
+	// FramePick is how the picture of a window is found: FramePickExact
+	// (the default, ""), FramePickNearestKey or FramePickAll.
+	FramePick string
+	// FrameTolerance is how far from its target FramePickNearestKey may
+	// take a key frame; DefaultFrameTolerance when 0.
+	FrameTolerance time.Duration
 	// Frames asks for each chosen picture's camera frame at up to
 	// media.FrameMaxWidth as well (media.Picture.Frame), for the live
 	// view: a second scale and JPEG encode per window.
@@ -110,6 +116,12 @@ type Stats struct {
 	// Discontinuities counts the inputs' timestamp jumps by kind:
 	// JumpBackward, JumpForward, JumpWrap, JumpReopen.
 	Discontinuities map[string]uint64
+	// VideoPacketsDecoded counts the video packets sent to the decoder;
+	// the rest passed it unopened.
+	VideoPacketsDecoded uint64
+	// FullDecodeWindows counts, by reason (FullDecodeReasons), the pictures
+	// chosen while every video packet was decoded.
+	FullDecodeWindows map[string]uint64
 	// DriftPPM is how much faster the separate audio input's clock runs
 	// than the camera's, in parts per million, as measured and corrected;
 	// 0 with one input or until measured.
@@ -139,6 +151,7 @@ type Source struct {
 	pace *pacer
 
 	packets, decodeErrors, reconnects, stalls atomic.Uint64
+	video                                     videoStats
 	jumps                                     [len(jumpKinds)]atomic.Uint64
 }
 
@@ -152,6 +165,17 @@ func New(cfg Config, sink media.Sink, log hclog.Logger, onStateChange func(Statu
 	default:
 		return nil, fmt.Errorf("stream %q: skip_frame %q is not valid; use \"\", \"noref\" or \"nokey\"", cfg.Name, cfg.SkipFrame)
 	}
+	switch cfg.FramePick {
+	case "":
+		cfg.FramePick = FramePickExact
+	case FramePickExact, FramePickNearestKey, FramePickAll:
+	default:
+		return nil, fmt.Errorf("stream %q: frame_pick %q is not valid; use %q, %q or %q", cfg.Name, cfg.FramePick, FramePickExact, FramePickNearestKey, FramePickAll)
+	}
+	if cfg.FramePick == FramePickExact && cfg.SkipFrame != "" {
+		return nil, fmt.Errorf("stream %q: skip_frame %q cannot go with frame_pick %q, whose picture is a full decode's", cfg.Name, cfg.SkipFrame, cfg.FramePick)
+	}
+	setDefault(&cfg.FrameTolerance, DefaultFrameTolerance)
 	if cfg.ModelWidth <= 0 || cfg.ModelHeight <= 0 {
 		return nil, fmt.Errorf("stream %q: model size %dx%d must be positive", cfg.Name, cfg.ModelWidth, cfg.ModelHeight)
 	}
@@ -202,6 +226,13 @@ func (s *Source) Stats() Stats {
 	for i, kind := range jumpKinds {
 		if n := s.jumps[i].Load(); n > 0 {
 			st.Discontinuities[kind] = n
+		}
+	}
+	st.VideoPacketsDecoded = s.video.packetsDecoded.Load()
+	st.FullDecodeWindows = map[string]uint64{}
+	for i, r := range FullDecodeReasons {
+		if n := s.video.fullWindows[i].Load(); n > 0 {
+			st.FullDecodeWindows[r] = n
 		}
 	}
 	if len(s.feeds) == 2 {

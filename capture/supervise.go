@@ -56,6 +56,8 @@ func (f *feed) run(ctx context.Context) error {
 	defer f.src.pace.finish(f.index)
 	if f.role.video {
 		f.pick = newPicker(f.src.cfg.ModelWidth, f.src.cfg.ModelHeight, f.src.cfg.Frames)
+		f.pick.video = videoOptions{pick: f.src.cfg.FramePick, tolerance: f.src.cfg.FrameTolerance,
+			maxBytes: GOPBufferBytes, maxDur: GOPBufferDuration, stats: &f.src.video}
 		defer f.pick.free()
 	}
 	return f.supervise(ctx)

@@ -44,6 +44,28 @@ func CheckStallTimeout(name string, d time.Duration) error { return checkPositiv
 // CheckLogLevel checks log.level.
 func CheckLogLevel(name, level string) error { return checkOneOf(name, level, logLevels) }
 
+// CheckFramePick checks stream.*.frame_pick.
+func CheckFramePick(name string, f FramePick) error { return checkOneOf(name, f, framePicks) }
+
+// CheckFrameTolerance checks stream.*.frame_tolerance: above 0, and at
+// most the distance at which a frame still shows its window's moment.
+func CheckFrameTolerance(name string, d time.Duration) error {
+	if d <= 0 || d > maxFrameTolerance {
+		return fmt.Errorf("%s = %s is out of range; use above 0s up to %s (a frame further from the centre does not show the window's moment)", name, d, maxFrameTolerance)
+	}
+	return nil
+}
+
+// CheckFramePickSkip refuses skip_frame with frame_pick = "exact": an
+// exact picture is a full decode's, which skips no frame, and with only
+// the needed packets decoded, skipping has nothing left to save.
+func CheckFramePickSkip(name string, f FramePick, s SkipFrame) error {
+	if f == FramePickExact && s != SkipFrameNone {
+		return fmt.Errorf("%s = %q cannot go with frame_pick = %q (the default): an exact picture is the one a decode of every frame gives, and only the packets it needs are decoded, so there is nothing left to skip; drop skip_frame, or set frame_pick = %q or %q", name, s, f, FramePickNearestKey, FramePickAll)
+	}
+	return nil
+}
+
 // CheckSkipFrame checks stream.*.skip_frame.
 func CheckSkipFrame(name string, s SkipFrame) error { return checkOneOf(name, s, skipFrames) }
 

@@ -319,6 +319,16 @@ type Stream struct {
 	// SkipFrame lets the video decoder skip frames to save CPU.
 	SkipFrame SkipFrame
 
+	// FramePick is how the picture of each window is decoded: exact (only
+	// the packets the frame nearest the centre depends on; the picture is
+	// the one a full decode gives), nearest_key (the key frame nearest the
+	// centre, within FrameTolerance), or all (every frame, as before).
+	FramePick FramePick
+
+	// FrameTolerance is how far from a window's centre nearest_key may take
+	// a key frame.
+	FrameTolerance time.Duration
+
 	// DecoderThreads is the video decoder's thread count; 0 lets FFmpeg
 	// pick one per CPU. One is the default: a stream in run arrives at its
 	// own rate, decoding it takes a few % of a core, so frame threads buy
@@ -382,6 +392,16 @@ const (
 	SkipFrameNone   SkipFrame = ""      // decode every frame
 	SkipFrameNonRef SkipFrame = "noref" // skip non-reference frames
 	SkipFrameNonKey SkipFrame = "nokey" // decode key frames only
+)
+
+// FramePick selects how a window's picture is decoded.
+type FramePick string
+
+// The accepted frame_pick values.
+const (
+	FramePickExact      FramePick = "exact"       // decode what the nearest frame depends on
+	FramePickNearestKey FramePick = "nearest_key" // the nearest key frame within frame_tolerance
+	FramePickAll        FramePick = "all"         // decode every frame
 )
 
 // MicArray is a stream's microphone array: its geometry, which input

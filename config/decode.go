@@ -318,6 +318,8 @@ func streamSpec(s *Stream) []attrSpec {
 		durationAttr("stall_timeout", &s.StallTimeout),
 		stringAttr("skip_frame", &s.SkipFrame),
 		intAttr("decoder_threads", &s.DecoderThreads),
+		stringAttr("frame_pick", &s.FramePick),
+		durationAttr("frame_tolerance", &s.FrameTolerance),
 	}
 }
 

@@ -91,6 +91,8 @@ func DefaultStream() Stream {
 		Realtime:       true,
 		Enabled:        true,
 		DecoderThreads: 1,
+		FramePick:      FramePickExact,
+		FrameTolerance: 500 * time.Millisecond,
 	}
 }
 

@@ -66,7 +66,8 @@ func TestDefaultMatchesDesign(t *testing.T) {
 
 	s := DefaultStream()
 	wantStream := Stream{Window: 3 * time.Second, Hop: 3 * time.Second, MaxQueue: 2,
-		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second, Realtime: true, Enabled: true, DecoderThreads: 1}
+		StaleAfter: 10 * time.Second, StallTimeout: 5 * time.Second, Realtime: true, Enabled: true, DecoderThreads: 1,
+		FramePick: FramePickExact, FrameTolerance: 500 * time.Millisecond}
 	if !reflect.DeepEqual(s, wantStream) {
 		t.Errorf("DefaultStream() = %+v, want %+v", s, wantStream)
 	}

@@ -38,6 +38,11 @@
 //     gar.temperature is in [0, 2] and gar.top_p in (0, 1], as the
 //     OpenAI API accepts.
 //   - camera.hfov_deg is in (0, 180): bearings use a pinhole model.
+//   - stream.frame_pick is exact (default), nearest_key or all;
+//     frame_tolerance is above 0s up to 0.5s, capture's own bound on a
+//     picture's distance from its window's centre. skip_frame with exact
+//     is refused: an exact picture is a full decode's, and GOP-aware
+//     decoding leaves nothing to skip.
 //   - stream.decoder_threads is 0 (FFmpeg picks, one per CPU) to 16,
 //     FFmpeg's own cap; the default 1 suits real-time streams (Stream
 //     says why; scripts/bench-daemon.sh measures it).

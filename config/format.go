@@ -102,6 +102,8 @@ func (c Config) String() string {
 		w.attr("stall_timeout", duration(s.StallTimeout))
 		w.attr("skip_frame", quote(string(s.SkipFrame)))
 		w.attr("decoder_threads", strconv.Itoa(s.DecoderThreads))
+		w.attr("frame_pick", quote(string(s.FramePick)))
+		w.attr("frame_tolerance", duration(s.FrameTolerance))
 		if s.Camera != nil {
 			w.open("camera")
 			w.attr("hfov_deg", number(s.Camera.HFOVDeg))

@@ -52,7 +52,7 @@ func TestParseBadConfigs(t *testing.T) {
   input = "a.mp4"
   windw = "3s"
 }`,
-			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, realtime, enabled, stall_timeout, skip_frame, decoder_threads; did you mean "window"?`},
+			want: []string{`garssl.hcl:3:3: unknown attribute "windw" in stream "front"; valid: input, audio, options, audio_options, window, hop, max_queue, stale_after, loop, realtime, enabled, stall_timeout, skip_frame, decoder_threads, frame_pick, frame_tolerance; did you mean "window"?`},
 		},
 		{
 			name: "model size not a multiple of 28",
@@ -459,8 +459,23 @@ stream "b" {
 		},
 		{
 			name: "unknown skip_frame",
-			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  skip_frame = \"all\"\n}",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  skip_frame = \"all\"\n  frame_pick = \"all\"\n}",
 			want: []string{`garssl.hcl:3:16: stream.front.skip_frame "all" is not one of "", "noref", "nokey"`},
+		},
+		{
+			name: "unknown frame_pick",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  frame_pick = \"nearest\"\n}",
+			want: []string{`garssl.hcl:3:16: stream.front.frame_pick "nearest" is not one of "exact", "nearest_key", "all"`},
+		},
+		{
+			name: "frame_tolerance beyond a picture's bound",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  frame_pick = \"nearest_key\"\n  frame_tolerance = \"1s\"\n}",
+			want: []string{`garssl.hcl:4:21: stream.front.frame_tolerance = 1s is out of range; use above 0s up to 500ms (a frame further from the centre does not show the window's moment)`},
+		},
+		{
+			name: "skip_frame with exact frame_pick",
+			src:  "stream \"front\" {\n  input = \"a.mp4\"\n  skip_frame = \"noref\"\n}",
+			want: []string{`garssl.hcl:3:16: stream.front.skip_frame = "noref" cannot go with frame_pick = "exact" (the default): an exact picture is the one a decode of every frame gives, and only the packets it needs are decoded, so there is nothing left to skip; drop skip_frame, or set frame_pick = "nearest_key" or "all"`},
 		},
 		{
 			name: "negative decoder_threads",

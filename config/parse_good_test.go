@@ -114,6 +114,8 @@ stream "front" {
   stall_timeout = "8s"
   skip_frame = "nokey"
   decoder_threads = 0
+  frame_pick = "nearest_key"
+  frame_tolerance = "250ms"
   camera {
     hfov_deg = 87.5
   }
@@ -152,6 +154,7 @@ stream "front" {
 					Window:       2 * time.Second, Hop: time.Second, MaxQueue: 4,
 					StaleAfter: 6 * time.Second, StallTimeout: 8 * time.Second,
 					SkipFrame: SkipFrameNonKey, DecoderThreads: 0, Camera: &Camera{HFOVDeg: 87.5},
+					FramePick: FramePickNearestKey, FrameTolerance: 250 * time.Millisecond,
 					Realtime: true, Enabled: false,
 				}}
 			},

@@ -60,6 +60,10 @@ const (
 	maxTopicPrefixBytes = 128
 )
 
+// maxFrameTolerance bounds frame_tolerance: capture's own bound on the
+// distance of a window's picture from its centre (media.PictureTolerance).
+const maxFrameTolerance = 500 * time.Millisecond
+
 // maxShutdownTimeout bounds shutdown_timeout: past a few minutes a
 // stopping daemon only looks hung to systemd.
 const maxShutdownTimeout = 5 * time.Minute
@@ -69,6 +73,7 @@ var (
 	logFormats   = []LogFormat{LogFormatAuto, LogFormatJSON, LogFormatText}
 	schedules    = []Schedule{ScheduleParallel, ScheduleSequential}
 	skipFrames   = []SkipFrame{SkipFrameNone, SkipFrameNonRef, SkipFrameNonKey}
+	framePicks   = []FramePick{FramePickExact, FramePickNearestKey, FramePickAll}
 	mqttSchemes  = []string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}
 	mqttTLS      = []string{"ssl", "tls", "mqtts", "wss"}
 	mqttWSScheme = []string{"ws", "wss"}
@@ -334,6 +339,9 @@ func (v *validator) stream(s Stream) {
 	}
 	v.report(p+".stall_timeout", CheckStallTimeout(v.name(p+".stall_timeout"), s.StallTimeout))
 	v.report(p+".skip_frame", CheckSkipFrame(v.name(p+".skip_frame"), s.SkipFrame))
+	v.report(p+".skip_frame", CheckFramePickSkip(v.name(p+".skip_frame"), s.FramePick, s.SkipFrame))
+	v.report(p+".frame_pick", CheckFramePick(v.name(p+".frame_pick"), s.FramePick))
+	v.report(p+".frame_tolerance", CheckFrameTolerance(v.name(p+".frame_tolerance"), s.FrameTolerance))
 	v.intRange(p+".decoder_threads", s.DecoderThreads, 0, maxDecoderThreads)
 	switch {
 	case s.Camera == nil:

@@ -272,9 +272,20 @@ stream "front" {
   # Reconnect when no packet arrived for this long.
   stall_timeout = "5s"
 
+  # How each window's picture is decoded. "exact" decodes only the
+  # packets the frame nearest the window's centre depends on (from its
+  # key frame), and gives the picture a decode of every frame gives.
+  # "nearest_key" takes the key frame nearest the centre when it lies
+  # within frame_tolerance (one frame per window on a 1 s GOP; the
+  # picture may be off-centre by up to that), else decodes as exact.
+  # "all" decodes every frame, as garssld did before.
+  frame_pick = "exact"
+  frame_tolerance = "0.5s"
+
   # Let the decoder skip frames to save CPU: "" (none), "noref" (skip
-  # non-reference frames) or "nokey" (key frames only).
-  skip_frame = "noref"
+  # non-reference frames) or "nokey" (key frames only). Not with
+  # frame_pick = "exact", which leaves nothing to skip.
+  skip_frame = ""
 
   # Video decoder threads: 0 lets FFmpeg pick (one per CPU). One keeps up
   # with a camera's rate and saves memory; raise it for streams one core

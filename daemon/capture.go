@@ -21,6 +21,7 @@ func captureConfig(c config.Stream, modelSize int) capture.Config {
 		ArrayChannels: arrayChannels(c.MicArray), SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
 		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
 		DecoderThreads: decoderThreads(c.DecoderThreads),
+		FramePick:      string(c.FramePick), FrameTolerance: c.FrameTolerance,
 	}
 }
 
@@ -48,6 +49,7 @@ func sessionSnapshot(sess *session) metrics.StreamSnapshot {
 	snap := metrics.StreamSnapshot{
 		Packets: cs.Packets, DecodeErrors: cs.DecodeErrors, Reconnects: cs.Reconnects, Stalls: cs.Stalls,
 		Windows: ws.Emitted, Dropped: ws.Dropped, SilenceFilledSamples: ws.SilenceFilled,
+		VideoPacketsDecoded: cs.VideoPacketsDecoded, FullDecodeWindows: cs.FullDecodeWindows,
 	}
 	for _, n := range cs.Discontinuities {
 		snap.Discontinuities += n

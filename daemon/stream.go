@@ -414,17 +414,25 @@ func addSnapshot(a, b metrics.StreamSnapshot) metrics.StreamSnapshot {
 	a.Abandoned += b.Abandoned
 	a.Windows += b.Windows
 	a.SilenceFilledSamples += b.SilenceFilledSamples
-	if len(b.Dropped) > 0 {
-		sum := make(map[string]uint64, len(a.Dropped)+len(b.Dropped))
-		for k, n := range a.Dropped {
-			sum[k] += n
-		}
-		for k, n := range b.Dropped {
-			sum[k] += n
-		}
-		a.Dropped = sum
-	}
+	a.VideoPacketsDecoded += b.VideoPacketsDecoded
+	a.Dropped = addCounts(a.Dropped, b.Dropped)
+	a.FullDecodeWindows = addCounts(a.FullDecodeWindows, b.FullDecodeWindows)
 	return a
+}
+
+// addCounts returns a + b by key, in a map of its own when b adds any.
+func addCounts(a, b map[string]uint64) map[string]uint64 {
+	if len(b) == 0 {
+		return a
+	}
+	sum := make(map[string]uint64, len(a)+len(b))
+	for k, n := range a {
+		sum[k] += n
+	}
+	for k, n := range b {
+		sum[k] += n
+	}
+	return sum
 }
 
 func streamLog(root hclog.Logger, name string) hclog.Logger {

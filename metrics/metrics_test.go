@@ -93,6 +93,8 @@ var frontSnapshot = StreamSnapshot{
 	Windows:              40,
 	Dropped:              map[string]uint64{"no_frame": 5, "stale": 1},
 	SilenceFilledSamples: 24000,
+	VideoPacketsDecoded:  700,
+	FullDecodeWindows:    map[string]uint64{"gop_too_long": 2},
 }
 
 // allowedLabels is the bounded vocabulary of garssl_ label names.
@@ -156,6 +158,7 @@ func TestLintHelpAndLabels(t *testing.T) {
 		"garssl_capture_reconnects_total", "garssl_capture_decode_errors_total", "garssl_capture_packets_total",
 		"garssl_capture_stalls_total", "garssl_capture_discontinuities_total", "garssl_stream_state",
 		"garssl_capture_abandoned_total", "garssl_audio_silence_filled_seconds_total", "garssl_build_info",
+		"garssl_capture_full_decode_windows_total", "garssl_capture_video_packets_decoded_total",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if fams[want] == nil {

@@ -20,6 +20,12 @@ type StreamSnapshot struct {
 	Reconnects      uint64 // times an input was reopened after a failure
 	Stalls          uint64 // times no packet arrived within stall_timeout
 	Discontinuities uint64 // timestamp jumps the timeline absorbed
+	// VideoPacketsDecoded counts the video packets sent to the decoder;
+	// GOP-aware decoding lets the others pass unopened.
+	VideoPacketsDecoded uint64
+	// FullDecodeWindows counts the windows whose picture came from a full
+	// decode, by reason (capture.FullDecodeReasons, a fixed set).
+	FullDecodeWindows map[string]uint64
 	// Abandoned counts capture sessions that did not stop within the
 	// bound after they were told to, and were left behind (blocked in a
 	// system call, e.g. opening a FIFO nobody writes to).
@@ -46,7 +52,7 @@ type streamCollector struct {
 	drops map[dropKey]uint64 // counted by Metrics.Dropped
 
 	state, packets, decodeErrors, reconnects, stalls, discontinuities,
-	abandoned, windowsCut, dropped, silence *prometheus.Desc
+	abandoned, windowsCut, dropped, silence, videoDecoded, fullDecode *prometheus.Desc
 }
 
 type dropKey struct{ stream, reason string }
@@ -68,6 +74,8 @@ func newStreamCollector(snapshots func() []StreamSnapshot) *streamCollector {
 		windowsCut:      desc("windows_cut_total", "Windows cut from the stream and handed to the scheduler."),
 		dropped:         desc("windows_dropped_total", "Windows of the stream lost before a result, by reason: cut failures counted by windowing, and the scheduler's drops (stale, too_late, superseded, queue_full, paused, removed, shutdown).", "reason"),
 		silence:         desc("audio_silence_filled_seconds_total", "Audio gaps in the stream filled with silence."),
+		videoDecoded:    desc("capture_video_packets_decoded_total", "Video packets of the stream sent to the decoder; GOP-aware decoding (frame_pick exact or nearest_key) lets the others pass unopened."),
+		fullDecode:      desc("capture_full_decode_windows_total", "Windows of the stream whose picture came from a decode of every frame, by reason: no_keyframe (none yet, or intra refresh), gop_too_long (key frames further apart than the 10 s / 16 MiB packet buffer), no_keyframe_flags (the demuxer flags no key frames), open_gop (two open GOPs do not fit the buffer).", "reason"),
 	}
 }
 
@@ -90,7 +98,7 @@ func (c *streamCollector) forget(stream string) {
 // Describe implements prometheus.Collector.
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.packets, c.decodeErrors, c.reconnects, c.stalls,
-		c.discontinuities, c.abandoned, c.windowsCut, c.dropped, c.silence} {
+		c.discontinuities, c.abandoned, c.windowsCut, c.dropped, c.silence, c.videoDecoded, c.fullDecode} {
 		ch <- d
 	}
 }
@@ -132,6 +140,10 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.abandoned, float64(s.Abandoned), s.Stream)
 		counter(c.windowsCut, float64(s.Windows), s.Stream)
 		counter(c.silence, float64(s.SilenceFilledSamples)/windowSampleRate, s.Stream)
+		counter(c.videoDecoded, float64(s.VideoPacketsDecoded), s.Stream)
+		for reason, n := range s.FullDecodeWindows {
+			counter(c.fullDecode, float64(n), s.Stream, reason)
+		}
 		for reason, n := range s.Dropped {
 			drops[dropKey{s.Stream, reason}] += n
 		}

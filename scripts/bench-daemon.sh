@@ -13,18 +13,24 @@
 #
 # The camera clip: 720p30, x264 -bf 0 -g 60 (no B-frames, 2 s GOP, 3 Mbit/s):
 # what IP cameras send for low latency. Every frame is then a reference, so
-# skip_frame = "noref" skips nothing: the worst case for the CPU goal. The
-# "B-frames" row changes only the clip (x264's defaults, as files and phones
-# have), where noref skips about a third of the frames.
+# skip_frame = "noref" skips nothing. The "B-frames" row changes only the
+# clip (x264's defaults, as files and phones have). Streams decode with
+# frame_pick = "exact" (the default: only the packets each window's picture
+# depends on); run-4-all decodes every frame with skip_frame = "noref", as
+# garssld did before GOP-aware decoding (issue 17): its CPU and peak RSS are
+# the same-run baseline of run-4.
 #
 # Rows change one factor at a time against run-4; the CPU ratio is against
-# `garssld dump --skip-frame noref --threads 1` of the same clip (capture and
+# `garssld dump --frame-pick all --skip-frame noref --threads 1` of the same clip (capture and
 # windowing only, no model, read as fast as it decodes, decoded on one
 # thread as run does by default), measured in the same run:
 #   ffmpeg-decode       ffmpeg -threads 1 -skip_loop_filter noref -skip_frame noref -i F -f null -
-#   dump                garssld dump --skip-frame noref --threads 1  (the baseline)
+#   dump                garssld dump --frame-pick all --skip-frame noref --threads 1  (the baseline)
 #   run-1               garssld run, 1 stream
 #   run-4               garssld run, 4 streams                       (the goal row)
+#   run-4-all           run-4 with frame_pick = "all" and skip_frame = "noref":
+#                       every frame decoded, as before issue 17
+#   run-4-nearest-key   run-4 with frame_pick = "nearest_key"
 #   run-4-threads-auto  run-4 with decoder_threads = 0 (FFmpeg picks, the
 #                       behaviour before decoder_threads; its default is 1)
 #   run-4-inflight-4    run-4 with mllm.max_in_flight = 4 (the design's
@@ -44,7 +50,7 @@
 #
 #   BENCH_SECONDS  measured interval per run row (default 180)
 #   BENCH_WARMUP   seconds before the interval starts (default 15)
-#   BENCH_ROWS     which run rows (default: all five)
+#   BENCH_ROWS     which run rows (default: all eight)
 #   RUNS           runs of the ffmpeg and dump rows; the median is kept (3)
 # Quick run: BENCH_SECONDS=30 BENCH_ROWS=run-4 RUNS=1 ./scripts/bench-daemon.sh
 set -euo pipefail
@@ -52,7 +58,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 DURATION=${BENCH_SECONDS:-180}
 WARMUP=${BENCH_WARMUP:-15}
-ROWS=${BENCH_ROWS:-run-1 run-4 run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload}
+ROWS=${BENCH_ROWS:-run-1 run-4 run-4-all run-4-nearest-key run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload}
 # omnisim's --time-scale for the overload row: its default latency model at
 # 2.65× gives about 5 s per window with one request at a time.
 OVERLOAD_TIME_SCALE=${BENCH_OVERLOAD_TIME_SCALE:-2.65}
@@ -168,7 +174,7 @@ run_row() {
 	} >"$dir/garssld.hcl"
 	for i in $(seq "$n"); do
 		port=$(free_udp_port) || fail "no free UDP port"
-		printf 'stream "cam%d" {\n  input = "udp://127.0.0.1:%d"\n  skip_frame = "noref"\n%b}\n' "$i" "$port" "$stream_attrs" >>"$dir/garssld.hcl"
+		printf 'stream "cam%d" {\n  input = "udp://127.0.0.1:%d"\n%b}\n' "$i" "$port" "$stream_attrs" >>"$dir/garssld.hcl"
 		streams+=("cam$i")
 		# The cameras are on before the daemon starts, as on a robot.
 		ffmpeg -nostdin -hide_banner -loglevel error -re -stream_loop -1 -i "$clip" -c copy \
@@ -335,24 +341,26 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ff="ffmpeg -nostdin -hide_banner -loglevel error"
 for c in "$camera" "$bframes"; do
 	measure_median "$RUNS" "$out" "ffmpeg-decode" $ff -threads 1 -skip_loop_filter noref -skip_frame noref -i "$c" -f null - >>"$out/base-$(basename "$c")"
-	measure_median "$RUNS" "$out" "dump" bin/garssld dump --input "$c" --out "$out/w" --skip-frame noref --threads 1 >>"$out/base-$(basename "$c")"
+	measure_median "$RUNS" "$out" "dump" bin/garssld dump --input "$c" --out "$out/w" --frame-pick all --skip-frame noref --threads 1 >>"$out/base-$(basename "$c")"
 done
 for row in $ROWS; do
 	case $row in
 	run-1) run_row run-1 1 "$camera" ;;
 	run-4) run_row run-4 4 "$camera" ;;
+	run-4-all) run_row run-4-all 4 "$camera" '  frame_pick = "all"\n  skip_frame = "noref"\n' ;;
+	run-4-nearest-key) run_row run-4-nearest-key 4 "$camera" '  frame_pick = "nearest_key"\n' ;;
 	run-4-threads-auto) run_row run-4-threads-auto 4 "$camera" '  decoder_threads = 0\n' ;;
 	run-4-inflight-4) run_row run-4-inflight-4 4 "$camera" '' '  max_in_flight = 4\n' ;;
 	run-4-bframes) run_row run-4-bframes 4 "$bframes" ;;
 	run-4-overload) run_row run-4-overload 4 "$camera" '  max_queue = 3\n  stale_after = "6s"\n' '  max_in_flight = 1\n' "--time-scale $OVERLOAD_TIME_SCALE" ;;
-	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload)" ;;
+	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-all, run-4-nearest-key, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload)" ;;
 	esac
 done
 
 echo
-echo "garssld run over live 1280x720@30 H.264 + AAC via UDP, skip_frame = \"noref\", omnisim default latency model"
+echo "garssld run over live 1280x720@30 H.264 + AAC via UDP, frame_pick = \"exact\" unless the row says, omnisim default latency model"
 echo "(CPU: user+sys over ${DURATION} s after ${WARMUP} s warm-up, per stream, % of one core; ratio against"
-echo " garssld dump --skip-frame noref --threads 1 of the same clip, % of one core at real time, median of $RUNS runs."
+echo " garssld dump --frame-pick all --skip-frame noref --threads 1 of the same clip, % of one core at real time, median of $RUNS runs."
 echo " RSS: peak (VmHWM) in MiB; anon/file: resident anonymous and file-backed MiB, and threads, at the end."
 echo " Milliseconds; age and sub over every received detection, gar and model over those that went to the model:"
 echo "   age   = latency_ms.age_at_publish (publish hand-over − window.end, the daemon's clock)"
@@ -403,6 +411,14 @@ if read -r _ n _ cpu hwm _ _ _ _ a99 _ g99 _ m99 _ < <(grep '^run-4 ' "$out/rows
 		"$cut" "$pub" "$dr" "$rec" "$dis" "$une" "$(verdict "$([ "$cut" -eq $((pub + dr)) ] && [ "$dis" -eq "$pub" ] && [ "$une" -eq 0 ] && echo 1)")"
 else
 	echo "  (run-4 not in BENCH_ROWS)"
+fi
+if read -r _ _ _ cpu hwm _ < <(grep '^run-4 ' "$out/rows") && read -r _ _ _ acpu ahwm _ < <(grep '^run-4-all ' "$out/rows"); then
+	verdict() { if [ "$1" = 1 ]; then echo met; else echo MISSED; fi; }
+	echo "goals (issue 17), run-4 (frame_pick exact) against run-4-all (every frame decoded) of the same run:"
+	printf '  CPU per stream ≤ 3 %% of one core:            %6.2f %% (run-4-all %.2f %%, ratio %.2f)  %s\n' "$cpu" "$acpu" \
+		"$(awk -v a="$cpu" -v b="$acpu" 'BEGIN {print a / b}')" "$(verdict "$(awk -v c="$cpu" 'BEGIN {print (c <= 3)}')")"
+	printf '  peak RSS does not grow:                       %6.1f MiB (run-4-all %.1f MiB)  %s\n' "$(awk -v r="$hwm" 'BEGIN {print r / 1024}')" \
+		"$(awk -v r="$ahwm" 'BEGIN {print r / 1024}')" "$(verdict "$(awk -v a="$hwm" -v b="$ahwm" 'BEGIN {print (a <= b * 1.02)}')")"
 fi
 
 if [ -s "$out/overload" ]; then

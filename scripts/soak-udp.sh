@@ -30,7 +30,7 @@ ffmpeg -nostdin -hide_banner -loglevel error -re -stream_loop -1 -i "$clip" -c c
 send_pid=$!
 mkdir -p "$work/w"
 GODEBUG=gctrace=1 "$GARSSLD" dump --input "udp://127.0.0.1:$port" --out "$work/w" \
-  --skip-frame noref >"$work/stdout" 2>"$work/stderr" &
+  --skip-frame noref --frame-pick all >"$work/stdout" 2>"$work/stderr" &
 dump_pid=$!
 
 log="$cache/soak-$LABEL.tsv"
@@ -49,5 +49,5 @@ for minute in $(seq 1 $(( SECONDS_TOTAL / 60 ))); do
 done
 
 echo
-echo "soak $LABEL: ${SECONDS_TOTAL}s of 1280x720@25 H.264 + AAC over UDP, garssld dump --skip-frame noref (log: $log)"
+echo "soak $LABEL: ${SECONDS_TOTAL}s of 1280x720@25 H.264 + AAC over UDP, garssld dump --skip-frame noref --frame-pick all (log: $log)"
 awk -F'\t' 'NR>1 && ($1==10 || $1=='"$(( SECONDS_TOTAL / 60 ))"') {printf "  minute %3d: RSS %6.1f MB (anonymous %6.1f MB), Go heap %s MB, %d windows\n", $1, $2/1024, $3/1024, $4, $5}' "$log"

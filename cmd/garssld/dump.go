@@ -115,7 +115,9 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	modelSize := fs.String("model-size", "224", "model input size, N or WxH, multiples of 28")
 	maxWindows := fs.Int("max-windows", 0, "stop after this many windows (0: until the input ends)")
 	out := fs.String("out", "", "directory for wNNNNNN.jpg/.wav/.json")
-	skipFrame := fs.String("skip-frame", "", `frames the decoder may skip: "noref" or "nokey"`)
+	skipFrame := fs.String("skip-frame", "", `frames the decoder may skip: "noref" or "nokey" (with --frame-pick nearest_key or all)`)
+	framePick := fs.String("frame-pick", string(config.FramePickExact), `how a window's picture is decoded: "exact", "nearest_key" or "all"`)
+	frameTolerance := fs.Duration("frame-tolerance", 500*time.Millisecond, "how far from a window's centre --frame-pick nearest_key may take a key frame")
 	loop := fs.Bool("loop", false, "start a file again at its end")
 	stall := fs.Duration("stall-timeout", capture.DefaultStallTimeout, "reopen a live input after this long without packets")
 	threads := fs.String("threads", "", `decoder threads ("auto" by default; 1 saves CPU on a busy robot at some latency)`)
@@ -138,6 +140,9 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		config.CheckInput("--input", *input, true), audioErr,
 		config.CheckWindow("--window", *window), config.CheckHop("--hop", *hop), sizeErr,
 		config.CheckSkipFrame("--skip-frame", config.SkipFrame(*skipFrame)),
+		config.CheckFramePick("--frame-pick", config.FramePick(*framePick)),
+		config.CheckFramePickSkip("--skip-frame", config.FramePick(*framePick), config.SkipFrame(*skipFrame)),
+		config.CheckFrameTolerance("--frame-tolerance", *frameTolerance),
 		config.CheckStallTimeout("--stall-timeout", *stall), config.CheckLogLevel("--log-level", *logLevel),
 	); err != nil {
 		return err
@@ -189,7 +194,7 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	src, err := capture.New(capture.Config{
 		Name: "dump", Input: *input, InputOptions: inputOpts, Audio: *audio, AudioOptions: audioOpts,
 		SkipFrame: *skipFrame, Loop: *loop, Window: *window, StallTimeout: *stall, ModelWidth: mw, ModelHeight: mh, FailFast: true,
-		DecoderThreads: *threads,
+		DecoderThreads: *threads, FramePick: *framePick, FrameTolerance: *frameTolerance,
 	}, cutter, log.Named("capture"), nil)
 	if err != nil {
 		return usageError{err.Error()}

@@ -76,7 +76,7 @@ func TestDumpTellsWhatHappened(t *testing.T) {
 	})
 
 	t.Run("no_frame is named as the cause", func(t *testing.T) {
-		code, _, stderr := run(t, "dump", "--input", longGOP, "--out", t.TempDir(), "--skip-frame", "nokey")
+		code, _, stderr := run(t, "dump", "--input", longGOP, "--out", t.TempDir(), "--skip-frame", "nokey", "--frame-pick", "all")
 		if code != 1 || !strings.Contains(stderr, "dropped as no_frame") || !strings.Contains(stderr, "--skip-frame nokey decodes key frames only") {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}
