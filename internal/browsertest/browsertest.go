@@ -166,7 +166,7 @@ type Browser struct {
 // not start.
 func Start(t testing.TB) *Browser {
 	t.Helper()
-	bin, err := binary()
+	bin, err := chromiumPath()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func Start(t testing.TB) *Browser {
 			t.Errorf("chromium processes left behind after the browser was closed: %v", left)
 		}
 		if t.Failed() {
-			t.Logf("chromium output:\n%s", withoutDBus(output.String()))
+			t.Logf("chromium output:\n%s", withoutNoise(output.String()))
 		}
 	})
 
@@ -219,8 +219,8 @@ func Start(t testing.TB) *Browser {
 	return b
 }
 
-// binary finds Debian's chromium.
-func binary() (string, error) {
+// chromiumPath finds Debian's chromium.
+func chromiumPath() (string, error) {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		return "", fmt.Errorf("chromium is not installed (it is a test dependency: run `make deps`, or apt-get install chromium): %w", err)
 	}
@@ -441,12 +441,12 @@ func processesUsing(profile string) []string {
 	return found
 }
 
-// withoutDBus drops chromium's complaints that the container has no D-Bus,
-// which bury the lines that explain a failure.
-func withoutDBus(out string) string {
+// withoutNoise drops chromium's complaints that the container has no D-Bus
+// and no sound card, which bury the lines that explain a failure.
+func withoutNoise(out string) string {
 	var keep []string
 	for line := range strings.SplitSeq(out, "\n") {
-		if !strings.Contains(line, ":ERROR:dbus/") {
+		if !strings.Contains(line, ":ERROR:dbus/") && !strings.HasPrefix(line, "ALSA lib ") && !strings.Contains(line, "alsa_util.cc") {
 			keep = append(keep, line)
 		}
 	}

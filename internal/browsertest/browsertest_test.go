@@ -1,6 +1,8 @@
 package browsertest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"image/color"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +20,7 @@ func pages(t *testing.T) *httptest.Server {
 	page := func(path, body string) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write([]byte("<!doctype html><html><head><title>t</title></head><body style=\"margin:0\">" + body + "</body></html>"))
+			_, _ = w.Write([]byte("<!doctype html><html><head><title>t</title><link rel=\"icon\" href=\"data:,\"></head><body style=\"margin:0\">" + body + "</body></html>"))
 		})
 	}
 	// A red square at (100,50)-(300,150), nothing else.
@@ -29,6 +31,14 @@ func pages(t *testing.T) *httptest.Server {
 	page("/offsite", `<img src="http://garssld-test.invalid/pixel.png" alt="">
 		<script>fetch("http://198.51.100.7/x").catch(() => {}); fetch("/local").catch(() => {});</script>`)
 	mux.HandleFunc("/local", func(w http.ResponseWriter, r *http.Request) {})
+	// One second of 16 kHz mono silence, played without a click: the
+	// live view's audio test relies on the autoplay flag and on headless
+	// playing into a fake output in real time.
+	page("/audio", `<audio id="a" src="/tone.wav" preload="auto"></audio>`)
+	mux.HandleFunc("/tone.wav", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/wav")
+		_, _ = w.Write(silentWAV(16000, 16000))
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -131,8 +141,52 @@ func TestNoChromiumProcessOutlivesTheTest(t *testing.T) {
 
 func TestMissingChromiumFailsLoudly(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := binary()
+	_, err := chromiumPath()
 	if err == nil || !strings.Contains(err.Error(), "make deps") {
-		t.Errorf("binary() with no chromium on PATH = %v, want an error that says how to install it", err)
+		t.Errorf("chromiumPath() with no chromium on PATH = %v, want an error that says how to install it", err)
 	}
+}
+
+func TestAudioPlaysWithoutAClickToItsEnd(t *testing.T) {
+	srv := pages(t)
+	b := Start(t)
+	b.Navigate(srv.URL + "/audio")
+	began := time.Now()
+	got := Eval[map[string]any](b, `new Promise((resolve, reject) => {
+		const a = document.getElementById("a");
+		a.addEventListener("ended", () => resolve({duration: a.duration, ended: a.ended}));
+		a.addEventListener("error", () => reject(new Error("media error " + (a.error && a.error.code))));
+		a.play().catch(reject);
+	})`)
+	took := time.Since(began)
+	if d, _ := got["duration"].(float64); d < 0.99 || d > 1.01 || got["ended"] != true {
+		t.Errorf("audio ended with %v, want a 1 s duration and ended", got)
+	}
+	// Played, not skipped: a second of sound takes about a second.
+	if took < 900*time.Millisecond {
+		t.Errorf("1 s of audio ended after %s", took)
+	}
+	if errs := b.Errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// silentWAV is n samples of 16-bit mono PCM silence at rate.
+func silentWAV(rate, n int) []byte {
+	var b bytes.Buffer
+	le := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1))
+	le(uint16(1))
+	le(uint32(rate))
+	le(uint32(2 * rate))
+	le(uint16(2))
+	le(uint16(16))
+	b.WriteString("data")
+	le(uint32(2 * n))
+	b.Write(make([]byte, 2*n))
+	return b.Bytes()
 }
