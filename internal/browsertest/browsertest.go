@@ -363,13 +363,16 @@ func (b *Browser) Offsite() []Request {
 	return off
 }
 
-// Screenshot captures the viewport, saves it as <name>.png in the test's
-// artifact directory, and returns it decoded, for pixel checks.
+// Screenshot captures the whole page (beyond the viewport: a page taller
+// than the window is not cut), saves it as <name>.png in the test's
+// artifact directory, and returns it decoded, for pixel checks. Its pixels
+// are page coordinates: an element's getBoundingClientRect() plus
+// window.scrollX and scrollY.
 func (b *Browser) Screenshot(name string) (image.Image, string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, ActionTimeout)
 	defer cancel()
-	data, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	data, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, lossless
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
