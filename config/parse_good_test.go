@@ -98,6 +98,12 @@ mqtt {
 }
 http {
   listen = ":9100"
+  view = true
+  view_windows = 40
+  max_viewers = 4
+  auth_file = "$DIR/htpasswd"
+  auth_metrics = true
+  insecure_open = false
 }
 stream "front" {
   input = "rtsp://cam/1"
@@ -144,7 +150,7 @@ stream "front" {
 					MaxMessageBytes: 65536,
 					TLS:             &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
 				}
-				c.HTTP.Listen = ":9100"
+				c.HTTP = HTTP{Listen: ":9100", View: true, ViewWindows: 40, MaxViewers: 4, AuthFile: dir + "/htpasswd", AuthMetrics: true}
 				c.Streams = []Stream{{
 					Name: "front", Input: "rtsp://cam/1", Audio: "alsa:hw:1,0",
 					Options:      map[string]string{"rtsp_transport": "tcp"},

@@ -19,7 +19,7 @@ func TestCaptureConfigDecoderThreads(t *testing.T) {
 	} {
 		s := config.DefaultStream()
 		s.Name, s.Input, s.DecoderThreads = "front", "udp://127.0.0.1:5000", tc.threads
-		if got := captureConfig(s, 224).DecoderThreads; got != tc.want {
+		if got := captureConfig(s, 224, false).DecoderThreads; got != tc.want {
 			t.Errorf("decoder_threads = %d: capture.Config.DecoderThreads = %q, want %q", tc.threads, got, tc.want)
 		}
 	}

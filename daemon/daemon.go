@@ -25,6 +25,7 @@ import (
 	"github.com/garssl/garssld/schedule"
 	"github.com/garssl/garssld/sdnotify"
 	"github.com/garssl/garssld/track"
+	"github.com/garssl/garssld/view"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -101,6 +102,11 @@ type Daemon struct {
 	sched atomic.Pointer[schedule.Scheduler]
 	watch atomic.Pointer[health.ModelWatch]
 	http  *health.Server
+	// view is the live view, nil when http.view is off. Built once: its
+	// settings change at the next start, its listener (and auth) at a
+	// reload.
+	view     *view.View
+	viewTask *task
 
 	// Tasks, started and stopped by the owner loop.
 	base                      context.Context // outlives Run's context: the owner stops tasks in order
@@ -181,6 +187,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.pub.Store(pub)
 	d.pubBeat = pubBeat
+	if cfg.HTTP.View {
+		if d.view, err = d.buildView(cfg); err != nil {
+			an.client.CloseIdleConnections()
+			return nil, err
+		}
+	}
 	srv, err := d.listen(cfg)
 	if err != nil {
 		an.client.CloseIdleConnections()
@@ -220,6 +232,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.wdTask = d.startTask("systemd watchdog", nil, d.poke, d.wd.Run)
 	srv := d.http
 	d.httpTask = d.startTask("http", nil, d.poke, srv.Run)
+	if d.view != nil {
+		d.viewTask = d.startTask("view", nil, nil, d.view.Run)
+	}
 	pub, pubBeat := d.pub.Load(), d.pubBeat
 	d.pubTask = d.startTask("mqtt", pubBeat, d.poke, func(ctx context.Context) error {
 		pubBeat.register()
@@ -329,6 +344,11 @@ func (d *Daemon) shutdown() {
 	d.log.Info("flushing MQTT")
 	d.awaitTask(d.pubTask)
 	d.owner.Unregister()
+	if d.viewTask != nil {
+		// The pages see the last detections and that garssld stops; then
+		// their streams end, so the HTTP shutdown does not wait for them.
+		d.awaitTask(d.viewTask)
+	}
 	d.awaitTask(d.httpTask)
 	d.awaitTask(d.wdTask)
 	d.log.Info("garssld stopped")
@@ -421,6 +441,7 @@ func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	sup := newSupervisor(s, streamEnv{
 		log:           log,
 		modelSize:     d.cfg.GAR.ModelSize,
+		frames:        d.view != nil,
 		submit:        d.submit,
 		onState:       d.onState,
 		stateSeq:      func() uint64 { return d.stateSeq.Add(1) },
@@ -476,6 +497,9 @@ const removeTimeout = 10 * time.Second
 // submit hands a window to the current scheduler. A window refused
 // because its stream is being replaced is counted by the scheduler.
 func (d *Daemon) submit(w windowing.Window) {
+	if d.view != nil {
+		d.view.Window(&w)
+	}
 	if err := d.sched.Load().Submit(w); err != nil {
 		d.log.Debug("window not scheduled", "stream", w.Stream, "seq", w.Seq, "error", err)
 	}
@@ -485,4 +509,7 @@ func (d *Daemon) submit(w windowing.Window) {
 // highest seq. Called from capture's goroutines; must not block.
 func (d *Daemon) onState(stream, state, errText string, seq uint64) {
 	d.pub.Load().StreamState(stream, state, errText, seq)
+	if d.view != nil {
+		d.view.StreamState(stream, seq, publish.StatePayload(state, errText))
+	}
 }

@@ -79,6 +79,7 @@ type Metrics struct {
 	breaker         *prometheus.GaugeVec
 
 	mqtt *MQTT
+	view *View
 
 	streams *streamCollector
 
@@ -141,6 +142,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			"Track events of the stream handed to the publisher, by type (new, update, end).",
 			"stream", "type"),
 		mqtt:      newMQTT(&b),
+		view:      newView(&b),
 		streams:   newStreamCollector(opts.Streams),
 		forgotten: map[string]bool{},
 	}
