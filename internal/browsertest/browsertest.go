@@ -11,9 +11,9 @@
 //
 // Screenshots go to t.ArtifactDir(): a temporary directory removed after
 // the test, unless the tests run with -artifacts, which keeps them under
-// -outputdir (the package directory by default):
+// -outputdir (the package directory by default; it must exist):
 //
-//	go test -artifacts -outputdir /tmp/shots -run TestView ./daemon/
+//	mkdir -p /tmp/shots && go test -artifacts -outputdir /tmp/shots -run TestView ./daemon/
 package browsertest
 
 import (
