@@ -1,12 +1,8 @@
 package daemon
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/garssl/garssld/internal/browsertest"
 	"github.com/garssl/garssld/internal/mosquittotest"
+	"github.com/garssl/garssld/internal/ssetest"
 	"github.com/garssl/garssld/internal/waittest"
 )
 
@@ -196,51 +193,35 @@ const lagJS = `(() => {
 
 // followEvents connects n plain SSE clients to url until the benchmark
 // ends; the first notes when each detection event arrives, the others
-// read and discard.
+// only read.
 func followEvents(tb testing.TB, url string, n int) *sseArrivals {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	tb.Cleanup(func() { cancel(); wg.Wait() })
 	arr := &sseArrivals{at: map[string]time.Time{}}
+	var wg sync.WaitGroup
+	// Registered first, so it runs after the streams' Close (cleanups run
+	// last first), which ends the readers.
+	tb.Cleanup(wg.Wait)
 	for i := range n {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			tb.Fatalf("following %s: %v", url, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			tb.Fatalf("following %s: %s", url, resp.Status)
-		}
+		s := ssetest.Open(tb, url, nil)
 		wg.Add(1)
 		go func(first bool) {
 			defer wg.Done()
-			defer resp.Body.Close()
-			if !first {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				return
-			}
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			kind := ""
-			for sc.Scan() {
-				line := sc.Text()
-				if k, ok := strings.CutPrefix(line, "event: "); ok {
-					kind = k
-				} else if data, ok := strings.CutPrefix(line, "data: "); ok && kind == "detection" {
-					var ev struct {
-						Stream string
-						Seq    uint64
-					}
-					if json.Unmarshal([]byte(data), &ev) == nil {
-						arr.mu.Lock()
-						arr.at[ev.Stream+"/"+strconv.FormatUint(ev.Seq, 10)] = time.Now()
-						arr.mu.Unlock()
-					}
+			for {
+				e, ok := s.Next(time.Hour)
+				if !ok {
+					return
+				}
+				if !first || e.Kind != "detection" {
+					continue
+				}
+				var ev struct {
+					Stream string
+					Seq    uint64
+				}
+				if json.Unmarshal([]byte(e.Data), &ev) == nil {
+					arr.mu.Lock()
+					arr.at[ev.Stream+"/"+strconv.FormatUint(ev.Seq, 10)] = time.Now()
+					arr.mu.Unlock()
 				}
 			}
 		}(i == 0)
