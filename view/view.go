@@ -119,8 +119,8 @@ func New(o Options) (*View, error) {
 	}, nil
 }
 
-// Window keeps w's media for the detection that will follow it. The
-// daemon calls it for every window handed to the scheduler.
+// Window keeps w's media for the detection that follows it at once
+// (schedule.Config.Published).
 func (v *View) Window(w *windowing.Window) { v.ring.put(w, time.Now()) }
 
 // ForgetStreams drops the media of streams not in keep.
