@@ -77,6 +77,10 @@ type View struct {
 	hub   *hub
 
 	pollMu sync.Mutex // serialises poll
+
+	// writeWait and heartbeat are writeWait and heartbeatEvery; tests
+	// shorten them.
+	writeWait, heartbeat time.Duration
 }
 
 // New returns a View.
@@ -116,6 +120,9 @@ func New(o Options) (*View, error) {
 		token: hex.EncodeToString(tok),
 		ring:  newRing(o.Windows),
 		hub:   newHub(o.RunID, o.MaxViewers, o.Windows, o.Observer),
+
+		writeWait: writeWait,
+		heartbeat: heartbeatEvery,
 	}, nil
 }
 
