@@ -165,7 +165,7 @@ func TestDetectionMediaAndEviction(t *testing.T) {
 		path string
 		want int
 	}{
-		{dir + "model.jpg", 404},                       // evicted: 3 later windows
+		{dir + "model.jpg", 404},                            // evicted: 3 later windows
 		{"/windows/" + testRun + "/front/2/model.jpg", 200}, // still kept
 		{"/windows/" + testRun + "/front/4/audio.wav", 200},
 		{"/windows/OTHERRUN/front/4/audio.wav", 404}, // another run's
@@ -430,7 +430,9 @@ func TestReadyAndStatsEvents(t *testing.T) {
 			return health.Decide(health.Readiness{MQTTConnected: mqtt.Load(), Streams: map[string]string{"front": "running"},
 				Endpoints: []health.Endpoint{{Name: "http://m/v1", Breaker: "closed"}}})
 		},
-		Drops: func() map[string]map[string]uint64 { return map[string]map[string]uint64{"front": {"stale": drops.Load()}} },
+		Drops: func() map[string]map[string]uint64 {
+			return map[string]map[string]uint64{"front": {"stale": drops.Load()}}
+		},
 	}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -452,4 +454,12 @@ func TestReadyAndStatsEvents(t *testing.T) {
 	if e.Data != `{"front":{"dropped":{"stale":3}}}` {
 		t.Errorf("stats event %s", e.Data)
 	}
+}
+
+// httpServe serves h on 127.0.0.1 until the test ends.
+func httpServe(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
