@@ -42,6 +42,21 @@ func TestParseGoodConfigs(t *testing.T) {
 			want: func(c *Config) {},
 		},
 		{
+			name: "view off on the network",
+			src:  "http {\n  listen = \":9464\"\n  view = false\n}",
+			want: func(c *Config) { c.HTTP.Listen, c.HTTP.View = ":9464", false },
+		},
+		{
+			name: "view opened on the network on purpose",
+			src:  "http {\n  listen = \"10.0.0.5:9464\"\n  insecure_open = true\n}",
+			want: func(c *Config) { c.HTTP.Listen, c.HTTP.InsecureOpen = "10.0.0.5:9464", true },
+		},
+		{
+			name: "view on localhost by name",
+			src:  "http {\n  listen = \"localhost:9464\"\n}",
+			want: func(c *Config) { c.HTTP.Listen = "localhost:9464" },
+		},
+		{
 			name: "every field set",
 			src: `node_id = "robot-7"
 shutdown_timeout = "20s"

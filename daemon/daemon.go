@@ -172,6 +172,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.beat = d.wd.BeatEvery()
 
+	if cfg.HTTP.View {
+		// Before the analysis: its scheduler hands the view the media.
+		if d.view, err = d.buildView(cfg); err != nil {
+			return nil, err
+		}
+	}
 	an, err := d.buildAnalysis(cfg)
 	if err != nil {
 		return nil, err
@@ -187,12 +193,6 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.pub.Store(pub)
 	d.pubBeat = pubBeat
-	if cfg.HTTP.View {
-		if d.view, err = d.buildView(cfg); err != nil {
-			an.client.CloseIdleConnections()
-			return nil, err
-		}
-	}
 	srv, err := d.listen(cfg)
 	if err != nil {
 		an.client.CloseIdleConnections()
@@ -497,9 +497,6 @@ const removeTimeout = 10 * time.Second
 // submit hands a window to the current scheduler. A window refused
 // because its stream is being replaced is counted by the scheduler.
 func (d *Daemon) submit(w windowing.Window) {
-	if d.view != nil {
-		d.view.Window(&w)
-	}
 	if err := d.sched.Load().Submit(w); err != nil {
 		d.log.Debug("window not scheduled", "stream", w.Stream, "seq", w.Seq, "error", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -24,7 +25,8 @@ func (v *View) serveEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "garssld is stopping", http.StatusServiceUnavailable)
 		return
 	}
-	defer v.hub.leave(c)
+	slow := false
+	defer func() { v.hub.leave(c, slow) }()
 
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -35,20 +37,27 @@ func (v *View) serveEvents(w http.ResponseWriter, r *http.Request) {
 	write := func(msgs ...[]byte) bool {
 		// Each write gets its own deadline, replacing the server's
 		// WriteTimeout, which would cut the stream.
-		if err := rc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		if err := rc.SetWriteDeadline(time.Now().Add(v.writeWait)); err != nil {
 			return false
 		}
 		for _, m := range msgs {
 			if _, err := w.Write(m); err != nil {
+				// A page that took no data for writeWait is slow; any
+				// other error is a page gone.
+				slow = errors.Is(err, os.ErrDeadlineExceeded)
 				return false
 			}
 		}
-		return rc.Flush() == nil
+		if err := rc.Flush(); err != nil {
+			slow = errors.Is(err, os.ErrDeadlineExceeded)
+			return false
+		}
+		return true
 	}
 	if !write(fmt.Appendf(nil, "retry: %d\n\n", retryMS)) || !write(first...) {
 		return
 	}
-	hb := time.NewTicker(heartbeatEvery)
+	hb := time.NewTicker(v.heartbeat)
 	defer hb.Stop()
 	for {
 		select {

@@ -202,14 +202,20 @@ func (h *hub) covers(n uint64) bool {
 	return len(h.history) > 0 && h.history[0].id <= n+1
 }
 
-// leave unregisters c, if the hub has not dropped it already.
-func (h *hub) leave(c *client) {
+// leave unregisters c, if the hub has not dropped it already; slow says
+// its writes timed out, which counts as a drop.
+func (h *hub) leave(c *client, slow bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.clients[c]; ok {
-		delete(h.clients, c)
-		h.obs.Viewers(len(h.clients))
+	if _, ok := h.clients[c]; !ok {
+		return
 	}
+	if slow {
+		h.dropLocked(c, "slow")
+		return
+	}
+	delete(h.clients, c)
+	h.obs.Viewers(len(h.clients))
 }
 
 // viewers is how many pages are connected.

@@ -25,10 +25,9 @@ type Media struct {
 // size is what the entry holds in memory.
 func (m *Media) size() int { return len(m.Model) + len(m.Frame) + len(m.WAV) }
 
-// ring keeps the last n windows of every stream. Windows enter when they
-// are handed to the scheduler, so a detection finds its media however long
-// the model took, as long as fewer than n later windows of its stream were
-// cut meanwhile.
+// ring keeps the media of the last n published windows of every stream:
+// the scheduler hands each window over just before its detection is
+// published, so the strip of the last n detections has all of its media.
 type ring struct {
 	n       int
 	mu      sync.Mutex

@@ -77,6 +77,10 @@ type View struct {
 	hub   *hub
 
 	pollMu sync.Mutex // serialises poll
+
+	// writeWait and heartbeat are writeWait and heartbeatEvery; tests
+	// shorten them.
+	writeWait, heartbeat time.Duration
 }
 
 // New returns a View.
@@ -116,11 +120,14 @@ func New(o Options) (*View, error) {
 		token: hex.EncodeToString(tok),
 		ring:  newRing(o.Windows),
 		hub:   newHub(o.RunID, o.MaxViewers, o.Windows, o.Observer),
+
+		writeWait: writeWait,
+		heartbeat: heartbeatEvery,
 	}, nil
 }
 
-// Window keeps w's media for the detection that will follow it. The
-// daemon calls it for every window handed to the scheduler.
+// Window keeps w's media for the detection that follows it at once
+// (schedule.Config.Published).
 func (v *View) Window(w *windowing.Window) { v.ring.put(w, time.Now()) }
 
 // ForgetStreams drops the media of streams not in keep.

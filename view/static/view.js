@@ -201,19 +201,18 @@
   }
 
   function stats(all) {
-    for (const [name, st] of Object.entries(all || {})) {
-      if (!panels.has(name)) continue;
+    for (const [name, p] of panels) {
+      const st = (all || {})[name] || {};
       const d = Object.entries(st.dropped || {}).filter(([, n]) => n > 0);
-      text(panels.get(name).el.querySelector(".drops"), d.length ? d.map(([r, n]) => r + " " + n).join(", ") : "none");
+      text(p.el.querySelector(".drops"), d.length ? d.map(([r, n]) => r + " " + n).join(", ") : "none");
     }
   }
 
-  // hello starts over: a new run (a restarted daemon) resets everything.
+  // hello starts over from the daemon's state: after a restart (a new
+  // run id) nothing of the old run is left on the page.
   function hello(h) {
-    if (h.run_id !== runID || panels.size) {
-      panels = new Map();
-      while (streamsEl.firstChild) streamsEl.removeChild(streamsEl.firstChild);
-    }
+    panels = new Map();
+    while (streamsEl.firstChild) streamsEl.removeChild(streamsEl.firstChild);
     runID = h.run_id;
     document.body.dataset.runId = runID;
     text(document.getElementById("run-id"), runID);
