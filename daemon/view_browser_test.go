@@ -250,12 +250,12 @@ func checkBoxOnScreenshot(t *testing.T, rig *viewRig, runID string) {
 	t.Helper()
 	const panel = `document.querySelector('section.stream[data-stream="front"]')`
 	type layout struct {
-		Seq          string     `json:"seq"`
-		Rect         [4]float64 `json:"rect"` // page pixels: left, top, width, height
-		Natural      [2]float64 `json:"natural"`
-		Stroke       [3]int     `json:"stroke"`
-		StrokeWidthP float64    `json:"strokeWidth"`
-		Src          string     `json:"src"`
+		Seq         string     `json:"seq"`
+		Rect        [4]float64 `json:"rect"` // page pixels: left, top, width, height
+		Natural     [2]float64 `json:"natural"`
+		Stroke      [3]int     `json:"stroke"`
+		StrokeWidth float64    `json:"strokeWidth"`
+		Src         string     `json:"src"`
 	}
 	read := func() layout {
 		return browsertest.Eval[layout](rig.b, `(() => {
@@ -345,7 +345,7 @@ func checkBoxOnScreenshot(t *testing.T, rig *viewRig, runID string) {
 	}
 	// The stroke is a few pixels wide, centred on the edge; allow the
 	// rounding of inclusive boxes and of the scale.
-	tol := int(math.Ceil(after.StrokeWidthP/2)) + 2
+	tol := int(math.Ceil(after.StrokeWidth/2)) + 2
 	if on := along(x0, y0, x1, y1, tol); on < 0.9 {
 		t.Errorf("only %.0f%% of the points along the bbox's edges have the box's colour rgb%v within %d px", on*100, want, tol)
 	}
