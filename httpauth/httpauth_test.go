@@ -62,11 +62,18 @@ func TestRefusals(t *testing.T) {
 	var logs syncbuf.Buffer
 	obs := &count{}
 	u.obs, u.log = obs, hclog.New(&hclog.LoggerOptions{Output: &logs, JSONFormat: true})
-	if u.Check("intruder", "right") {
-		t.Fatal("an unknown user accepted")
+	var costs []int
+	compare = func(hash, pw []byte) error {
+		c, _ := bcrypt.Cost(hash)
+		costs = append(costs, c)
+		return bcrypt.CompareHashAndPassword(hash, pw)
 	}
-	if c, err := bcrypt.Cost(u.dummy); err != nil || c != bcrypt.MinCost+1 {
-		t.Errorf("the unknown user was compared at cost %d (%v), want the file's %d", c, err, bcrypt.MinCost+1)
+	defer func() { compare = bcrypt.CompareHashAndPassword }()
+	if u.Check("intruder", "right") || u.Check("operator", "wrong") {
+		t.Fatal("an unknown user or a wrong password accepted")
+	}
+	if len(costs) != 2 || costs[0] != bcrypt.MinCost+1 || costs[1] != bcrypt.MinCost+1 {
+		t.Errorf("comparisons at costs %v; want one each for the unknown user and the wrong password, at the file's cost %d", costs, bcrypt.MinCost+1)
 	}
 	srv := httptest.NewServer(u.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})))
 	defer srv.Close()

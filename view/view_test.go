@@ -307,14 +307,26 @@ func TestSlowViewersDropped(t *testing.T) {
 	// Big enough that the slow pages' socket buffers fill.
 	big := strings.Repeat("x", 16<<10)
 	const total = 4 * clientBuffer
-	for seq := uint64(1); seq <= total; seq++ {
-		s.Detection("front", seq, fmt.Appendf(nil, `{"seq":%d,"pad":%q}`, seq, big))
-	}
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for seq := uint64(1); seq <= total; seq++ {
+			s.Detection("front", seq, fmt.Appendf(nil, `{"seq":%d,"pad":%q}`, seq, big))
+		}
+	}()
 	for want := uint64(1); want <= total; want++ {
 		if got := seqOf(t, reader.Wait(t, EventDetection, 20*time.Second, nil)); got != want {
 			t.Fatalf("reading page: seq %d, want %d", got, want)
 		}
 	}
+	waittest.For(t, "every detection published", 20*time.Second, func() bool {
+		select {
+		case <-published:
+			return true
+		default:
+			return false
+		}
+	})
 	waittest.For(t, "the slow pages dropped", 20*time.Second, func() bool { return s.obs.get("slow") == 2 })
 	waittest.For(t, "their handlers gone", 20*time.Second, func() bool { return s.hub.viewers() == 1 })
 	if len(s.hub.history) > historySize {
