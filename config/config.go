@@ -257,8 +257,34 @@ type TLS struct {
 
 // HTTP configures the operations listener.
 type HTTP struct {
-	// Listen is the host:port serving /metrics, /healthz and /readyz.
+	// Listen is the host:port serving /metrics, /healthz and /readyz, and
+	// the live view.
 	Listen string
+
+	// View serves the operator's live view at / (package view): the
+	// latest windows' pictures with their boxes, their sound, and pause
+	// and resume per stream.
+	View bool
+
+	// ViewWindows is how many windows of each stream keep their media in
+	// memory for the view.
+	ViewWindows int
+
+	// MaxViewers bounds the pages following the view at once.
+	MaxViewers int
+
+	// AuthFile is an htpasswd file of bcrypt lines (`htpasswd -B`). When
+	// set, the view (page, events, media, pause and resume) asks for HTTP
+	// basic auth; a non-loopback Listen with the view on needs it.
+	AuthFile string
+
+	// AuthMetrics makes /metrics, /healthz and /readyz ask for the same
+	// auth; they stay open otherwise, as scrapers and probes expect.
+	AuthMetrics bool
+
+	// InsecureOpen allows the view on a non-loopback Listen without
+	// AuthFile: pictures and sound open to the network.
+	InsecureOpen bool
 }
 
 // Stream is one capture source and its windowing.

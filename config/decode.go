@@ -299,7 +299,15 @@ func tlsSpec(t *TLS) []attrSpec {
 }
 
 func httpSpec(h *HTTP) []attrSpec {
-	return []attrSpec{stringAttr("listen", &h.Listen)}
+	return []attrSpec{
+		stringAttr("listen", &h.Listen),
+		boolAttr("view", &h.View),
+		intAttr("view_windows", &h.ViewWindows),
+		intAttr("max_viewers", &h.MaxViewers),
+		fileAttr("auth_file", &h.AuthFile),
+		boolAttr("auth_metrics", &h.AuthMetrics),
+		boolAttr("insecure_open", &h.InsecureOpen),
+	}
 }
 
 func streamSpec(s *Stream) []attrSpec {

@@ -58,7 +58,7 @@ func Default() Config {
 			// Parse derives it again when the file sets node_id.
 			ClientID: defaultClientID(nodeID),
 		},
-		HTTP:     HTTP{Listen: "127.0.0.1:9464"},
+		HTTP:     HTTP{Listen: "127.0.0.1:9464", View: true, ViewWindows: 20, MaxViewers: 16},
 		Tracking: defaultTracking(),
 	}
 }

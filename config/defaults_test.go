@@ -47,7 +47,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 			ClientID: "garssld-" + got.NodeID, MaxReconnectInterval: 30 * time.Second,
 			VerifyDelivery: true, ConfirmWithin: 10 * time.Second, MaxMessageBytes: 256 << 10,
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:9464"},
+		HTTP: HTTP{Listen: "127.0.0.1:9464", View: true, ViewWindows: 20, MaxViewers: 16},
 		// Issue 15's defaults.
 		Tracking: Tracking{
 			Enabled: true, ConfirmHits: 1, EndAfter: 6 * time.Second, LostAfter: 30 * time.Second,

@@ -82,6 +82,12 @@ func (c Config) String() string {
 
 	w.open("http")
 	w.attr("listen", quote(c.HTTP.Listen))
+	w.attr("view", strconv.FormatBool(c.HTTP.View))
+	w.attr("view_windows", strconv.Itoa(c.HTTP.ViewWindows))
+	w.attr("max_viewers", strconv.Itoa(c.HTTP.MaxViewers))
+	w.attr("auth_file", quote(c.HTTP.AuthFile))
+	w.attr("auth_metrics", strconv.FormatBool(c.HTTP.AuthMetrics))
+	w.attr("insecure_open", strconv.FormatBool(c.HTTP.InsecureOpen))
 	w.close()
 
 	writeTracking(w, c.Tracking)

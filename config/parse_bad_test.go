@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // secretFixture creates files that file references in test configs point
@@ -20,6 +22,13 @@ func secretFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), append([]byte("operator:"), hash...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "dir"), 0o700); err != nil {
@@ -253,6 +262,46 @@ stream "b" {
 			name: "max in flight zero",
 			src:  "mllm {\n  max_in_flight = 0\n}",
 			want: []string{`garssl.hcl:2:19: mllm.max_in_flight = 0 must be at least 1`},
+		},
+		{
+			name: "view windows zero",
+			src:  "http {\n  view_windows = 0\n}",
+			want: []string{`garssl.hcl:2:18: http.view_windows = 0 is out of range; use 1 to 500`},
+		},
+		{
+			name: "max viewers too many",
+			src:  "http {\n  max_viewers = 5000\n}",
+			want: []string{`garssl.hcl:2:17: http.max_viewers = 5000 is out of range; use 1 to 1000`},
+		},
+		{
+			name: "view on the network without auth",
+			src:  "http {\n  listen = \"0.0.0.0:9464\"\n}",
+			want: []string{`garssl.hcl:2:12: http.listen "0.0.0.0:9464" is not a loopback address, and the live view (http.view, on by default) would show the cameras' pictures and sound to anyone on the network; set http.auth_file to an htpasswd file (` + "`htpasswd -B -c /etc/garssl/htpasswd operator`" + `), or http.view = false, or, to open it on purpose, http.insecure_open = true`},
+		},
+		{
+			name: "view on every interface without auth",
+			src:  "http {\n  listen = \":9464\"\n  view = true\n}",
+			want: []string{`garssl.hcl:2:12: http.listen ":9464" is not a loopback address, and the live view (http.view, on by default) would show the cameras' pictures and sound to anyone on the network; set http.auth_file to an htpasswd file (` + "`htpasswd -B -c /etc/garssl/htpasswd operator`" + `), or http.view = false, or, to open it on purpose, http.insecure_open = true`},
+		},
+		{
+			name: "auth metrics without auth file",
+			src:  "http {\n  auth_metrics = true\n}",
+			want: []string{`garssl.hcl:2:18: http.auth_metrics = true needs http.auth_file, the users and passwords to ask for`},
+		},
+		{
+			name: "missing auth file",
+			src:  "http {\n  auth_file = \"$DIR/missing\"\n}",
+			want: []string{`garssl.hcl:2:15: http.auth_file "$DIR/missing" does not exist`},
+		},
+		{
+			name: "auth file not htpasswd bcrypt",
+			src:  "http {\n  auth_file = \"$DIR/key\"\n}",
+			want: []string{`garssl.hcl:2:15: http.auth_file "$DIR/key": line 1 is not user:hash`},
+		},
+		{
+			name: "view not a bool",
+			src:  "http {\n  view = \"yes\"\n}",
+			want: []string{`garssl.hcl:2:10: http.view must be true or false, not a string`},
 		},
 		{
 			name: "missing api key file",

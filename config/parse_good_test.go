@@ -42,6 +42,21 @@ func TestParseGoodConfigs(t *testing.T) {
 			want: func(c *Config) {},
 		},
 		{
+			name: "view off on the network",
+			src:  "http {\n  listen = \":9464\"\n  view = false\n}",
+			want: func(c *Config) { c.HTTP.Listen, c.HTTP.View = ":9464", false },
+		},
+		{
+			name: "view opened on the network on purpose",
+			src:  "http {\n  listen = \"10.0.0.5:9464\"\n  insecure_open = true\n}",
+			want: func(c *Config) { c.HTTP.Listen, c.HTTP.InsecureOpen = "10.0.0.5:9464", true },
+		},
+		{
+			name: "view on localhost by name",
+			src:  "http {\n  listen = \"localhost:9464\"\n}",
+			want: func(c *Config) { c.HTTP.Listen = "localhost:9464" },
+		},
+		{
 			name: "every field set",
 			src: `node_id = "robot-7"
 shutdown_timeout = "20s"
@@ -98,6 +113,12 @@ mqtt {
 }
 http {
   listen = ":9100"
+  view = true
+  view_windows = 40
+  max_viewers = 4
+  auth_file = "$DIR/htpasswd"
+  auth_metrics = true
+  insecure_open = false
 }
 stream "front" {
   input = "rtsp://cam/1"
@@ -146,7 +167,7 @@ stream "front" {
 					MaxMessageBytes: 65536,
 					TLS:             &TLS{CAFile: dir + "/key", CertFile: dir + "/key", KeyFile: dir + "/key"},
 				}
-				c.HTTP.Listen = ":9100"
+				c.HTTP = HTTP{Listen: ":9100", View: true, ViewWindows: 40, MaxViewers: 4, AuthFile: dir + "/htpasswd", AuthMetrics: true}
 				c.Streams = []Stream{{
 					Name: "front", Input: "rtsp://cam/1", Audio: "alsa:hw:1,0",
 					Options:      map[string]string{"rtsp_transport": "tcp"},

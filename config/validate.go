@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/garssl/garssld/httpauth"
 	"github.com/garssl/garssld/internal/redact"
 	"github.com/garssl/garssld/track"
 )
@@ -301,7 +303,44 @@ func (v *validator) http(h HTTP) {
 	}
 	if err != nil || strings.ContainsAny(host, " /") {
 		v.errorf(path, `%s %q is not a host:port address; use e.g. "127.0.0.1:9464" or ":9464"`, path, h.Listen)
+		return
 	}
+	v.intRange("http.view_windows", h.ViewWindows, 1, maxViewWindows)
+	v.intRange("http.max_viewers", h.MaxViewers, 1, maxViewers)
+	v.file("http.auth_file", h.AuthFile)
+	if h.AuthFile != "" && !v.meta.skipsFileChecks() {
+		if b, err := os.ReadFile(h.AuthFile); err == nil {
+			if _, err := httpauth.Parse(b); err != nil {
+				v.errorf("http.auth_file", "http.auth_file %q: %s", h.AuthFile, err)
+			}
+		}
+	}
+	if h.AuthMetrics && h.AuthFile == "" {
+		v.errorf("http.auth_metrics", "http.auth_metrics = true needs http.auth_file, the users and passwords to ask for")
+	}
+	if h.View && h.AuthFile == "" && !h.InsecureOpen && !isLoopback(host) {
+		v.errorf(path, "%s %q is not a loopback address, and the live view (http.view, on by default) would show the cameras' pictures and sound to anyone on the network; "+
+			"set http.auth_file to an htpasswd file (`htpasswd -B -c /etc/garssl/htpasswd operator`), or http.view = false, "+
+			"or, to open it on purpose, http.insecure_open = true", path, h.Listen)
+	}
+}
+
+// Bounds of the live view's settings: the ring holds streams × windows
+// pictures and sound in memory.
+const (
+	maxViewWindows = 500
+	maxViewers     = 1000
+)
+
+// isLoopback reports whether host (of http.listen) only listens on this
+// machine. An empty host listens on every interface; a name other than
+// localhost may resolve to anything.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) stream(s Stream) {

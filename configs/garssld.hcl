@@ -181,9 +181,27 @@ mqtt {
 }
 
 http {
-  # Serves /metrics, /healthz and /readyz. Keep it on loopback unless a
-  # scraper on the network needs it.
+  # Serves /metrics, /healthz and /readyz, and the live view at /. Keep it
+  # on loopback unless a scraper or an operator on the network needs it.
   listen = "127.0.0.1:9464"
+  # The operator's live view: each stream's latest windows with their
+  # boxes, their sound, and pause and resume. false serves none of it.
+  view = true
+  # Windows per stream whose picture and sound the view keeps in memory:
+  # streams × view_windows × (picture + 96 KB of audio). 1 to 500.
+  view_windows = 20
+  # Pages that may follow the view at once; the next gets 503. 1 to 1000.
+  max_viewers = 16
+  # An htpasswd file of bcrypt lines (`htpasswd -B -c FILE USER`). When
+  # set, the view asks for a user and password; a listen address that is
+  # not loopback needs it while the view is on. Read again on SIGHUP.
+  auth_file = "/etc/garssl/htpasswd"
+  # true makes /metrics, /healthz and /readyz ask for the same password
+  # (scrapers and probes must then send it).
+  auth_metrics = false
+  # true serves the view on a non-loopback address without auth_file:
+  # the cameras' pictures and sound open to the network.
+  insecure_open = false
 }
 
 # Tracks (issue 15): each stream's detections become tracks with stable

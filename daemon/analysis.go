@@ -40,7 +40,11 @@ func (d *Daemon) buildAnalysis(cfg *config.Config) (*analysis, error) {
 	if wrap := d.opts.test.wrapScheduleObserver; wrap != nil {
 		obs = wrap(obs)
 	}
-	sched, err := schedule.New(SchedulerConfig(cfg, d.runID, cfg.ShutdownTimeout, d.log, obs), loc, d.publishDetection)
+	sc := SchedulerConfig(cfg, d.runID, cfg.ShutdownTimeout, d.log, obs)
+	if d.view != nil {
+		sc.Published = d.view.Window
+	}
+	sched, err := schedule.New(sc, loc, d.publishDetection)
 	if err != nil {
 		client.CloseIdleConnections()
 		return nil, ConfigError{err}

@@ -15,13 +15,14 @@ import (
 // captureConfig maps a stream block onto capture. Live inputs retry
 // whatever they meet (service mode); files are read at the media's rate
 // unless realtime = false.
-func captureConfig(c config.Stream, modelSize int) capture.Config {
+// frames asks for the camera frame the live view shows.
+func captureConfig(c config.Stream, modelSize int, frames bool) capture.Config {
 	return capture.Config{
 		Name: c.Name, Input: c.Input, InputOptions: c.Options, Audio: c.Audio, AudioOptions: c.AudioOptions,
 		ArrayChannels: arrayChannels(c.MicArray), SkipFrame: string(c.SkipFrame), Loop: c.Loop, Realtime: c.Realtime, Window: c.Window,
 		StallTimeout: c.StallTimeout, ModelWidth: modelSize, ModelHeight: modelSize, Service: true,
-		DecoderThreads: decoderThreads(c.DecoderThreads),
-		FramePick:      string(c.FramePick), FrameTolerance: c.FrameTolerance,
+		DecoderThreads: decoderThreads(c.DecoderThreads), Frames: frames,
+		FramePick: string(c.FramePick), FrameTolerance: c.FrameTolerance,
 	}
 }
 

@@ -21,7 +21,7 @@ func TestCaptureConfigDecoderThreads(t *testing.T) {
 	} {
 		s := config.DefaultStream()
 		s.Name, s.Input, s.DecoderThreads = "front", "udp://127.0.0.1:5000", tc.threads
-		if got := captureConfig(s, 224).DecoderThreads; got != tc.want {
+		if got := captureConfig(s, 224, false).DecoderThreads; got != tc.want {
 			t.Errorf("decoder_threads = %d: capture.Config.DecoderThreads = %q, want %q", tc.threads, got, tc.want)
 		}
 	}
@@ -33,7 +33,7 @@ func TestCaptureConfigFramePick(t *testing.T) {
 	s := config.DefaultStream()
 	s.Name, s.Input = "front", "udp://127.0.0.1:5000"
 	s.FramePick, s.FrameTolerance = config.FramePickNearestKey, 200*time.Millisecond
-	if got := captureConfig(s, 224); got.FramePick != "nearest_key" || got.FrameTolerance != 200*time.Millisecond {
+	if got := captureConfig(s, 224, false); got.FramePick != "nearest_key" || got.FrameTolerance != 200*time.Millisecond {
 		t.Errorf("capture.Config frame pick %q, tolerance %v", got.FramePick, got.FrameTolerance)
 	}
 	sum := addSnapshot(

@@ -25,6 +25,7 @@ import (
 	"github.com/garssl/garssld/schedule"
 	"github.com/garssl/garssld/sdnotify"
 	"github.com/garssl/garssld/track"
+	"github.com/garssl/garssld/view"
 	"github.com/garssl/garssld/windowing"
 )
 
@@ -101,6 +102,11 @@ type Daemon struct {
 	sched atomic.Pointer[schedule.Scheduler]
 	watch atomic.Pointer[health.ModelWatch]
 	http  *health.Server
+	// view is the live view, nil when http.view is off. Built once: its
+	// settings change at the next start, its listener (and auth) at a
+	// reload.
+	view     *view.View
+	viewTask *task
 
 	// Tasks, started and stopped by the owner loop.
 	base                      context.Context // outlives Run's context: the owner stops tasks in order
@@ -166,6 +172,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.beat = d.wd.BeatEvery()
 
+	if cfg.HTTP.View {
+		// Before the analysis: its scheduler hands the view the media.
+		if d.view, err = d.buildView(cfg); err != nil {
+			return nil, err
+		}
+	}
 	an, err := d.buildAnalysis(cfg)
 	if err != nil {
 		return nil, err
@@ -220,6 +232,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.wdTask = d.startTask("systemd watchdog", nil, d.poke, d.wd.Run)
 	srv := d.http
 	d.httpTask = d.startTask("http", nil, d.poke, srv.Run)
+	if d.view != nil {
+		d.viewTask = d.startTask("view", nil, nil, d.view.Run)
+	}
 	pub, pubBeat := d.pub.Load(), d.pubBeat
 	d.pubTask = d.startTask("mqtt", pubBeat, d.poke, func(ctx context.Context) error {
 		pubBeat.register()
@@ -329,6 +344,11 @@ func (d *Daemon) shutdown() {
 	d.log.Info("flushing MQTT")
 	d.awaitTask(d.pubTask)
 	d.owner.Unregister()
+	if d.viewTask != nil {
+		// The pages see the last detections and that garssld stops; then
+		// their streams end, so the HTTP shutdown does not wait for them.
+		d.awaitTask(d.viewTask)
+	}
 	d.awaitTask(d.httpTask)
 	d.awaitTask(d.wdTask)
 	d.log.Info("garssld stopped")
@@ -421,6 +441,7 @@ func (d *Daemon) startStream(s config.Stream, carry streamCarry, enabled bool) {
 	sup := newSupervisor(s, streamEnv{
 		log:           log,
 		modelSize:     d.cfg.GAR.ModelSize,
+		frames:        d.view != nil,
 		submit:        d.submit,
 		onState:       d.onState,
 		stateSeq:      func() uint64 { return d.stateSeq.Add(1) },
@@ -485,4 +506,7 @@ func (d *Daemon) submit(w windowing.Window) {
 // highest seq. Called from capture's goroutines; must not block.
 func (d *Daemon) onState(stream, state, errText string, seq uint64) {
 	d.pub.Load().StreamState(stream, state, errText, seq)
+	if d.view != nil {
+		d.view.StreamState(stream, seq, publish.StatePayload(state, errText))
+	}
 }

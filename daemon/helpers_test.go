@@ -190,6 +190,10 @@ type setup struct {
 	// breaker is the mllm.breaker block's body; default trips after 3
 	// failures for a fixed 1s.
 	breaker string
+	// httpListen is http.listen; default 127.0.0.1:0. A test that
+	// restarts the daemon under a page's feet gives a fixed port.
+	httpListen string
+	extraHTTP  []string
 }
 
 // configText renders a test config.
@@ -209,7 +213,11 @@ func configText(s setup, streams ...streamSpec) string {
 	for _, l := range s.extraMQTT {
 		b.WriteString("  " + l + "\n")
 	}
-	b.WriteString("}\nhttp {\n  listen = \"127.0.0.1:0\"\n}\n")
+	fmt.Fprintf(&b, "}\nhttp {\n  listen = %q\n", def(s.httpListen, "127.0.0.1:0"))
+	for _, l := range s.extraHTTP {
+		b.WriteString("  " + l + "\n")
+	}
+	b.WriteString("}\n")
 	for _, st := range streams {
 		fmt.Fprintf(&b, "stream %q {\n  input = %q\n  window = %q\n  hop = %q\n  stale_after = %q\n  max_queue = %d\n",
 			st.name, st.input, cmp.Or(st.window, s.window, "1s"), cmp.Or(st.window, s.window, "1s"), def(s.staleAfter, "10s"), cmp.Or(s.maxQueue, 2))
@@ -302,7 +310,7 @@ type running struct {
 
 // startDaemon writes text as the config file, builds the daemon and runs
 // it until the test ends (or stop).
-func startDaemon(t *testing.T, text string, systemd *fakeSystemd, hooks testHooks) *running {
+func startDaemon(t testing.TB, text string, systemd *fakeSystemd, hooks testHooks) *running {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "garssld.hcl")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

@@ -55,6 +55,9 @@ func (d *Daemon) publishDetection(stream string, seq uint64, det *gar.Detection)
 		return
 	}
 	d.pub.Load().Detection(stream, seq, payload)
+	if d.view != nil {
+		d.view.Detection(stream, seq, payload)
+	}
 }
 
 // observeDetection feeds the GAR metrics from a result of any status: each

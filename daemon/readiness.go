@@ -3,20 +3,36 @@ package daemon
 import (
 	"github.com/garssl/garssld/config"
 	"github.com/garssl/garssld/health"
+	"github.com/garssl/garssld/httpauth"
 	"github.com/garssl/garssld/metrics"
 )
 
 // listen binds the HTTP listener of cfg: /metrics from the daemon's
 // registry, /healthz from the watchdog's hung loops, /readyz from
-// readiness.
+// readiness, and the live view, behind basic auth when http.auth_file is
+// set. A password file that cannot be used is a ConfigError.
 func (d *Daemon) listen(cfg *config.Config) (*health.Server, error) {
-	return health.Listen(health.Config{
+	hc := health.Config{
 		Listen:   cfg.HTTP.Listen,
 		Gatherer: d.reg,
 		Ready:    d.readiness,
 		Hung:     d.wd.Hung,
 		Logger:   d.log.Named("http"),
-	})
+	}
+	if d.view != nil && cfg.HTTP.View {
+		hc.Page = d.view.Handler()
+		// A listener replaced by a reload ends its pages' event streams;
+		// they reconnect to the new one.
+		hc.OnShutdown = d.view.Disconnect
+	}
+	if cfg.HTTP.AuthFile != "" {
+		users, err := httpauth.Load(cfg.HTTP.AuthFile, d.metrics.View(), d.log.Named("http"))
+		if err != nil {
+			return nil, ConfigError{err}
+		}
+		hc.Auth, hc.AuthMetrics = users.Wrap, cfg.HTTP.AuthMetrics
+	}
+	return health.Listen(hc)
 }
 
 // readiness gathers what /readyz decides from: the broker connection, the

@@ -46,7 +46,7 @@ func diff(cur, next *config.Config, curSecrets, nextSecrets secrets) changes {
 	c.analysis = !reflect.DeepEqual(cur.MLLM, next.MLLM) || !reflect.DeepEqual(cur.GAR, next.GAR) ||
 		cur.ShutdownTimeout != next.ShutdownTimeout || curSecrets.mllm != nextSecrets.mllm
 	c.mqtt = !reflect.DeepEqual(cur.MQTT, next.MQTT) || curSecrets.mqtt != nextSecrets.mqtt
-	c.http = cur.HTTP != next.HTTP
+	c.http = cur.HTTP != next.HTTP || curSecrets.http != nextSecrets.http
 	c.level = cur.Log.Level != next.Log.Level
 	c.format = cur.Log.Format != next.Log.Format
 	old := make(map[string]config.Stream, len(cur.Streams))
@@ -154,12 +154,20 @@ func (d *Daemon) reloadConfig() error {
 	if ch.level {
 		d.log.SetLevel(hclog.LevelFromString(next.Log.Level))
 	}
+	if h, n := cur.HTTP, next.HTTP; (n.View && d.view == nil) || (d.view != nil && (h.ViewWindows != n.ViewWindows || h.MaxViewers != n.MaxViewers)) {
+		// The view's ring and hub are built once; turning it off applies
+		// at once (the new listener serves no page).
+		d.log.Warn("http.view turned on, http.view_windows and http.max_viewers apply at the next restart")
+	}
 	d.cfg, d.secrets = next, nextSecrets
 	d.applyStreams(cur, ch, an)
 	if pub != nil {
 		d.swapPublisher(pub, pubBeat)
 	}
 	d.pub.Load().SetStreams(d.streamNames())
+	if d.view != nil {
+		d.view.ForgetStreams(d.streamNames())
+	}
 	if srv != nil {
 		d.swapHTTP(srv)
 	}
@@ -323,10 +331,10 @@ func (d *Daemon) swapHTTP(srv *health.Server) {
 
 // secrets are digests of the contents of the files the model client and
 // the publisher read when they are built.
-type secrets struct{ mllm, mqtt string }
+type secrets struct{ mllm, mqtt, http string }
 
 func secretsOf(c *config.Config) secrets {
-	s := secrets{mllm: fileDigest(c.MLLM.APIKeyFile), mqtt: fileDigest(c.MQTT.PasswordFile)}
+	s := secrets{mllm: fileDigest(c.MLLM.APIKeyFile), mqtt: fileDigest(c.MQTT.PasswordFile), http: fileDigest(c.HTTP.AuthFile)}
 	if t := c.MQTT.TLS; t != nil {
 		s.mqtt = fileDigest(c.MQTT.PasswordFile, t.CAFile, t.CertFile, t.KeyFile)
 	}

@@ -45,7 +45,9 @@ const captureStopLimit = 5 * time.Second
 type streamEnv struct {
 	log       hclog.Logger
 	modelSize int
-	submit    func(windowing.Window)
+	// frames asks capture for the camera frame the live view shows.
+	frames bool
+	submit func(windowing.Window)
 	// onState reports a state change (capture's or the supervisor's own)
 	// to the publisher, numbered by stateSeq. Calls may overlap and arrive
 	// out of order; the higher seq is the newer state.
@@ -248,7 +250,7 @@ func (s *supervisor) start(ctx context.Context) (*session, error) {
 	}
 	sink := newWatchedSink(cutter, hook)
 	var capSeq uint64 // the newest capture status taken; under s.mu
-	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize), sink, s.env.log, func(st capture.Status) {
+	src, err := capture.New(captureConfig(s.cfg, s.env.modelSize, s.env.frames), sink, s.env.log, func(st capture.Status) {
 		if !gone.Load() {
 			s.captureState(&capSeq, st)
 		}

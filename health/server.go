@@ -29,6 +29,18 @@ type Config struct {
 	Hung func() []string
 	// Logger gets serving errors; hclog's null logger when nil.
 	Logger hclog.Logger
+	// Page, when set, serves every path the endpoints above do not: the
+	// live view (package view), in place of the text index at /.
+	Page http.Handler
+	// Auth, when set, guards Page (and, with AuthMetrics, the endpoints
+	// above too): it returns a handler that lets only authorised requests
+	// through to the one it is given.
+	Auth        func(http.Handler) http.Handler
+	AuthMetrics bool
+	// OnShutdown runs when the server's shutdown begins: long-lived
+	// requests (the view's event streams) end there, so that shutdown
+	// does not wait for them.
+	OnShutdown func()
 	// ShutdownTimeout bounds how long Run waits for requests in progress
 	// once its context ends; 5 s when zero.
 	ShutdownTimeout time.Duration
@@ -84,10 +96,31 @@ func Handler(cfg Config) http.Handler {
 		}
 		writeJSON(w, rep.Ready, rep)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "garssld\n\n%s  Prometheus metrics\n%s  liveness (JSON)\n%s   readiness (JSON)\n", PathMetrics, PathHealthz, PathReadyz)
-	})
+	page := cfg.Page
+	if page == nil {
+		page = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "garssld\n\n%s  Prometheus metrics\n%s  liveness (JSON)\n%s   readiness (JSON)\n", PathMetrics, PathHealthz, PathReadyz)
+		})
+	} else if cfg.Auth != nil && !cfg.AuthMetrics {
+		page = cfg.Auth(page)
+	}
+	mux.Handle("/", page)
+	// The page takes every other path, so the endpoints answer other
+	// methods themselves.
+	for _, p := range []string{PathMetrics, PathHealthz, PathReadyz} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		})
+	}
+	if cfg.Auth != nil && cfg.AuthMetrics {
+		return cfg.Auth(mux)
+	}
 	return mux
 }
 
@@ -128,7 +161,7 @@ func Listen(cfg Config) (*Server, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &Server{
+	s := &Server{
 		ln:  ln,
 		log: log,
 		srv: &http.Server{
@@ -139,7 +172,11 @@ func Listen(cfg Config) (*Server, error) {
 			ErrorLog:          log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
 		},
 		timeout: timeout,
-	}, nil
+	}
+	if cfg.OnShutdown != nil {
+		s.srv.RegisterOnShutdown(cfg.OnShutdown)
+	}
+	return s, nil
 }
 
 // listenError explains the common ways binding fails.

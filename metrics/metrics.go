@@ -81,6 +81,7 @@ type Metrics struct {
 	breaker         *prometheus.GaugeVec
 
 	mqtt *MQTT
+	view *View
 
 	streams *streamCollector
 
@@ -149,6 +150,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			"Locate stages run again with a direction hint because a confident direction of arrival disagreed with the box, by result: moved (another box), kept (the same box), failed (no usable answer; the first box stands).",
 			"stream", "result"),
 		mqtt:      newMQTT(&b),
+		view:      newView(&b),
 		streams:   newStreamCollector(opts.Streams),
 		forgotten: map[string]bool{},
 	}

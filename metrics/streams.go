@@ -105,16 +105,7 @@ func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
-	var snaps []StreamSnapshot
-	if c.snapshots != nil {
-		snaps = c.snapshots()
-	}
-	drops := make(map[dropKey]uint64)
-	c.mu.Lock()
-	for k, n := range c.drops {
-		drops[k] = n
-	}
-	c.mu.Unlock()
+	snaps, drops := c.read()
 
 	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
 		m, err := prometheus.NewConstMetric(d, t, v, labels...)
@@ -144,13 +135,45 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range s.FullDecodeWindows {
 			counter(c.fullDecode, float64(n), s.Stream, reason)
 		}
-		for reason, n := range s.Dropped {
-			drops[dropKey{s.Stream, reason}] += n
-		}
 	}
 	for k, n := range drops {
 		counter(c.dropped, float64(n), k.stream, k.reason)
 	}
+}
+
+// read returns the streams' snapshots and every window drop: the
+// scheduler's and windowing's, summed per stream and reason.
+func (c *streamCollector) read() ([]StreamSnapshot, map[dropKey]uint64) {
+	var snaps []StreamSnapshot
+	if c.snapshots != nil {
+		snaps = c.snapshots()
+	}
+	drops := make(map[dropKey]uint64)
+	c.mu.Lock()
+	for k, n := range c.drops {
+		drops[k] = n
+	}
+	c.mu.Unlock()
+	for _, s := range snaps {
+		for reason, n := range s.Dropped {
+			drops[dropKey{s.Stream, reason}] += n
+		}
+	}
+	return snaps, drops
+}
+
+// StreamDrops returns what garssl_windows_dropped_total says: per stream,
+// the windows lost before a result by reason. The live view shows it.
+func (m *Metrics) StreamDrops() map[string]map[string]uint64 {
+	_, drops := m.streams.read()
+	out := make(map[string]map[string]uint64)
+	for k, n := range drops {
+		if out[k.stream] == nil {
+			out[k.stream] = make(map[string]uint64)
+		}
+		out[k.stream][k.reason] = n
+	}
+	return out
 }
 
 // statesWith is streamStates, plus current when it is not among them, so

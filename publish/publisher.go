@@ -279,14 +279,7 @@ func (p *Publisher) endBurstLocked() (dropped int, ended bool) {
 // from several goroutines, so an update with a lower seq than the one
 // kept arrived late and is dropped.
 func (p *Publisher) StreamState(stream, state, errText string, seq uint64) {
-	var e *string
-	if errText != "" {
-		e = &errText
-	}
-	payload, _ := json.Marshal(struct {
-		State string  `json:"state"`
-		Error *string `json:"error"`
-	}{state, e})
+	payload := StatePayload(state, errText)
 	p.mu.Lock()
 	if last, ok := p.stateSeq[stream]; ok && seq < last {
 		p.mu.Unlock()
@@ -300,6 +293,21 @@ func (p *Publisher) StreamState(stream, state, errText string, seq uint64) {
 	p.dirty[stream] = true
 	p.mu.Unlock()
 	p.signal()
+}
+
+// StatePayload is the retained <stream>/state payload for state; errText
+// may be empty (the error member is then null). The live view sends the
+// same JSON.
+func StatePayload(state, errText string) []byte {
+	var e *string
+	if errText != "" {
+		e = &errText
+	}
+	payload, _ := json.Marshal(struct {
+		State string  `json:"state"`
+		Error *string `json:"error"`
+	}{state, e})
+	return payload
 }
 
 // maxQueuedEvents bounds the track events kept in memory while paho cannot

@@ -110,6 +110,10 @@ type Config struct {
 	Logger hclog.Logger
 	// Observer receives measurements; nil discards.
 	Observer Observer
+	// Published, when set, sees each window whose detection is about to
+	// be published, just before PublishFunc: the live view keeps the
+	// media of published windows only. It must not block or keep w.
+	Published func(w *windowing.Window)
 }
 
 // StreamConfig is one stream as the scheduler sees it.
@@ -781,6 +785,9 @@ func (s *Scheduler) finish(st *stream, w *windowing.Window, res gar.Result, took
 		d := detection(s.cfg.Node, s.cfg.RunID, w, res, age)
 		s.obs.AgeAtPublish(name, age)
 		s.obs.WindowDone(name, string(res.Status))
+		if s.cfg.Published != nil {
+			s.cfg.Published(w)
+		}
 		s.publish(name, w.Seq, d)
 	}
 	if j != nil {

@@ -42,6 +42,12 @@
 #                       max_queue = 3, stale_after = "6s"; reports the model
 #                       requests wasted (cut or failed), each stream's share
 #                       of ok detections, ages, and /readyz sampled every 5 s
+#   run-4-view-off      run-4 with http.view = false: the live view's baseline
+#   run-4-view-16       run-4 with the live view on and 16 viewers following
+#                       /events (curl, not browsers) for the whole run: issue
+#                       16's CPU and memory goals are its growth over
+#                       run-4-view-off; the ring's own size is read back
+#                       from the media of the last windows each stream kept
 # The ffmpeg senders, omnisim and mosquitto run as their own processes and
 # are not counted. At the end of the interval the senders stop (the cameras
 # go away), the windows already cut drain through the model, and the
@@ -58,7 +64,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 DURATION=${BENCH_SECONDS:-180}
 WARMUP=${BENCH_WARMUP:-15}
-ROWS=${BENCH_ROWS:-run-1 run-4 run-4-all run-4-nearest-key run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload}
+ROWS=${BENCH_ROWS:-run-1 run-4 run-4-all run-4-nearest-key run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload run-4-view-off run-4-view-16}
 # omnisim's --time-scale for the overload row: its default latency model at
 # 2.65× gives about 5 s per window with one request at a time.
 OVERLOAD_TIME_SCALE=${BENCH_OVERLOAD_TIME_SCALE:-2.65}
@@ -147,12 +153,14 @@ cut_failures='reason="(no_frame|gap)"'
 # pct P: the P-quantile (nearest rank) of the numbers on stdin, "-" if none.
 pct() { sort -n | awk -v p="$1" '{a[NR] = $1} END {if (!NR) {print "-"; exit} i = int(p * NR + 0.999999); print a[i < 1 ? 1 : i]}'; }
 
-# run_row NAME STREAMS CLIP [STREAM-ATTRS [MLLM-ATTRS [OMNISIM-ARGS]]]: one
-# garssld run row, the attributes (HCL lines) added to each stream block and
-# to the mllm block, and omnisim's extra flags; appends to $out/rows,
-# $out/accounts, $out/drops and $out/overload.
+# run_row NAME STREAMS CLIP [STREAM-ATTRS [MLLM-ATTRS [OMNISIM-ARGS [HTTP-ATTRS
+# [VIEWERS]]]]]: one garssld run row, the attributes (HCL lines) added to
+# each stream block, to the mllm block and to the http block, omnisim's
+# extra flags, and how many live view pages (curl on /events) follow the
+# daemon from its start to its stop; appends to $out/rows, $out/accounts,
+# $out/drops, $out/overload and $out/view.
 run_row() {
-	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} omnisim_args=${6:-} dir="$out/$1"
+	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} omnisim_args=${6:-} http_attrs=${7:-} viewers=${8:-0} dir="$out/$1"
 	mkdir -p "$dir"
 	echo "== $name: garssld run, $n stream(s) of $(basename "$clip"), ${DURATION} s measured after ${WARMUP} s" >&2
 	# Debug logging gives one "answered" line per request with its request
@@ -170,7 +178,7 @@ run_row() {
 		printf 'log {\n  level = "info"\n  format = "json"\n}\n'
 		printf 'mllm {\n  endpoints = ["%s"]\n  model = "Qwen/Qwen2.5-Omni-7B"\n%b}\n' "$omnisim_url" "$mllm_attrs"
 		printf 'mqtt {\n  broker = "tcp://127.0.0.1:%d"\n  store_dir = "%s"\n}\n' "$mosquitto_port" "$dir/mqtt"
-		printf 'http {\n  listen = "127.0.0.1:0"\n}\n'
+		printf 'http {\n  listen = "127.0.0.1:0"\n%b}\n' "$http_attrs"
 	} >"$dir/garssld.hcl"
 	for i in $(seq "$n"); do
 		port=$(free_udp_port) || fail "no free UDP port"
@@ -204,12 +212,18 @@ run_row() {
 	local http trun
 	http=$(grep '"garssld is running"' "$dir/garssld.log" | jq -r .http)
 	trun=$(date +%s.%N)
+	local vpids=() v
+	for v in $(seq "$viewers"); do
+		curl -sN "http://$http/events" >"$dir/viewer$v.sse" 2>>"$dir/viewers.log" &
+		vpids+=($!)
+		pids+=($!)
+	done
 
 	# The load: the 1-minute load average, sampled every 5 s, and the CPU
 	# the rest of the machine (other helpers' builds and tests) took, in
 	# cores: busy time less garssld's and this row's other processes'.
 	sleep "$WARMUP"
-	local ours=("$omnisim_pid" "$mosquitto_pid" "$sub" "${senders[@]}")
+	local ours=("$omnisim_pid" "$mosquitto_pid" "$sub" "${senders[@]}" "${vpids[@]}")
 	local c0 t0 c1 t1 o0 o1 b0 b1 loadmax left step
 	loadmax=$(cut -d' ' -f1 /proc/loadavg)
 	c0=$(cpu_ticks "$gpid")
@@ -261,6 +275,20 @@ run_row() {
 	anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$gpid/status")
 	file=$(awk '/^RssFile:/ {print $2}' "/proc/$gpid/status")
 	curl -fsS "${omnisim_url%/v1}/stats" >"$dir/omnisim-stats.json"
+	if [ "$viewers" -gt 0 ]; then
+		# The ring's own size: the media of the windows it keeps, fetched back
+		# (every detection event names its window's files; the last
+		# http.view_windows of each stream are still kept).
+		local connected ring=0 url
+		connected=$(msum "$m" garssl_view_viewers)
+		while read -r url; do
+			ring=$((ring + $(curl -fsS -o /dev/null -w '%{size_download}' "http://$http$url" || echo 0)))
+		done < <(grep '^data: ' "$dir/viewer1.sse" | sed 's/^data: //' | jq -r 'select(.media) | [.stream, .media.model, .media.frame // empty, .media.audio] | @tsv' |
+			awk -F'\t' '{n[$1]++; line[$1, n[$1]] = $0} END {for (s in n) for (i = (n[s] > 20 ? n[s] - 19 : 1); i <= n[s]; i++) {k = split(line[s, i], f, "\t"); for (j = 2; j <= k; j++) print f[j]}}')
+		local events=()
+		for v in $(seq "$viewers"); do events+=("$(grep -c '^event: detection' "$dir/viewer$v.sse" || true)"); done
+		echo "$name $viewers $connected $ring $(printf '%s\n' "${events[@]}" | sort -n | head -n 1) $(printf '%s\n' "${events[@]}" | sort -n | tail -n 1)" >>"$out/view"
+	fi
 
 	kill -TERM "$gpid"
 	local code=0
@@ -353,7 +381,9 @@ for row in $ROWS; do
 	run-4-inflight-4) run_row run-4-inflight-4 4 "$camera" '' '  max_in_flight = 4\n' ;;
 	run-4-bframes) run_row run-4-bframes 4 "$bframes" ;;
 	run-4-overload) run_row run-4-overload 4 "$camera" '  max_queue = 3\n  stale_after = "6s"\n' '  max_in_flight = 1\n' "--time-scale $OVERLOAD_TIME_SCALE" ;;
-	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-all, run-4-nearest-key, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload)" ;;
+	run-4-view-off) run_row run-4-view-off 4 "$camera" '' '' '' '  view = false\n' ;;
+	run-4-view-16) run_row run-4-view-16 4 "$camera" '' '' '' '  view = true\n' 16 ;;
+	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-all, run-4-nearest-key, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload, run-4-view-off, run-4-view-16)" ;;
 	esac
 done
 
@@ -447,5 +477,21 @@ if [ -s "$out/overload" ]; then
 				ok = (n == 4); e = t / 4; d = (0.15 * e > 1 ? 0.15 * e : 1)
 				for (i = 1; i <= n; i++) if (v[i] < e - d || v[i] > e + d) ok = 0; print ok}')")"
 	fi
+fi
+if read -r _ vn vconn vring vmin vmax < <(grep '^run-4-view-16 ' "$out/view" 2>/dev/null) &&
+	read -r _ n _ cpu_on hwm_on _ < <(grep '^run-4-view-16 ' "$out/rows") &&
+	read -r _ _ _ cpu_off hwm_off _ < <(grep '^run-4-view-off ' "$out/rows"); then
+	verdict() { if [ "$1" = 1 ]; then echo met; else echo MISSED; fi; }
+	cpu_growth=$(awk -v a="$cpu_on" -v b="$cpu_off" -v n="$n" 'BEGIN {printf "%.2f", (a - b) * n}')
+	rss_growth=$(awk -v a="$hwm_on" -v b="$hwm_off" 'BEGIN {printf "%.1f", (a - b) * 1024 / 1e6}')
+	ring_mb=$(awk -v r="$vring" 'BEGIN {printf "%.1f", r / 1e6}')
+	echo
+	echo "live view (issue 16): run-4-view-16 (the view on, $vn viewers following /events; $vconn connected at the"
+	echo " end, each got $vmin to $vmax detection events) against run-4-view-off (http.view = false), one run each;"
+	echo " the ring's own size is the media of the windows it keeps at the end, fetched back: $ring_mb MB"
+	printf '  CPU grows ≤ 5 %% of one core:               %+6.2f %%   %s\n' "$cpu_growth" "$(verdict "$(awk -v c="$cpu_growth" 'BEGIN {print (c <= 5)}')")"
+	printf '  peak RSS grows ≤ 20 MB (10^6 bytes):       %+6.1f MB  %s\n' "$rss_growth" "$(verdict "$(awk -v r="$rss_growth" 'BEGIN {print (r <= 20)}')")"
+	printf '  peak RSS grows ≤ the ring (%s MB) + 8 MB:  %+6.1f MB  %s\n' "$ring_mb" "$rss_growth" "$(verdict "$(awk -v r="$rss_growth" -v g="$ring_mb" 'BEGIN {print (r <= g + 8)}')")"
+	echo "  (the detection → browser latency goal is a Go benchmark: go test -run '^\$' -bench ViewDetectionToBrowser ./daemon/)"
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); outputs in $out"

@@ -16,6 +16,9 @@ type Message struct {
 	Payload   []byte
 	Retained  bool
 	Duplicate bool
+	// Received is when the subscriber's handler got the message, for
+	// latency measurements from the broker's delivery on.
+	Received time.Time
 }
 
 // SubscriberConfig configures a test subscriber.
@@ -87,9 +90,10 @@ func Subscribe(t testing.TB, brokerURL string, cfg SubscriberConfig) *Subscriber
 }
 
 func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
+	received := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.msgs = append(s.msgs, Message{Topic: m.Topic(), Payload: slices.Clone(m.Payload()), Retained: m.Retained(), Duplicate: m.Duplicate()})
+	s.msgs = append(s.msgs, Message{Topic: m.Topic(), Payload: slices.Clone(m.Payload()), Retained: m.Retained(), Duplicate: m.Duplicate(), Received: received})
 }
 
 // Messages returns a copy of what was received so far, in arrival order.
