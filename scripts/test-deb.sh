@@ -42,7 +42,8 @@ trap cleanup EXIT
 apt_install() { # apt_install DEB [apt options…]: waits for another apt's lock
 	local deb=$1
 	shift
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 "$@" "./$deb"
+	case $deb in /*) ;; *) deb=./$deb ;; esac
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 "$@" "$deb"
 }
 
 # ---- contents and control, both packages
