@@ -130,6 +130,7 @@ check "prerm stops on remove only" \
 check "prerm stops the unit" grep -q "deb-systemd-invoke stop 'garssld.service'" "$ctrl/prerm"
 check "postrm removes /var/lib/garssl inside the purge branch only" \
 	grep -Pzq 'if \[ "\$1" = "purge" \]; then\n(.*\n)*?\s*rm -rf "\$\{DPKG_ROOT:-\}/var/lib/garssl"\nfi' "$ctrl/postrm"
+check "postrm removes nothing else, and on no other path" test "$(grep -c 'rm -rf' "$ctrl/postrm")" = 1
 check "the unit's StateDirectory is the one postrm purges" grep -qx 'StateDirectory=garssl' \
 	"$work/amd64/root/usr/lib/systemd/system/garssld.service"
 
