@@ -4,6 +4,9 @@
 #   make bench  the benchmarks quoted in the closing notes, and the long
 #               soaks (a broker restarted every 20 s for 3 minutes)
 #   make install DESTDIR=/tmp/pkg PREFIX=/usr
+#   make deb    dist/garssld_<version>_amd64.deb and _arm64.deb (nfpm; the
+#               arm64 binary cross-compiled with cgo against Debian's
+#               multiarch FFmpeg)
 
 SHELL       := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
@@ -32,7 +35,18 @@ DEB_PKGS := pkg-config gcc libc6-dev \
 	libswscale-dev libswresample-dev libavutil-dev \
 	ffmpeg mosquitto mosquitto-clients openssl time systemd python3-paho-mqtt faketime jq curl chromium
 
-.PHONY: all deps build test vet fmt-check bench demo install clean
+# make deb: nfpm (a Go tool pinned in go.mod), dpkg-shlibdeps for Depends,
+# lintian, the arm64 cross compiler, and qemu to run the arm64 binary in
+# scripts/test-deb.sh.
+DEB_BUILD_PKGS := dpkg-dev lintian man-db crossbuild-essential-arm64 qemu-user-static
+# FFmpeg's -dev packages for arm64 (Debian multiarch). Without them
+# `make deb` builds amd64 alone and says so.
+DEB_ARM64_PKGS := libc6-dev:arm64 libavcodec-dev:arm64 libavformat-dev:arm64 libavdevice-dev:arm64 \
+	libavfilter-dev:arm64 libswscale-dev:arm64 libswresample-dev:arm64 libavutil-dev:arm64
+# A Debian version that grows with each commit: 0.0~git<commit time>.<hash>.
+DEB_VERSION ?= $(shell TZ=UTC git log -1 --format='0.0~git%cd.%h' --date=format-local:%Y%m%d%H%M%S 2>/dev/null || echo 0.0~dev)
+
+.PHONY: all deps deb-deps build test test-deb vet fmt-check bench demo install unit deb clean
 
 all: build
 
@@ -58,6 +72,31 @@ vet: deps
 
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 40m ./...
+	$(MAKE) test-deb
+
+# The packages, then scripts/test-deb.sh: contents, lintian, install,
+# upgrade, remove, purge on this machine, and the arm64 binary under qemu.
+test-deb: deb
+	DEB_VERSION=$(DEB_VERSION) ./scripts/test-deb.sh
+
+deb-deps: deps
+	@missing=$$(for p in $(DEB_BUILD_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@missing=$$(for p in $(DEB_ARM64_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ dpkg --add-architecture arm64 && apt-get update -qq && \
+		  apt-get install -y -qq --no-install-recommends $$missing; } || \
+		echo "make deb-deps: COULD NOT INSTALL the arm64 packages ($$missing): make deb builds amd64 only"; \
+	fi
+
+deb: deb-deps
+	DEB_VERSION=$(DEB_VERSION) ./scripts/build-deb.sh
 
 # GARSSLD_BIN: process benchmarks (eval, score) run the built binary. The
 # live view's detection → browser latency needs a few hundred detections
@@ -81,9 +120,7 @@ install: build
 	install -D -m 0755 $(BIN)/garssld $(DESTDIR)$(BINDIR)/garssld
 	install -D -m 0755 $(BIN)/omnisim $(DESTDIR)$(BINDIR)/omnisim
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
-	sed -e 's|/usr/local/bin/garssld|$(BINDIR)/garssld|g' -e 's|/usr/local/share/doc/garssld|$(DOCDIR)|g' \
-		systemd/garssld.service > $(DESTDIR)$(UNITDIR)/garssld.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/garssld.service
+	$(MAKE) -s unit UNIT_OUT=$(DESTDIR)$(UNITDIR)/garssld.service
 	install -D -m 0644 systemd/garssld.sysusers $(DESTDIR)$(SYSUSERSDIR)/garssld.conf
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -D -m 0644 configs/garssld.hcl $(DESTDIR)$(DOCDIR)/garssld.reference.hcl
@@ -98,5 +135,12 @@ install: build
 		echo "next: edit /etc/garssl/garssld.hcl, run 'garssld check --config /etc/garssl/garssld.hcl', then 'systemctl enable --now garssld'"; \
 	fi
 
+# make unit UNIT_OUT=F [PREFIX=…]: the unit with ExecStart and the README
+# under PREFIX; make install and make deb install it.
+unit:
+	sed -e 's|/usr/local/bin/garssld|$(BINDIR)/garssld|g' -e 's|/usr/local/share/doc/garssld|$(DOCDIR)|g' \
+		systemd/garssld.service > $(UNIT_OUT)
+	chmod 0644 $(UNIT_OUT)
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

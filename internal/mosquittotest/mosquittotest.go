@@ -38,6 +38,11 @@ type Config struct {
 	// TLS, when set, makes the listener TLS-only.
 	TLS *TLS
 
+	// Extra is appended to the generated mosquitto.conf: a bridge
+	// section, or settings that override the ones above (mosquitto takes
+	// the last value of a repeated option).
+	Extra string
+
 	// ACL, when not empty, is written to an acl_file: mosquitto's
 	// "user <name>" and "topic [read|write|readwrite] <filter>" lines;
 	// those before any "user" line apply to anonymous clients.
@@ -191,6 +196,9 @@ func (b *Broker) writeConfig(cfg Config) error {
 		if t.RequireClientCert {
 			c.WriteString("require_certificate true\n")
 		}
+	}
+	if cfg.Extra != "" {
+		c.WriteString(cfg.Extra + "\n")
 	}
 	return os.WriteFile(b.conf, []byte(c.String()), 0o600)
 }
