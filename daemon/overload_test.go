@@ -44,7 +44,12 @@ func TestOverloadIsFreshFairAndReady(t *testing.T) {
 	scaled := func(d time.Duration) string { return (time.Duration(float64(d) * overloadScale)).String() }
 	staleAfter := time.Duration(float64(6*time.Second) * overloadScale)
 	r := startDaemon(t, configText(setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store"),
-		maxInFlight: 1, maxQueue: 3, staleAfter: scaled(6 * time.Second), window: scaled(3 * time.Second)},
+		maxInFlight: 1, maxQueue: 3, staleAfter: scaled(6 * time.Second), window: scaled(3 * time.Second),
+		// The service estimate (≈3.3 s simulated) sits 0.7 s under
+		// stale_after; the live view's second frame encode per window, under
+		// -race on two loaded cores, pushed it past that margin (3.5 s in a
+		// CI run). This test is about the schedule, so the view is off.
+		extraHTTP: []string{"view = false"}},
 		streamSpec{name: "left", input: clip, extra: []string{"loop = true"}},
 		streamSpec{name: "right", input: clip, extra: []string{"loop = true"}}), nil, testHooks{})
 	sub := subscribe(t, b, "overload")
