@@ -42,7 +42,8 @@
 #                       max_queue = 3, stale_after = "6s"; reports the model
 #                       requests wasted (cut or failed), each stream's share
 #                       of ok detections, ages, and /readyz sampled every 5 s
-#   run-4-view-off      run-4 with http.view = false: the live view's baseline
+#   run-4-view-off      run-4 again (the view is off in every row but the next),
+#                       measured beside run-4-view-16: the live view's baseline
 #   run-4-view-16       run-4 with the live view on and 16 viewers following
 #                       /events (curl, not browsers) for the whole run: issue
 #                       16's CPU and memory goals are its growth over
@@ -160,7 +161,9 @@ pct() { sort -n | awk -v p="$1" '{a[NR] = $1} END {if (!NR) {print "-"; exit} i 
 # daemon from its start to its stop; appends to $out/rows, $out/accounts,
 # $out/drops, $out/overload and $out/view.
 run_row() {
-	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} omnisim_args=${6:-} http_attrs=${7:-} viewers=${8:-0} dir="$out/$1"
+	# The live view is off unless a row turns it on: issue 17's baselines
+	# are measured without it, and its own rows compare against the same.
+	local name=$1 n=$2 clip=$3 stream_attrs=${4:-} mllm_attrs=${5:-} omnisim_args=${6:-} http_attrs=${7:-'  view = false\n'} viewers=${8:-0} dir="$out/$1"
 	mkdir -p "$dir"
 	echo "== $name: garssld run, $n stream(s) of $(basename "$clip"), ${DURATION} s measured after ${WARMUP} s" >&2
 	# Debug logging gives one "answered" line per request with its request

@@ -16,8 +16,11 @@
 #   dump-all            garssld dump --frame-pick all (every frame decoded, skip_loop_filter=noref;
 #                                                      garssld's default before GOP-aware decoding)
 #   dump-noref          garssld dump --frame-pick all --skip-frame noref
-#   dump-exact          garssld dump                 (frame_pick exact, the default)
-#   dump-nearest-key    garssld dump --frame-pick nearest_key
+#   dump-exact          garssld dump                 (frame_pick exact, the default; one decoder
+#                                                      thread, dump's default for GOP-aware picks)
+#   dump-exact-auto     garssld dump --threads auto  (exact on FFmpeg's automatic frame threads,
+#                                                      as dump-all: the thread default's own row)
+#   dump-nearest-key    garssld dump --frame-pick nearest_key (one thread too)
 # The ffmpeg-lf and dump-noref rows run on the first two clips only.
 # Each command runs RUNS times; the median is reported.
 set -euo pipefail
@@ -55,6 +58,7 @@ for c in "$bframes" "$camera" "$cam1s" "$cam4s" "$hevc" "$longgop"; do
   fi
   rows+=(
     "$(measure dump-exact bin/garssld dump --input "$c" --out "$out/w")"
+    "$(measure dump-exact-auto bin/garssld dump --input "$c" --out "$out/w" --threads auto)"
     "$(measure dump-nearest-key bin/garssld dump --input "$c" --out "$out/w" --frame-pick nearest_key)"
   )
   echo

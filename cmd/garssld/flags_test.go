@@ -127,3 +127,14 @@ func TestLocateErrorSaysItOnce(t *testing.T) {
 		t.Errorf("error %q; want one line naming the request and the failure once", line)
 	}
 }
+
+// dump decodes a GOP-aware pick on one thread (its bursts gain nothing
+// from frame threads and pay a flush per window), a full decode on
+// FFmpeg's automatic threads.
+func TestDumpDecoderThreads(t *testing.T) {
+	for pick, want := range map[string]string{"exact": "1", "nearest_key": "1", "all": "auto"} {
+		if got := dumpDecoderThreads(pick); got != want {
+			t.Errorf("--frame-pick %s: %q decoder threads, want %q", pick, got, want)
+		}
+	}
+}
