@@ -2,14 +2,42 @@ package capture
 
 //#cgo pkg-config: libavcodec libavutil
 //#include <libavcodec/avcodec.h>
+//#include <libavutil/frame.h>
 import "C"
 
 import (
 	"errors"
+	"fmt"
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
 )
+
+// errFrameLayout: as errCodecLayout, for go-astiav's Frame.
+var errFrameLayout = errors.New("go-astiav's Frame no longer holds an AVFrame pointer as its first field: update capture/codec_cgo.go for this go-astiav version")
+
+// framePlanes returns f's first three planes as slices over FFmpeg's own
+// buffers, rows[i] lines of linesize[i] bytes each, and the linesizes.
+// They stay valid while f keeps its buffers (until it is unreferenced or
+// written again). go-astiav v0.16.0 only copies planes out; the cast is
+// checked as codecContext's is.
+func framePlanes(f *astiav.Frame, rows [3]int) (planes [3][]byte, linesizes [3]int, err error) {
+	if f == nil {
+		return planes, linesizes, errFrameLayout
+	}
+	p := *(**C.AVFrame)(unsafe.Pointer(f))
+	if p == nil || int(p.width) != f.Width() || int(p.height) != f.Height() || int(p.format) != int(f.PixelFormat()) {
+		return planes, linesizes, errFrameLayout
+	}
+	for i := range planes {
+		if p.data[i] == nil || p.linesize[i] <= 0 {
+			return planes, linesizes, fmt.Errorf("frame plane %d is missing (linesize %d)", i, int(p.linesize[i]))
+		}
+		linesizes[i] = int(p.linesize[i])
+		planes[i] = unsafe.Slice((*byte)(unsafe.Pointer(p.data[i])), rows[i]*linesizes[i])
+	}
+	return planes, linesizes, nil
+}
 
 // errCodecLayout: the cast below no longer finds an AVCodecContext where
 // go-astiav keeps it. It is a programming error, reported loudly.

@@ -186,17 +186,17 @@ func (d *picker) finish(sink media.Sink) error {
 // encoder scales frames to one size, turns them upright and encodes them as
 // JPEG, keeping its scaler and buffers from one frame to the next.
 type encoder struct {
-	scaler  *astiav.SoftwareScaleContext
-	scaled  *astiav.Frame
-	srcW    int
-	srcH    int
-	srcFmt  astiav.PixelFormat
-	dstW    int // upright
-	dstH    int
-	img     *image.YCbCr // views planes of pixels (or turned)
-	pixels  []byte       // the scaled frame's planes, packed
-	turned  []byte       // the planes turned upright
-	jpegBuf bytes.Buffer
+	scaler   *astiav.SoftwareScaleContext
+	scaled   *astiav.Frame
+	srcW     int
+	srcH     int
+	srcFmt   astiav.PixelFormat
+	dstW     int // upright
+	dstH     int
+	img      *image.YCbCr // views the scaled frame's planes, or pixels or turned
+	pixels   []byte       // the scaled frame's planes, packed, when it must be turned
+	turned   []byte       // the planes turned upright
+	lastJPEG int          // size of the last JPEG, to size the next one's buffer
 }
 
 func newEncoder() *encoder { return &encoder{scaled: astiav.AllocFrame()} }
@@ -219,11 +219,18 @@ func (e *encoder) encode(f *astiav.Frame, o orientation, w, h int) ([]byte, erro
 	if err := e.readScaled(o); err != nil {
 		return nil, err
 	}
-	e.jpegBuf.Reset()
-	if err := jpeg.Encode(&e.jpegBuf, e.img, &jpeg.Options{Quality: jpegQuality}); err != nil {
+	// A buffer of its own, sized from the last picture, rather than one
+	// kept between windows and cloned: the JPEG leaves with little spare
+	// capacity and nothing stays allocated meanwhile.
+	buf := bytes.NewBuffer(make([]byte, 0, e.lastJPEG+e.lastJPEG/8+4096))
+	err := jpeg.Encode(buf, e.img, &jpeg.Options{Quality: jpegQuality})
+	// e.img may view FFmpeg's buffers, which the next scale replaces.
+	e.img = nil
+	if err != nil {
 		return nil, fmt.Errorf("encode JPEG: %w", err)
 	}
-	return bytes.Clone(e.jpegBuf.Bytes()), nil
+	e.lastJPEG = buf.Len()
+	return buf.Bytes(), nil
 }
 
 // ensureScaler (re)creates the scaler when the source size or pixel format
@@ -251,11 +258,29 @@ func (e *encoder) ensureScaler(f *astiav.Frame, o orientation, w, h int) error {
 	return nil
 }
 
-// readScaled copies the scaled 4:2:0 frame into one packed Go buffer, turns
-// it upright and points e.img's planes into it. (go-astiav v0.16.0's
-// FrameData.ToImage reads chroma planes at full height, past their end, so
-// it is not used.)
+// readScaled points e.img's planes at the scaled 4:2:0 frame. An upright
+// picture is read where the scaler wrote it, in FFmpeg's buffers, so the
+// encoder keeps no copy of its own on the Go heap (one per stream and
+// size, 0.8 MB for the live view's 960×540). A picture to turn is copied
+// packed and turned. (go-astiav v0.16.0's FrameData.ToImage reads chroma
+// planes at full height, past their end, so it is not used.)
 func (e *encoder) readScaled(o orientation) error {
+	sw, sh := o.turned(e.dstW, e.dstH)
+	w, h, cw, ch := sw, sh, (sw+1)/2, (sh+1)/2
+	if o == (orientation{}) {
+		planes, strides, err := framePlanes(e.scaled, [3]int{h, ch, ch})
+		if err != nil {
+			return fmt.Errorf("read scaled frame: %w", err)
+		}
+		if strides[1] == strides[2] && strides[0] >= w && strides[1] >= cw {
+			e.img = &image.YCbCr{
+				Y: planes[0], Cb: planes[1], Cr: planes[2],
+				YStride: strides[0], CStride: strides[1], SubsampleRatio: image.YCbCrSubsampleRatio420,
+				Rect: image.Rect(0, 0, w, h),
+			}
+			return nil
+		}
+	}
 	size, err := e.scaled.ImageBufferSize(1)
 	if err != nil {
 		return fmt.Errorf("size scaled frame: %w", err)
@@ -267,8 +292,6 @@ func (e *encoder) readScaled(o orientation) error {
 	if _, err := e.scaled.ImageCopyToBuffer(e.pixels, 1); err != nil {
 		return fmt.Errorf("copy scaled frame: %w", err)
 	}
-	sw, sh := o.turned(e.dstW, e.dstH)
-	w, h, cw, ch := sw, sh, (sw+1)/2, (sh+1)/2
 	if size < w*h+2*cw*ch {
 		return fmt.Errorf("scaled frame holds %d bytes, want %d", size, w*h+2*cw*ch)
 	}

@@ -115,6 +115,7 @@ func (v *View) serveMedia(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "window no longer kept: the view keeps the last http.view_windows windows of each stream", http.StatusNotFound)
 		return
 	}
+	defer m.Release()
 	var body []byte
 	var ctype string
 	switch r.PathValue("file") {

@@ -2,6 +2,7 @@ package view
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/garssl/garssld/windowing"
@@ -20,7 +21,15 @@ type Media struct {
 	FrameWidth, FrameHeight int
 	// Added is when the window entered the ring: the files' Last-Modified.
 	Added time.Time
+
+	// mem holds Model, Frame and WAV outside the Go heap (nil when they
+	// could not be mapped and stay on the heap).
+	mem *mapped
 }
+
+// Release ends a reader's use of the media that get returned: their bytes
+// must not be read afterwards.
+func (m *Media) Release() { m.mem.release() }
 
 // size is what the entry holds in memory.
 func (m *Media) size() int { return len(m.Model) + len(m.Frame) + len(m.WAV) }
@@ -32,25 +41,35 @@ type ring struct {
 	n       int
 	mu      sync.Mutex
 	streams map[string][]*Media // oldest first, at most n each
+	// mapped counts the bytes of the media mapped outside the heap, those
+	// of evicted windows still being read included.
+	mapped *atomic.Int64
 }
 
 func newRing(n int) *ring {
-	return &ring{n: max(n, 1), streams: make(map[string][]*Media)}
+	return &ring{n: max(n, 1), streams: make(map[string][]*Media), mapped: new(atomic.Int64)}
 }
 
-// put adds w's media and evicts the stream's oldest beyond n. The byte
-// slices are shared, not copied: windowing hands each window on once and
-// nothing writes to them afterwards.
+// put adds a copy of w's media, mapped outside the Go heap, and evicts
+// the stream's oldest beyond n. Should the mapping fail, the window's own
+// slices are kept: windowing hands each window on once and nothing writes
+// to them afterwards.
 func (r *ring) put(w *windowing.Window, now time.Time) {
 	m := &Media{Stream: w.Stream, Seq: w.Seq, Model: w.JPEG, Frame: w.Frame, WAV: w.WAV,
 		FrameWidth: w.FrameWidth, FrameHeight: w.FrameHeight, Added: now}
+	if mem, parts, err := mapCopy(r.mapped, w.JPEG, w.Frame, w.WAV); err == nil {
+		m.mem, m.Model, m.Frame, m.WAV = mem, parts[0], parts[1], parts[2]
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	list := r.streams[w.Stream]
 	if len(list) >= r.n {
-		// Shift rather than reslice, so the evicted entry's memory is
-		// released and the backing array stays n long.
-		copy(list, list[len(list)-r.n+1:])
+		evicted := len(list) - r.n + 1
+		for _, old := range list[:evicted] {
+			old.mem.release()
+		}
+		// Shift rather than reslice, so the backing array stays n long.
+		copy(list, list[evicted:])
 		clear(list[r.n-1:])
 		list = list[:r.n-1]
 	}
@@ -58,12 +77,13 @@ func (r *ring) put(w *windowing.Window, now time.Time) {
 }
 
 // get returns the media of stream's window seq, or nil once it left the
-// ring.
+// ring. The caller must Release what it got.
 func (r *ring) get(stream string, seq uint64) *Media {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range r.streams[stream] {
 		if m.Seq == seq {
+			m.mem.acquire()
 			return m
 		}
 	}
@@ -74,8 +94,11 @@ func (r *ring) get(stream string, seq uint64) *Media {
 func (r *ring) forget(keep map[string]bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for s := range r.streams {
+	for s, list := range r.streams {
 		if !keep[s] {
+			for _, m := range list {
+				m.mem.release()
+			}
 			delete(r.streams, s)
 		}
 	}

@@ -183,6 +183,7 @@ func (v *View) Detection(stream string, seq uint64, payload []byte) {
 			ev.Media.Frame = dir + fileFrame
 			ev.Media.FrameWidth, ev.Media.FrameHeight = m.FrameWidth, m.FrameHeight
 		}
+		m.Release()
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {
