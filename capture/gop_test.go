@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asticode/go-astiav"
+
 	"github.com/garssl/garssld/capture"
 	"github.com/garssl/garssld/internal/testmedia"
 	"github.com/garssl/garssld/windowing"
@@ -159,6 +161,37 @@ func TestFullDecodeFallbacksAreCounted(t *testing.T) {
 				t.Errorf("no window counted as %s: %v", tc.reason, st.FullDecodeWindows)
 			}
 		})
+	}
+}
+
+// A demuxer that flags no key frame (libavformat's own demuxers restore
+// H.264's flags from the parser, so the packets lose them here, as a
+// careless RTP depacketiser would leave them): the decoder's key frames
+// give it away, and the stream is decoded in full, counted as
+// no_keyframe_flags, with a full decode's pictures.
+func TestUnflaggedKeyFramesAreDecodedInFull(t *testing.T) {
+	dir := t.TempDir()
+	path := lumaClip(t, dir, "unflagged.ts", 13, "", x264(30, 0)...)
+	unflag := func(p *astiav.Packet) { p.SetFlags(p.Flags().Del(astiav.PacketFlagKey)) }
+	decode := func(pick string) ([]windowing.Window, capture.Stats) {
+		cfg := capture.WithPacketHook(capture.Config{Name: "cam", Input: path, FramePick: pick}, unflag)
+		c := newCollector(t, cfg, 3*time.Second, 3*time.Second)
+		if err := c.run(t, 2*time.Minute); err != nil {
+			t.Fatalf("%s: %v", pick, err)
+		}
+		return c.snapshot(), c.source.Stats()
+	}
+	want, all := decode(capture.FramePickAll)
+	got, exact := decode(capture.FramePickExact)
+	if len(want) < 3 {
+		t.Fatalf("only %d windows", len(want))
+	}
+	sameWindows(t, want, got)
+	if n := exact.FullDecodeWindows[capture.FullNoKeyframeFlags]; n != uint64(len(got)) {
+		t.Errorf("%d of %d windows counted as %s: %v", n, len(got), capture.FullNoKeyframeFlags, exact.FullDecodeWindows)
+	}
+	if exact.VideoPacketsDecoded != all.VideoPacketsDecoded {
+		t.Errorf("decoded %d of %d video packets, want all", exact.VideoPacketsDecoded, all.VideoPacketsDecoded)
 	}
 }
 

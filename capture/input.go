@@ -58,6 +58,7 @@ type input struct {
 	video       *videoDecoder
 	audio       *audioDecoder
 	streams     map[int]streamInfo // the streams decoded, by index
+	packetHook  func(*astiav.Packet)
 }
 
 // streamInfo is what the timeline needs of a stream.
@@ -78,12 +79,13 @@ type inputOptions struct {
 	// onInterrupter receives the interrupter before the (possibly blocking)
 	// open, so a watchdog can break it.
 	onInterrupter func(astiav.IOInterrupter)
+	packetHook    func(*astiav.Packet) // Config.packetHook
 }
 
 // openInput opens spec and its decoders. On error everything allocated is
 // freed already.
 func openInput(spec inputSpec, o inputOptions) (in *input, err error) {
-	in = &input{spec: spec, fc: astiav.AllocFormatContext(), streams: map[int]streamInfo{}}
+	in = &input{spec: spec, fc: astiav.AllocFormatContext(), streams: map[int]streamInfo{}, packetHook: o.packetHook}
 	if in.fc == nil {
 		return nil, fmt.Errorf("open %s: allocate format context: out of memory", spec)
 	}
@@ -335,6 +337,9 @@ func (in *input) read(r *reader) error {
 			return fmt.Errorf("read %s: %w", in.spec, err)
 		}
 		readErrors = 0
+		if in.packetHook != nil {
+			in.packetHook(in.pkt)
+		}
 		r.watch.packet(arrived)
 		r.stats.packets++
 		if in.pkt.Flags().Has(astiav.PacketFlagCorrupt) {

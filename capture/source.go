@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/garssl/garssld/media"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/asticode/go-astiav"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/garssl/garssld/media"
 )
 
 // Config describes one Source: a camera input, optionally a separate
@@ -74,6 +76,9 @@ type Config struct {
 	// media.FrameMaxWidth as well (media.Picture.Frame), for the live
 	// view: a second scale and JPEG encode per window.
 	Frames bool
+
+	// packetHook, for tests, sees every packet read before it is decoded.
+	packetHook func(*astiav.Packet)
 }
 
 // Defaults for unset Config fields.

@@ -125,6 +125,7 @@ func (f *feed) session(ctx context.Context) error {
 	in, err := openInput(f.spec, inputOptions{
 		demuxer: maps.Clone(f.opts), decoder: f.decoderOptions(), role: f.role, pick: f.pick,
 		onInterrupter: w.interruptWith, array: arrayOptions{stream: cfg.Name, channels: cfg.ArrayChannels},
+		packetHook: cfg.packetHook,
 	})
 	if err != nil {
 		return w.explain(ctx, err)
