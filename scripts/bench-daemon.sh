@@ -37,6 +37,10 @@
 #                       value; garssld's default is 8): four windows asking
 #                       locate and audio at once wait for request slots
 #   run-4-bframes       run-4 on the B-frames clip
+#   run-4-gop1s         run-4 on a camera clip with a 1 s GOP (-g 30): exact
+#                       decodes from the key frame to a window's centre, so
+#                       its cost follows the camera's GOP
+#   run-4-gop1s-all     run-4-all on the same 1 s GOP clip: its baseline
 #   run-4-overload      issue 13's overload: 4 streams, omnisim slowed to
 #                       about 5 s a window (*simulated*), max_in_flight = 1,
 #                       max_queue = 3, stale_after = "6s"; reports the model
@@ -57,7 +61,7 @@
 #
 #   BENCH_SECONDS  measured interval per run row (default 180)
 #   BENCH_WARMUP   seconds before the interval starts (default 15)
-#   BENCH_ROWS     which run rows (default: all eight)
+#   BENCH_ROWS     which run rows (default: all of them)
 #   RUNS           runs of the ffmpeg and dump rows; the median is kept (3)
 # Quick run: BENCH_SECONDS=30 BENCH_ROWS=run-4 RUNS=1 ./scripts/bench-daemon.sh
 set -euo pipefail
@@ -65,7 +69,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 DURATION=${BENCH_SECONDS:-180}
 WARMUP=${BENCH_WARMUP:-15}
-ROWS=${BENCH_ROWS:-run-1 run-4 run-4-all run-4-nearest-key run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-overload run-4-view-off run-4-view-16}
+ROWS=${BENCH_ROWS:-run-1 run-4 run-4-all run-4-nearest-key run-4-threads-auto run-4-inflight-4 run-4-bframes run-4-gop1s-all run-4-gop1s run-4-overload run-4-view-off run-4-view-16}
 # omnisim's --time-scale for the overload row: its default latency model at
 # 2.65× gives about 5 s per window with one request at a time.
 OVERLOAD_TIME_SCALE=${BENCH_OVERLOAD_TIME_SCALE:-2.65}
@@ -76,6 +80,7 @@ tick=$(getconf CLK_TCK)
 
 camera=$(make_clip "$cache/720p30-60s-bf0.ts" 1280x720 30 -bf 0 -g 60 -b:v 3M -maxrate 3M -bufsize 6M -b:a 96k)
 bframes=$(make_clip "$cache/720p30-60s.ts" 1280x720 30 -b:v 3M -maxrate 3M -bufsize 6M -b:a 96k)
+gop1s=$(make_clip "$cache/720p30-60s-bf0-g30.ts" 1280x720 30 -bf 0 -g 30 -sc_threshold 0 -b:v 3M -maxrate 3M -bufsize 6M -b:a 96k)
 
 out=$(mktemp -d /tmp/garssld-bench-daemon.XXXXXX)
 trap stop_pids EXIT
@@ -370,7 +375,7 @@ run_row() {
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ff="ffmpeg -nostdin -hide_banner -loglevel error"
-for c in "$camera" "$bframes"; do
+for c in "$camera" "$bframes" "$gop1s"; do
 	measure_median "$RUNS" "$out" "ffmpeg-decode" $ff -threads 1 -skip_loop_filter noref -skip_frame noref -i "$c" -f null - >>"$out/base-$(basename "$c")"
 	measure_median "$RUNS" "$out" "dump" bin/garssld dump --input "$c" --out "$out/w" --frame-pick all --skip-frame noref --threads 1 >>"$out/base-$(basename "$c")"
 done
@@ -383,10 +388,12 @@ for row in $ROWS; do
 	run-4-threads-auto) run_row run-4-threads-auto 4 "$camera" '  decoder_threads = 0\n' ;;
 	run-4-inflight-4) run_row run-4-inflight-4 4 "$camera" '' '  max_in_flight = 4\n' ;;
 	run-4-bframes) run_row run-4-bframes 4 "$bframes" ;;
+	run-4-gop1s) run_row run-4-gop1s 4 "$gop1s" ;;
+	run-4-gop1s-all) run_row run-4-gop1s-all 4 "$gop1s" '  frame_pick = "all"\n  skip_frame = "noref"\n' ;;
 	run-4-overload) run_row run-4-overload 4 "$camera" '  max_queue = 3\n  stale_after = "6s"\n' '  max_in_flight = 1\n' "--time-scale $OVERLOAD_TIME_SCALE" ;;
 	run-4-view-off) run_row run-4-view-off 4 "$camera" '' '' '' '  view = false\n' ;;
 	run-4-view-16) run_row run-4-view-16 4 "$camera" '' '' '' '  view = true\n' 16 ;;
-	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-all, run-4-nearest-key, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-overload, run-4-view-off, run-4-view-16)" ;;
+	*) fail "BENCH_ROWS: unknown row $row (run-1, run-4, run-4-all, run-4-nearest-key, run-4-threads-auto, run-4-inflight-4, run-4-bframes, run-4-gop1s, run-4-gop1s-all, run-4-overload, run-4-view-off, run-4-view-16)" ;;
 	esac
 done
 
@@ -401,18 +408,18 @@ echo "   gar   = latency_ms.total, the GAR loop's time for the window as the dae
 echo "   model = the window's latency on omnisim's *simulated* latency model (its requests' simulated_ms"
 echo "           along the schedule's critical path); starred columns are *simulated*"
 echo "   sub   = the subscriber's receive time − window.end (adds paho and the broker))"
-printf '%-18s %-18s %7s %10s %6s %8s %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' row clip streams cpu%/strm ratio rss_MiB 'anon/file_MiB' threads age_p50 age_p99 gar_p50 gar_p99 model_p50* model_p99* sub_p50 sub_p99
-for c in "$camera" "$bframes"; do
+printf '%-18s %-22s %7s %10s %6s %8s %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' row clip streams cpu%/strm ratio rss_MiB 'anon/file_MiB' threads age_p50 age_p99 gar_p50 gar_p99 model_p50* model_p99* sub_p50 sub_p99
+for c in "$camera" "$bframes" "$gop1s"; do
 	base="$out/base-$(basename "$c")"
 	read -r _ dcpu _ < <(grep '^dump ' "$base")
 	while read -r name cpu rss; do
-		printf '%-18s %-18s %7s %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$c")" - \
+		printf '%-18s %-22s %7s %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$c")" - \
 			"$(awk -v c="$cpu" 'BEGIN {print c / 60 * 100}')" "$(awk -v a="$cpu" -v b="$dcpu" 'BEGIN {print a / b}')" \
 			"$(awk -v r="$rss" 'BEGIN {print r / 1024}')" - - - - - - - - - -
 	done <"$base"
 	while read -r name n clip cpu hwm anon file th a50 a99 t50 t99 m50 m99 s50 s99; do
 		[ "$clip" = "$c" ] || continue
-		printf '%-18s %-18s %7d %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$clip")" "$n" "$cpu" \
+		printf '%-18s %-22s %7d %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$clip")" "$n" "$cpu" \
 			"$(awk -v a="$cpu" -v b="$dcpu" 'BEGIN {print a / (b / 60 * 100)}')" "$(awk -v r="$hwm" 'BEGIN {print r / 1024}')" \
 			"$(awk -v a="$anon" -v f="$file" 'BEGIN {printf "%.1f/%.1f", a / 1024, f / 1024}')" "$th" "$a50" "$a99" "$t50" "$t99" "$m50" "$m99" "$s50" "$s99"
 	done <"$out/rows"
@@ -452,6 +459,10 @@ if read -r _ _ _ cpu hwm _ < <(grep '^run-4 ' "$out/rows") && read -r _ _ _ acpu
 		"$(awk -v a="$cpu" -v b="$acpu" 'BEGIN {print a / b}')" "$(verdict "$(awk -v c="$cpu" 'BEGIN {print (c <= 3)}')")"
 	printf '  peak RSS does not grow:                       %6.1f MiB (run-4-all %.1f MiB)  %s\n' "$(awk -v r="$hwm" 'BEGIN {print r / 1024}')" \
 		"$(awk -v r="$ahwm" 'BEGIN {print r / 1024}')" "$(verdict "$(awk -v a="$hwm" -v b="$ahwm" 'BEGIN {print (a <= b * 1.02)}')")"
+fi
+if read -r _ _ _ gcpu _ < <(grep '^run-4-gop1s ' "$out/rows") && read -r _ _ _ gacpu _ < <(grep '^run-4-gop1s-all ' "$out/rows"); then
+	printf '  the same on a 1 s GOP camera (run-4-gop1s against run-4-gop1s-all): %.2f %% (%.2f %%, ratio %.2f)\n' "$gcpu" "$gacpu" \
+		"$(awk -v a="$gcpu" -v b="$gacpu" 'BEGIN {print a / b}')"
 fi
 
 if [ -s "$out/overload" ]; then
