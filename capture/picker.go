@@ -193,6 +193,7 @@ type encoder struct {
 	srcFmt   astiav.PixelFormat
 	dstW     int // upright
 	dstH     int
+	orient   orientation  // the scaler writes the picture on its side for a quarter turn
 	img      *image.YCbCr // views the scaled frame's planes, or pixels or turned
 	pixels   []byte       // the scaled frame's planes, packed, when it must be turned
 	turned   []byte       // the planes turned upright
@@ -220,8 +221,9 @@ func (e *encoder) encode(f *astiav.Frame, o orientation, w, h int) ([]byte, erro
 		return nil, err
 	}
 	// A buffer of its own, sized from the last picture, rather than one
-	// kept between windows and cloned: the JPEG leaves with little spare
-	// capacity and nothing stays allocated meanwhile.
+	// kept between windows and cloned: nothing stays allocated between
+	// windows, and the JPEG leaves with little spare capacity unless it
+	// outgrew the last one by more than an eighth.
 	buf := bytes.NewBuffer(make([]byte, 0, e.lastJPEG+e.lastJPEG/8+4096))
 	err := jpeg.Encode(buf, e.img, &jpeg.Options{Quality: jpegQuality})
 	// e.img may view FFmpeg's buffers, which the next scale replaces.
@@ -235,9 +237,10 @@ func (e *encoder) encode(f *astiav.Frame, o orientation, w, h int) ([]byte, erro
 
 // ensureScaler (re)creates the scaler when the source size or pixel format
 // changes mid-stream, which cameras do after a renegotiation, or when the
-// wanted size changes.
+// wanted size or the picture's turn changes (a reconnect may bring a
+// stream with other display matrix side data).
 func (e *encoder) ensureScaler(f *astiav.Frame, o orientation, w, h int) error {
-	if e.scaler != nil && e.srcW == f.Width() && e.srcH == f.Height() && e.srcFmt == f.PixelFormat() && e.dstW == w && e.dstH == h {
+	if e.scaler != nil && e.srcW == f.Width() && e.srcH == f.Height() && e.srcFmt == f.PixelFormat() && e.dstW == w && e.dstH == h && e.orient == o {
 		return nil
 	}
 	if e.scaler != nil {
@@ -254,7 +257,7 @@ func (e *encoder) ensureScaler(f *astiav.Frame, o orientation, w, h int) error {
 		return fmt.Errorf("create scaler %dx%d %s → %dx%d: %w", f.Width(), f.Height(), f.PixelFormat().Name(), w, h, err)
 	}
 	e.scaler = s
-	e.srcW, e.srcH, e.srcFmt, e.dstW, e.dstH = f.Width(), f.Height(), f.PixelFormat(), w, h
+	e.srcW, e.srcH, e.srcFmt, e.dstW, e.dstH, e.orient = f.Width(), f.Height(), f.PixelFormat(), w, h, o
 	return nil
 }
 
@@ -272,7 +275,7 @@ func (e *encoder) readScaled(o orientation) error {
 		if err != nil {
 			return fmt.Errorf("read scaled frame: %w", err)
 		}
-		if strides[1] == strides[2] && strides[0] >= w && strides[1] >= cw {
+		if e.scaled.Width() == w && e.scaled.Height() == h && strides[1] == strides[2] && strides[0] >= w && strides[1] >= cw {
 			e.img = &image.YCbCr{
 				Y: planes[0], Cb: planes[1], Cr: planes[2],
 				YStride: strides[0], CStride: strides[1], SubsampleRatio: image.YCbCrSubsampleRatio420,
