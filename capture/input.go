@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -251,10 +252,31 @@ func (in *input) startTime() (int64, rational) {
 	return in.fc.StartTime(), rational{1, int64(astiav.TimeBase)}
 }
 
-// readStats are what one read loop saw.
+// readStats are what one read loop saw. The totals, when set, are a
+// Source's counters, counted as they happen: a live session runs for
+// hours, and its metrics must move while it does.
 type readStats struct {
 	packets      uint64
 	decodeErrors uint64
+
+	totalPackets, totalDecodeErrors *atomic.Uint64
+}
+
+func (s *readStats) packet() {
+	s.packets++
+	if s.totalPackets != nil {
+		s.totalPackets.Add(1)
+	}
+}
+
+func (s *readStats) decodeError(n int) {
+	if n == 0 {
+		return
+	}
+	s.decodeErrors += uint64(n)
+	if s.totalDecodeErrors != nil {
+		s.totalDecodeErrors.Add(uint64(n))
+	}
 }
 
 // reader is what one read loop places its packets with and reports to.
@@ -287,7 +309,7 @@ func (r *reader) countDecodeErrors(n int) {
 	case <-r.done:
 		return
 	default:
-		r.stats.decodeErrors += uint64(n)
+		r.stats.decodeError(n)
 	}
 }
 
@@ -341,7 +363,7 @@ func (in *input) read(r *reader) error {
 			in.packetHook(in.pkt)
 		}
 		r.watch.packet(arrived)
-		r.stats.packets++
+		r.stats.packet()
 		if in.pkt.Flags().Has(astiav.PacketFlagCorrupt) {
 			r.countDecodeErrors(1)
 		}

@@ -178,6 +178,34 @@ func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 // from 0 after a pause, without the connection dropping (the stall timeout
 // is longer than the pause). The media after the restart is placed at its
 // arrival and keeps its sound; nothing is lost silently.
+// TestLivePacketsCountedWhileTheSessionRuns: a live session lasts for
+// hours, so its counters must move while it runs, not when it ends.
+func TestLivePacketsCountedWhileTheSessionRuns(t *testing.T) {
+	dir := t.TempDir()
+	clip := liveClip(t, dir, "a.ts", 12, 0, true, true)
+	port := testmedia.FreeUDPPort(t)
+	c := newCollector(t, capture.Config{Name: "udp", Input: fmt.Sprintf("udp://127.0.0.1:%d", port)}, 2*time.Second, 2*time.Second)
+	runLive(t, c)
+	s := sendTS(t, port, clip)
+	waittest.For(t, "a window", 20*time.Second, func() bool { return len(c.snapshot()) >= 1 })
+	first := c.source.Stats().Packets
+	waittest.For(t, "more windows", 20*time.Second, func() bool { return len(c.snapshot()) >= 3 })
+	st := c.source.Stats()
+	select {
+	case <-s.done:
+		t.Fatal("the sender ended before the counters were read: the test needs a session still running")
+	default:
+	}
+	if st.Reconnects != 0 || st.Stalls != 0 {
+		t.Fatalf("the first session ended (%+v): the test needs it running", st)
+	}
+	// 25 fps video and 48 kHz AAC (about 47 packets a second) for the 2 s
+	// between the windows at least.
+	if first == 0 || st.Packets < first+100 {
+		t.Errorf("packets counted while the session runs: %d after the first window, %d two windows later; want them counted as they come", first, st.Packets)
+	}
+}
+
 func TestLiveUDPSenderRestartsFromZero(t *testing.T) {
 	dir := t.TempDir()
 	late := liveClip(t, dir, "late.ts", 6, 30, true, true)  // timestamps from 31.4 s

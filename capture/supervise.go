@@ -143,6 +143,7 @@ func (f *feed) session(ctx context.Context) error {
 		},
 		loop: cfg.Loop && !f.spec.live, realtime: cfg.Realtime && !f.spec.live,
 		done: ctx.Done(), watch: w,
+		stats: readStats{totalPackets: &f.src.packets, totalDecodeErrors: &f.src.decodeErrors},
 		placed: func(p placement) {
 			f.placed(p)
 			f.senderClock(in)
@@ -150,8 +151,6 @@ func (f *feed) session(ctx context.Context) error {
 	}
 	err = in.read(r)
 	f.anchoring = false
-	f.src.packets.Add(r.stats.packets)
-	f.src.decodeErrors.Add(r.stats.decodeErrors)
 	if r.stats.decodeErrors > 0 {
 		f.log.Warn("decode errors", "count", r.stats.decodeErrors)
 	}

@@ -8,6 +8,7 @@ type View struct {
 	viewers      prometheus.Gauge
 	dropped      *prometheus.CounterVec
 	authFailures prometheus.Counter
+	onHeap       prometheus.Counter
 }
 
 // viewDropReasons are the reasons a viewer's event stream ends on the
@@ -22,6 +23,8 @@ func newView(b *builder) *View {
 			"reason"),
 		authFailures: b.counter("view_auth_failures_total",
 			"Requests refused for a missing or wrong user name or password (http.auth_file)."),
+		onHeap: b.counter("view_media_on_heap_total",
+			"Windows whose media the live view keeps on the Go heap because mapping it outside the heap failed (mmap); the view still serves them."),
 	}
 	for _, r := range viewDropReasons {
 		v.dropped.WithLabelValues(r)
@@ -37,6 +40,9 @@ func (v *View) Viewers(n int) { v.viewers.Set(float64(n)) }
 
 // ViewerDropped counts one event stream ended or refused for reason.
 func (v *View) ViewerDropped(reason string) { v.dropped.WithLabelValues(reason).Inc() }
+
+// MediaOnHeap counts one window's media kept on the heap.
+func (v *View) MediaOnHeap() { v.onHeap.Inc() }
 
 // AuthFailed counts one refused login.
 func (v *View) AuthFailed() { v.authFailures.Inc() }

@@ -235,6 +235,7 @@ run_row() {
 	local c0 t0 c1 t1 o0 o1 b0 b1 loadmax left step
 	loadmax=$(cut -d' ' -f1 /proc/loadavg)
 	c0=$(cpu_ticks "$gpid")
+	curl -fsS "http://$http/metrics" >"$dir/metrics0.txt"
 	o0=$(cpu_ticks "${ours[@]}")
 	b0=$(busy_ticks)
 	t0=$(date +%s.%N)
@@ -249,6 +250,7 @@ run_row() {
 		jq -r '.warnings[]?' "$dir/readyz.json" >>"$dir/warnings.txt" 2>/dev/null || true
 	done
 	c1=$(cpu_ticks "$gpid")
+	curl -fsS "http://$http/metrics" >"$dir/metrics1.txt"
 	o1=$(cpu_ticks "${ours[@]}")
 	b1=$(busy_ticks)
 	t1=$(date +%s.%N)
@@ -356,7 +358,14 @@ run_row() {
 	local cpu_pct others
 	cpu_pct=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$tick" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / hz / (t1 - t0) / n * 100}')
 	others=$(awk -v b="$((b1 - b0 - (c1 - c0) - (o1 - o0)))" -v t0="$t0" -v t1="$t1" -v hz="$tick" 'BEGIN {printf "%.2f", b / hz / (t1 - t0)}')
-	echo "$name $n $clip $cpu_pct $hwm $anon $file $threads $age50 $age99 $tot50 $tot99 $sim50 $sim99 $sub50 $sub99" >>"$out/rows"
+	# The share of the video packets the decoders opened in the interval
+	# (every clip is 30 fps). With frame_pick = "exact" it follows where the
+	# camera's key frames fall against the windows' centres, which changes
+	# from run to run: the CPU figure is to be read with it.
+	local decoded
+	decoded=$(awk -v a="$(msum "$dir/metrics0.txt" garssl_capture_video_packets_decoded_total)" -v b="$(msum "$dir/metrics1.txt" garssl_capture_video_packets_decoded_total)" \
+		-v t0="$t0" -v t1="$t1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) / (30 * (t1 - t0) * n) * 100}')
+	echo "$name $n $clip $cpu_pct $hwm $anon $file $threads $age50 $age99 $tot50 $tot99 $sim50 $sim99 $sub50 $sub99 $decoded" >>"$out/rows"
 	echo "$name $expected $cut $published $scheddrops $(msum "$m" garssl_windows_dropped_total "$cut_failures") $received $distinct $unexplained $(msum "$m" garssl_mqtt_messages_dropped_total) $(msum "$m" garssl_capture_decode_errors_total) $(msum "$m" garssl_capture_reconnects_total) $(jq .requests "$dir/omnisim-stats.json") $(jq .cancelled "$dir/omnisim-stats.json") $below $loadmax $others" >>"$out/accounts"
 	echo "$name $(drops "$m")" >>"$out/drops"
 	awk -F'\t' '{print $3}' "$dir/detections.tsv" | sort | uniq -c | awk -v r="$name" '{printf "%s %s=%d\n", r, $2, $1}' >>"$out/statuses"
@@ -407,21 +416,22 @@ echo "   age   = latency_ms.age_at_publish (publish hand-over − window.end, th
 echo "   gar   = latency_ms.total, the GAR loop's time for the window as the daemon measured it"
 echo "   model = the window's latency on omnisim's *simulated* latency model (its requests' simulated_ms"
 echo "           along the schedule's critical path); starred columns are *simulated*"
-echo "   sub   = the subscriber's receive time − window.end (adds paho and the broker))"
-printf '%-18s %-22s %7s %10s %6s %8s %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' row clip streams cpu%/strm ratio rss_MiB 'anon/file_MiB' threads age_p50 age_p99 gar_p50 gar_p99 model_p50* model_p99* sub_p50 sub_p99
+echo "   sub   = the subscriber's receive time − window.end (adds paho and the broker)"
+echo " decoded: % of the video packets sent to the decoder over the interval (30 fps × interval × streams))"
+printf '%-18s %-22s %7s %10s %6s %8s %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s %8s\n' row clip streams cpu%/strm ratio rss_MiB 'anon/file_MiB' threads age_p50 age_p99 gar_p50 gar_p99 model_p50* model_p99* sub_p50 sub_p99 decoded%
 for c in "$camera" "$bframes" "$gop1s"; do
 	base="$out/base-$(basename "$c")"
 	read -r _ dcpu _ < <(grep '^dump ' "$base")
 	while read -r name cpu rss; do
-		printf '%-18s %-22s %7s %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$c")" - \
+		printf '%-18s %-22s %7s %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s %8s\n' "$name" "$(basename "$c")" - \
 			"$(awk -v c="$cpu" 'BEGIN {print c / 60 * 100}')" "$(awk -v a="$cpu" -v b="$dcpu" 'BEGIN {print a / b}')" \
-			"$(awk -v r="$rss" 'BEGIN {print r / 1024}')" - - - - - - - - - -
+			"$(awk -v r="$rss" 'BEGIN {print r / 1024}')" - - - - - - - - - - -
 	done <"$base"
-	while read -r name n clip cpu hwm anon file th a50 a99 t50 t99 m50 m99 s50 s99; do
+	while read -r name n clip cpu hwm anon file th a50 a99 t50 t99 m50 m99 s50 s99 dec; do
 		[ "$clip" = "$c" ] || continue
-		printf '%-18s %-22s %7d %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s\n' "$name" "$(basename "$clip")" "$n" "$cpu" \
+		printf '%-18s %-22s %7d %10.2f %6.2f %8.1f %14s %7s %8s %8s %8s %8s %11s %11s %8s %8s %8s\n' "$name" "$(basename "$clip")" "$n" "$cpu" \
 			"$(awk -v a="$cpu" -v b="$dcpu" 'BEGIN {print a / (b / 60 * 100)}')" "$(awk -v r="$hwm" 'BEGIN {print r / 1024}')" \
-			"$(awk -v a="$anon" -v f="$file" 'BEGIN {printf "%.1f/%.1f", a / 1024, f / 1024}')" "$th" "$a50" "$a99" "$t50" "$t99" "$m50" "$m99" "$s50" "$s99"
+			"$(awk -v a="$anon" -v f="$file" 'BEGIN {printf "%.1f/%.1f", a / 1024, f / 1024}')" "$th" "$a50" "$a99" "$t50" "$t99" "$m50" "$m99" "$s50" "$s99" "$dec"
 	done <"$out/rows"
 done
 

@@ -42,6 +42,9 @@ func (m *mapping) unmap() {
 	})
 }
 
+// mmap is syscall.Mmap; tests make it fail.
+var mmap = syscall.Mmap
+
 // mapCopy copies parts into one new mapping and returns the copies; empty
 // parts are returned as they are. The entry starts with one reference,
 // the ring's; counter counts the bytes mapped until they are unmapped.
@@ -56,7 +59,7 @@ func mapCopy(counter *atomic.Int64, parts ...[]byte) (*mapped, [][]byte, error) 
 		return mp, parts, nil
 	}
 	out := make([][]byte, len(parts))
-	mem, err := syscall.Mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, err := mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		return nil, nil, fmt.Errorf("map %d bytes for a window's media: %w", total, err)
 	}

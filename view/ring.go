@@ -44,6 +44,10 @@ type ring struct {
 	// mapped counts the bytes of the media mapped outside the heap, those
 	// of evicted windows still being read included.
 	mapped *atomic.Int64
+	// onHeap is told of a window kept on the heap, first when the mapping
+	// before it succeeded (or it is the first); nil tells nobody.
+	onHeap    func(err error, first bool)
+	onHeapNow atomic.Bool
 }
 
 func newRing(n int) *ring {
@@ -57,8 +61,13 @@ func newRing(n int) *ring {
 func (r *ring) put(w *windowing.Window, now time.Time) {
 	m := &Media{Stream: w.Stream, Seq: w.Seq, Model: w.JPEG, Frame: w.Frame, WAV: w.WAV,
 		FrameWidth: w.FrameWidth, FrameHeight: w.FrameHeight, Added: now}
-	if mem, parts, err := mapCopy(r.mapped, w.JPEG, w.Frame, w.WAV); err == nil {
+	mem, parts, err := mapCopy(r.mapped, w.JPEG, w.Frame, w.WAV)
+	switch {
+	case err == nil:
 		m.mem, m.Model, m.Frame, m.WAV = mem, parts[0], parts[1], parts[2]
+		r.onHeapNow.Store(false)
+	case r.onHeap != nil:
+		r.onHeap(err, !r.onHeapNow.Swap(true))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,10 +3,14 @@ package view
 import (
 	"bytes"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/windowing"
@@ -156,4 +160,46 @@ func TestDroppedRingIsUnmapped(t *testing.T) {
 		runtime.GC()
 		return counter.Load() == 0
 	})
+}
+
+// Should mapping fail, the view keeps the window's own slices, serves
+// them all the same, counts each such window, and logs once per episode.
+func TestRingKeepsMediaOnTheHeapWhenMappingFails(t *testing.T) {
+	var logged bytes.Buffer
+	obs := &counter{}
+	v, err := New(Options{RunID: testRun, Windows: 4, MaxViewers: 1, Observer: obs,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &logged, Level: hclog.Warn})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(int, int64, int, int, int) ([]byte, error) { return nil, syscall.ENOMEM }
+	defer func(m func(int, int64, int, int, int) ([]byte, error)) { mmap = m }(mmap)
+
+	mmap = refuse
+	v.Window(ringWindow("front", 1, true))
+	v.Window(ringWindow("front", 2, true))
+	mmap = syscall.Mmap
+	v.Window(ringWindow("front", 3, true))
+	mmap = refuse
+	v.Window(ringWindow("front", 4, true))
+
+	if n := obs.get("on_heap"); n != 3 {
+		t.Errorf("%d windows counted as kept on the heap, want 3", n)
+	}
+	if n := strings.Count(logged.String(), "keeps windows' media on the heap"); n != 2 {
+		t.Errorf("logged %d times, want twice (one per episode):\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "cannot allocate memory") {
+		t.Errorf("the log does not say why mapping failed:\n%s", logged.String())
+	}
+	if got := v.ring.mapped.Load(); got != 3000+20000+96044 {
+		t.Errorf("%d bytes mapped, want window 3's alone", got)
+	}
+	for seq := uint64(1); seq <= 4; seq++ {
+		m := v.ring.get("front", seq)
+		if m == nil || len(m.Frame) != 20000 || m.Frame[0] != byte(seq) || len(m.WAV) != 96044 || m.WAV[96043] != byte(seq) {
+			t.Fatalf("front/%d not served whole: %+v", seq, m)
+		}
+		m.Release()
+	}
 }

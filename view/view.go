@@ -26,12 +26,16 @@ type Observer interface {
 	// ViewerDropped counts an event stream ended or refused: "slow",
 	// "max_viewers" or "stopping".
 	ViewerDropped(reason string)
+	// MediaOnHeap counts a window whose media the ring keeps on the Go
+	// heap because mapping it outside failed.
+	MediaOnHeap()
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Viewers(int)          {}
 func (nopObserver) ViewerDropped(string) {}
+func (nopObserver) MediaOnHeap()         {}
 
 // Options configure a View.
 type Options struct {
@@ -114,11 +118,18 @@ func New(o Options) (*View, error) {
 	}
 	tok := make([]byte, 32)
 	_, _ = rand.Read(tok) // crypto/rand.Read never fails
+	ring := newRing(o.Windows)
+	ring.onHeap = func(err error, first bool) {
+		o.Observer.MediaOnHeap()
+		if first {
+			o.Logger.Warn("the live view keeps windows' media on the heap: mapping it failed (counted in garssl_view_media_on_heap_total; logged again only after a mapping succeeded)", "error", err)
+		}
+	}
 	return &View{
 		o:     o,
 		log:   o.Logger,
 		token: hex.EncodeToString(tok),
-		ring:  newRing(o.Windows),
+		ring:  ring,
 		hub:   newHub(o.RunID, o.MaxViewers, o.Windows, o.Observer),
 
 		writeWait: writeWait,

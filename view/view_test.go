@@ -44,6 +44,14 @@ func (c *counter) ViewerDropped(r string) {
 	}
 	c.dropped[r]++
 }
+func (c *counter) MediaOnHeap() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped == nil {
+		c.dropped = map[string]int{}
+	}
+	c.dropped["on_heap"]++
+}
 func (c *counter) get(r string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.dropped[r] }
 
 // served is a View behind a real HTTP server on 127.0.0.1 with the
