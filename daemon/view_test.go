@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/garssl/garssld/internal/mosquittotest"
 	"github.com/garssl/garssld/internal/ssetest"
 	"github.com/garssl/garssld/internal/waittest"
 	"github.com/garssl/garssld/view"
@@ -113,5 +116,53 @@ func TestViewServesDetectionsMediaAndPause(t *testing.T) {
 	}
 	if !events.Ended(10 * time.Second) {
 		t.Error("the event stream outlived the daemon")
+	}
+}
+
+// A reload that moves http.listen: the endpoints, the page and the event
+// stream answer on the new address, the old one is closed, and a page
+// following the old listener is ended rather than holding the reload up.
+func TestReloadMovesTheHTTPListener(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, "clip.mp4", 4)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	s := startSim(t, 0)
+	base := setup{broker: b.URL(), endpoint: s.url, storeDir: filepath.Join(dir, "store")}
+	front := streamSpec{name: "front", input: clip, extra: []string{"loop = true"}}
+	r := startDaemon(t, configText(base, front), nil, testHooks{})
+	old := r.HTTPAddr().String()
+	events := ssetest.Open(t, "http://"+old+view.PathEvents, nil)
+	events.Wait(t, view.EventHello, 10*time.Second, nil)
+
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := free.Addr().String()
+	free.Close()
+	next := base
+	next.httpListen = moved
+	r.reload(t, configText(next, front))
+
+	if got := r.HTTPAddr().String(); got != moved {
+		t.Fatalf("after the reload the daemon listens on %s, want %s", got, moved)
+	}
+	if !events.Ended(10 * time.Second) {
+		t.Error("the event stream on the old listener outlived the move")
+	}
+	if resp, err := http.Get("http://" + old + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the old address %s still answers: %s", old, resp.Status)
+	}
+	for _, path := range []string{"/healthz", "/"} {
+		if code, body := r.get(t, path); code != http.StatusOK {
+			t.Errorf("GET %s on the new address: %d %.200s", path, code, body)
+		}
+	}
+	again := ssetest.Open(t, "http://"+moved+view.PathEvents, nil)
+	again.Wait(t, view.EventHello, 10*time.Second, nil)
+	again.Wait(t, view.EventDetection, 30*time.Second, nil)
+	if n := len(r.logs.lines("http endpoints moved")); n != 1 {
+		t.Errorf("%d 'http endpoints moved' log lines, want 1", n)
 	}
 }
