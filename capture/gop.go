@@ -144,11 +144,18 @@ func (b *gopBuffer) around(target time.Duration) (a, bi int) {
 func (b *gopBuffer) startFor(target time.Duration) int {
 	a, bi := b.around(target)
 	start := len(b.q)
-	if a >= 0 {
+	switch {
+	case bi >= 0 && (a < 0 || b.q[bi].pos-target <= target-b.q[a].pos):
+		// The frame at or after the target is the picture (the picker
+		// takes it on a tie too), so the one before it need not come out,
+		// nor, when it ends the GOP before, that GOP: a key frame on a
+		// window's centre is decoded alone.
+		start = b.keyFor(bi)
+	case a >= 0:
 		start = b.keyFor(a)
-	}
-	if bi >= 0 {
-		start = min(start, b.keyFor(bi))
+		if bi >= 0 {
+			start = min(start, b.keyFor(bi))
+		}
 	}
 	return min(start, max(len(b.q)-1, 0))
 }

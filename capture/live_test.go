@@ -178,6 +178,39 @@ func TestLiveUDPSenderStopsAndRestarts(t *testing.T) {
 // from 0 after a pause, without the connection dropping (the stall timeout
 // is longer than the pause). The media after the restart is placed at its
 // arrival and keeps its sound; nothing is lost silently.
+// TestLiveWindowsCentredOnKeyFrames: a live camera joined before its
+// first key frame (0.37 s after its first sound) gets its window grid moved
+// so that windows are centred on key frames. With a 1 s GOP and 2 s windows
+// every picture is then a key frame, decoded alone.
+func TestLiveWindowsCentredOnKeyFrames(t *testing.T) {
+	dir := t.TempDir()
+	clip := testmedia.File(t, dir, "late.ts", testmedia.Args(testmedia.Sine(0.5, 440, 48000, 2, 14),
+		[]string{"-itsoffset", "0.37"}, testmedia.TestPattern(320, 240, 25, 14),
+		[]string{"-map", "1:v", "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+			"-c:a", "aac", "-f", "mpegts"})...)
+	port := testmedia.FreeUDPPort(t)
+	c := newCollector(t, capture.Config{Name: "udp", Input: fmt.Sprintf("udp://127.0.0.1:%d", port)}, 2*time.Second, 2*time.Second)
+	runLive(t, c)
+	sendTS(t, port, clip)
+	waittest.For(t, "5 windows", 30*time.Second, func() bool { return len(c.snapshot()) >= 5 })
+	ws := c.snapshot()
+	if ws[0].PTSStart%(2*time.Second) == 0 {
+		t.Errorf("the first window starts at %v: the grid did not move", ws[0].PTSStart)
+	}
+	for _, w := range ws {
+		// Windows start on whole 16 kHz samples; the key frame's position
+		// need not.
+		if off := w.FramePTS - (w.PTSStart + time.Second); off < -time.Second/16000 || off > time.Second/16000 {
+			t.Errorf("window %d (%v–%v): picture at %v, %v off its centre; want the key frame on it", w.Seq, w.PTSStart, w.PTSEnd, w.FramePTS, off)
+		}
+	}
+	// The first two GOPs are decoded in full (the probe that key frames
+	// are intra pictures); after that one packet a window.
+	if n := c.source.Stats().VideoPacketsDecoded; n > 2*25+uint64(len(c.snapshot()))+5 {
+		t.Errorf("%d video packets decoded for %d windows: more than the probe and a key frame each", n, len(c.snapshot()))
+	}
+}
+
 // TestLivePacketsCountedWhileTheSessionRuns: a live session lasts for
 // hours, so its counters must move while it runs, not when it ends.
 func TestLivePacketsCountedWhileTheSessionRuns(t *testing.T) {

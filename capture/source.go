@@ -418,6 +418,16 @@ func (l lockedSink) Gap(from, to time.Duration) {
 	l.s.sinkCall(func(k media.Sink) { k.Gap(from, to) })
 }
 
+// AlignGrid passes a key frame's position to a media.GridSink; other sinks
+// do not get it.
+func (l lockedSink) AlignGrid(pos time.Duration) {
+	l.s.sinkCall(func(k media.Sink) {
+		if g, ok := k.(media.GridSink); ok {
+			g.AlignGrid(pos)
+		}
+	})
+}
+
 // float64 bits, so a drift can be read from Stats while its input runs.
 type atomicFloat struct{ bits atomic.Uint64 }
 

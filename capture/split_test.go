@@ -141,9 +141,10 @@ func TestSeparateLiveInputsRecover(t *testing.T) {
 }
 
 // checkCameraReturn: the camera's outage is a gap, and a new grid starts
-// where its media resumed. The first window of that grid has the
-// microphone's sound in full, though the microphone ran on past the slots
-// of the old grid while the reopened camera was being probed.
+// where its media resumed, moved by less than a hop so that its window is
+// centred on the camera's first key frame. The first window of that grid
+// has the microphone's sound in full, though the microphone ran on past
+// the slots of the old grid while the reopened camera was being probed.
 func checkCameraReturn(t *testing.T, r *splitRun) {
 	t.Helper()
 	r.c.mu.Lock()
@@ -157,8 +158,12 @@ func checkCameraReturn(t *testing.T, r *splitRun) {
 		if w.PTSEnd <= resume {
 			continue
 		}
-		if d, sample := w.PTSStart-resume, time.Second/windowing.SampleRate; d <= -sample || d >= sample {
-			t.Errorf("the first window after the camera's gap (to %v) starts at %v", resume, w.PTSStart)
+		sample := time.Second / windowing.SampleRate
+		if d := w.PTSStart - resume; d <= -sample || d >= r.window {
+			t.Errorf("the first window after the camera's gap (to %v) starts at %v; want within a hop (%v) of it", resume, w.PTSStart, r.window)
+		}
+		if off := w.FramePTS - (w.PTSStart + r.window/2); off <= -sample || off >= sample {
+			t.Errorf("the first window after the camera's gap (%v–%v) has its picture at %v: not a key frame on its centre", w.PTSStart, w.PTSEnd, w.FramePTS)
 		}
 		if w.SilenceFilled != 0 || math.Abs(w.RMSDBFS-sineDBFS) > 1.5 {
 			t.Errorf("the first window after the camera came back: %.1f dBFS, %d samples filled; want the microphone's sine, %.1f dBFS", w.RMSDBFS, w.SilenceFilled, sineDBFS)

@@ -57,7 +57,7 @@ func (f *feed) run(ctx context.Context) error {
 	if f.role.video {
 		f.pick = newPicker(f.src.cfg.ModelWidth, f.src.cfg.ModelHeight, f.src.cfg.Frames)
 		f.pick.video = videoOptions{pick: f.src.cfg.FramePick, tolerance: f.src.cfg.FrameTolerance,
-			maxBytes: GOPBufferBytes, maxDur: GOPBufferDuration, stats: &f.src.video}
+			maxBytes: GOPBufferBytes, maxDur: GOPBufferDuration, stats: &f.src.video, alignGrid: f.spec.live}
 		defer f.pick.free()
 	}
 	return f.supervise(ctx)

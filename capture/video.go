@@ -17,6 +17,9 @@ type videoOptions struct {
 	maxBytes  int           // bounds of the GOP buffer
 	maxDur    time.Duration
 	stats     *videoStats // nil: not counted
+	// alignGrid: a live input's first key frame of a session is offered to
+	// a media.GridSink, so that windows may be centred on key frames.
+	alignGrid bool
 }
 
 // videoDecoder decodes one video stream and offers frames to the input's
@@ -123,6 +126,11 @@ func (d *videoDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 	}
 	pos, dts := d.packetTimes(pkt)
 	key := pkt.Flags().Has(astiav.PacketFlagKey)
+	if key && d.keys == 0 && d.opts.alignGrid {
+		if g, ok := sink.(media.GridSink); ok {
+			g.AlignGrid(pos)
+		}
+	}
 	if key {
 		n, err := d.atKey(pos, sink)
 		decodeErrors += n

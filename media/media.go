@@ -98,6 +98,19 @@ type ArraySink interface {
 	ArrayAudio(pos time.Duration, rate int, channels [][]float32)
 }
 
+// GridSink is a Sink whose window grid may still move when the first key
+// frame of a live video arrives. capture offers it only for live inputs
+// decoded GOP-aware (frame_pick exact or nearest_key): where windows start
+// is then arbitrary (when garssld joined the camera), and a window whose
+// centre falls on a key frame gets its picture from that frame alone,
+// where one centred elsewhere needs its GOP decoded up to the centre.
+type GridSink interface {
+	// AlignGrid says a key frame sits at pos. Before the grid's first
+	// window is decided, the sink may move the grid by less than one hop
+	// so that a window's centre falls on pos.
+	AlignGrid(pos time.Duration)
+}
+
 // Still is one picture and its sound, loaded from files rather than cut
 // from a stream: what `garssld locate` and the evaluation harness feed the
 // GAR loop.

@@ -72,6 +72,7 @@ type Cutter struct {
 	gaps                        []span // silence-filled sample ranges not yet passed
 	array                       arrayBuffer
 	videoAt                     time.Duration
+	aligned                     bool // the current grid was placed by AlignGrid
 	stats                       Stats
 	lengthDur, hopDur, halfDur  time.Duration
 	maxLagSamples, jitterSample int64
@@ -127,6 +128,46 @@ func (c *Cutter) Anchor(wall time.Time) { c.anchor = wall }
 // has no picture yet.
 func (c *Cutter) PictureTarget() time.Duration {
 	return durationOf(c.slotStart(c.picSlot)) + c.halfDur
+}
+
+// AlignGrid implements media.GridSink. While the current grid has neither
+// closed a window nor taken a picture, it moves forward by less than one hop
+// so that a window's centre falls on the key frame at pos (or, for a key
+// frame before the first centre, a whole number of hops after it): a
+// camera's key frames then fall on centres again wherever its GOP divides
+// a multiple of the hop (a 1 s GOP and a 3 s hop: every window; a 2 s GOP:
+// every other one).
+// The sound before the new first window belongs to no window, like the
+// sound before a stream's first window always did. A grid is placed once;
+// a gap starts a new one.
+func (c *Cutter) AlignGrid(pos time.Duration) {
+	if c.aligned || c.next != 0 || c.picSlot != 0 || len(c.pics) > 0 {
+		return
+	}
+	c.aligned = true
+	// The smallest start at or after the grid's own whose window is
+	// centred on pos plus a whole number of hops.
+	centredAt := samplesAt(pos) - c.lengthSamples/2
+	shift := (centredAt - c.gridStart) % c.hopSamples
+	if shift < 0 {
+		shift += c.hopSamples
+	}
+	if shift == 0 {
+		return
+	}
+	start := c.gridStart + shift
+	c.gridStart = start
+	if !c.audioSeen {
+		return
+	}
+	if written := c.bufStart + int64(len(c.buf)); written > start {
+		c.buf = c.buf[:copy(c.buf, c.buf[start-c.bufStart:])]
+	} else {
+		c.buf = c.buf[:0]
+	}
+	c.bufStart = start
+	c.forgetFilledBefore(start)
+	c.arrayAdvance(start)
 }
 
 // Picture implements media.Sink.
@@ -202,7 +243,7 @@ func (c *Cutter) Gap(from, to time.Duration) {
 		c.stats.Dropped[DropGap]++
 	}
 	c.seqBase = c.seqOf(c.next+lost) - 1
-	c.gridStart = resume
+	c.gridStart, c.aligned = resume, false
 	c.next, c.picSlot = 0, 0
 	clear(c.pics)
 	// Audio of a separate microphone may already have arrived past the gap.

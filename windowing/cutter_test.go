@@ -428,3 +428,76 @@ func TestWallTimes(t *testing.T) {
 		t.Errorf("age of a window that ended 57 s ago: %v", age)
 	}
 }
+
+// TestAlignGrid: the first key frame of a live video moves the grid forward
+// by less than a hop so that a window is centred on it, dropping the sound
+// before the new first window; once the grid has a picture or a closed
+// window it stays; a gap's new grid may be placed again.
+func TestAlignGrid(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		name        string
+		length, hop time.Duration
+		audioBefore time.Duration // sound delivered before the key frame is reported
+		key         time.Duration
+		wantStarts  []time.Duration // the first windows' starts
+	}{
+		{"key frame after the first centre", 3 * time.Second, 3 * time.Second, 1700 * ms, 1700 * ms, []time.Duration{200 * ms, 3200 * ms}},
+		{"key frame before the first centre", 3 * time.Second, 3 * time.Second, 400 * ms, 400 * ms, []time.Duration{1900 * ms, 4900 * ms}},
+		{"key frame on the first centre", 3 * time.Second, 3 * time.Second, 1500 * ms, 1500 * ms, []time.Duration{0, 3 * time.Second}},
+		{"a later key frame, a hop further", 3 * time.Second, 3 * time.Second, 4 * time.Second, 4 * time.Second, []time.Duration{2500 * ms, 5500 * ms}},
+		{"overlapping windows", 2 * time.Second, 1 * time.Second, 1300 * ms, 1300 * ms, []time.Duration{300 * ms, 1300 * ms, 2300 * ms}},
+		{"no sound yet", 3 * time.Second, 3 * time.Second, 0, 1700 * ms, []time.Duration{200 * ms, 3200 * ms}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed(t, tc.length, tc.hop)
+			f.audio(0, tc.audioBefore)
+			f.c.AlignGrid(tc.key)
+			// A second key frame does not move the grid again.
+			f.c.AlignGrid(tc.key + 700*ms)
+			if got, want := f.c.PictureTarget(), tc.wantStarts[0]+tc.length/2; got != want {
+				t.Fatalf("picture target %v after the key frame at %v, want %v", got, tc.key, want)
+			}
+			f.audio(tc.audioBefore, tc.key)
+			f.both(tc.key, tc.wantStarts[len(tc.wantStarts)-1]+tc.length+LagAllowance)
+			if len(f.windows) < len(tc.wantStarts) {
+				t.Fatalf("%d windows, want at least %d (stats %+v)", len(f.windows), len(tc.wantStarts), f.c.Stats())
+			}
+			for i, want := range tc.wantStarts {
+				w := f.windows[i]
+				if w.PTSStart != want || w.PTSEnd != want+tc.length || w.Seq != uint64(i+1) {
+					t.Errorf("window %d: seq %d %v–%v, want seq %d from %v", i, w.Seq, w.PTSStart, w.PTSEnd, i+1, want)
+				}
+				// The sound is whole: nothing before the move leaks in, and
+				// the moved buffer holds the samples of their positions.
+				if w.SilenceFilled != 0 && w.PTSStart >= tc.audioBefore {
+					t.Errorf("window %d: %d samples of silence", i, w.SilenceFilled)
+				}
+			}
+			if w := f.windows[0]; w.FramePTS != w.PTSStart+tc.length/2 && tc.key >= tc.wantStarts[0] {
+				t.Errorf("the first window's picture is at %v, want the key frame on its centre %v", w.FramePTS, w.PTSStart+tc.length/2)
+			}
+		})
+	}
+
+	t.Run("stays once a picture is taken", func(t *testing.T) {
+		f := newFeed(t, 3*time.Second, 3*time.Second)
+		f.both(0, 1600*ms) // the picture for the centre at 1.5 s is taken
+		f.c.AlignGrid(1700 * ms)
+		f.both(1600*ms, 8*time.Second)
+		if len(f.windows) == 0 || f.windows[0].PTSStart != 0 {
+			t.Fatalf("the grid moved after its first picture: %+v", f.windows)
+		}
+	})
+	t.Run("a gap's new grid is placed again", func(t *testing.T) {
+		f := newFeed(t, 3*time.Second, 3*time.Second)
+		f.c.AlignGrid(1500 * ms)
+		f.both(0, 3*time.Second)
+		f.c.Gap(3*time.Second, 10*time.Second)
+		f.c.AlignGrid(10400 * ms)
+		if got, want := f.c.PictureTarget(), 10400*ms+3*time.Second; got != want {
+			t.Fatalf("picture target after the gap %v, want %v (the key frame at 10.4 s is before the new grid's first centre)", got, want)
+		}
+	})
+}
