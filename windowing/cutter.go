@@ -137,9 +137,8 @@ func (c *Cutter) PictureTarget() time.Duration {
 // camera's key frames then fall on centres again wherever its GOP divides
 // a multiple of the hop (a 1 s GOP and a 3 s hop: every window; a 2 s GOP:
 // every other one).
-// The sound before the new first window belongs to no window, like the
-// sound before a stream's first window always did. A grid is placed once;
-// a gap starts a new one.
+// The sound before the moved grid's first window (less than a hop) belongs
+// to no window. A grid is placed once; a gap starts a new one.
 func (c *Cutter) AlignGrid(pos time.Duration) {
 	if c.aligned || c.next != 0 || c.picSlot != 0 || len(c.pics) > 0 {
 		return
