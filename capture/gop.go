@@ -140,12 +140,15 @@ func (b *gopBuffer) around(target time.Duration) (a, bi int) {
 }
 
 // startFor is where decoding must start so that the frames around target
-// come out right.
-func (b *gopBuffer) startFor(target time.Duration) int {
+// come out right. inOrder says packets come in presentation order (no
+// B-frames, so no leading pictures either): then every frame presented
+// before one held has come, and the nearer of the two around target is
+// known from the packets alone.
+func (b *gopBuffer) startFor(target time.Duration, inOrder bool) int {
 	a, bi := b.around(target)
 	start := len(b.q)
 	switch {
-	case bi >= 0 && (a < 0 || b.q[bi].pos-target <= target-b.q[a].pos):
+	case inOrder && bi >= 0 && (a < 0 || b.q[bi].pos-target <= target-b.q[a].pos):
 		// The frame at or after the target is the picture (the picker
 		// takes it on a tie too), so the one before it need not come out,
 		// nor, when it ends the GOP before, that GOP: a key frame on a

@@ -40,8 +40,39 @@ func TestStartForDecodesOnlyThePicture(t *testing.T) {
 		{400 * ms, 0},
 		{2100 * ms, 25}, // past the buffer: its last GOP
 	} {
-		if got := b.startFor(tc.target); got != tc.start {
+		if got := b.startFor(tc.target, true); got != tc.start {
 			t.Errorf("startFor(%v) = packet %d (at %v), want %d", tc.target, got, b.q[got].pos, tc.start)
 		}
+	}
+}
+
+// TestStartForWaitsForLeadingPictures: with reordering, frames presented
+// before a key frame (an open GOP's leading pictures) may still come after
+// it, so the key frame nearest the target is no reason to skip the GOP
+// before: decoding starts where the frame before the target needs it.
+func TestStartForWaitsForLeadingPictures(t *testing.T) {
+	ms := time.Millisecond
+	var b gopBuffer
+	defer b.clear()
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	if err := pkt.AllocPayload(16); err != nil {
+		t.Fatal(err)
+	}
+	// Decode order: K1(0) P(920) K2(1040); B(960) and B(1000), leading
+	// pictures of K2, are still to come.
+	for _, p := range []struct {
+		pos time.Duration
+		key bool
+	}{{0, true}, {920 * ms, false}, {1040 * ms, true}} {
+		if err := b.push(pkt, p.pos, p.pos, p.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.startFor(1000*ms, false); got != 0 {
+		t.Errorf("with reordering, startFor = packet %d (at %v), want 0: the B-frame at 1000 ms may still come", got, b.q[got].pos)
+	}
+	if got := b.startFor(1000*ms, true); got != 2 {
+		t.Errorf("in presentation order, startFor = packet %d, want 2 (the key frame, nearer)", got)
 	}
 }

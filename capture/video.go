@@ -17,8 +17,8 @@ type videoOptions struct {
 	maxBytes  int           // bounds of the GOP buffer
 	maxDur    time.Duration
 	stats     *videoStats // nil: not counted
-	// alignGrid: a live input's first key frame of a session is offered to
-	// a media.GridSink, so that windows may be centred on key frames.
+	// alignGrid: a live input's key frames are offered to a
+	// media.GridSink, so that windows may be centred on key frames.
 	alignGrid bool
 }
 
@@ -126,11 +126,20 @@ func (d *videoDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 	}
 	pos, dts := d.packetTimes(pkt)
 	key := pkt.Flags().Has(astiav.PacketFlagKey)
-	if key && d.keys == 0 && d.opts.alignGrid {
+	if key && d.opts.alignGrid {
+		// Every key frame: the sink places a grid once, at the first key
+		// frame it gets after the grid began (a session's start or a gap).
 		if g, ok := sink.(media.GridSink); ok {
 			g.AlignGrid(pos)
 		}
 	}
+	// Known from the probe on: a frame at or past a target is taken for the
+	// picture before the frames presented earlier have all come only when
+	// none can come later (startFor).
+	if pos < d.maxPos {
+		d.reordered = true
+	}
+	d.maxPos = max(d.maxPos, pos)
 	if key {
 		n, err := d.atKey(pos, sink)
 		decodeErrors += n
@@ -145,10 +154,6 @@ func (d *videoDecoder) decode(pkt *astiav.Packet, sink media.Sink) (decodeErrors
 	if !key && pos < d.lastKey {
 		d.openGOP = true
 	}
-	if pos < d.maxPos {
-		d.reordered = true
-	}
-	d.maxPos = max(d.maxPos, pos)
 	if err := d.buf.push(pkt, pos, dts, key); err != nil {
 		return decodeErrors, fmt.Errorf("hold video packet: %w", err)
 	}
@@ -374,7 +379,7 @@ func (d *videoDecoder) activate(t time.Duration) bool {
 		return false
 	}
 	d.active, d.activeT = true, t
-	b.seek(b.startFor(t))
+	b.seek(b.startFor(t, !d.reordered))
 	return true
 }
 
@@ -426,7 +431,7 @@ func (d *videoDecoder) catchUpErrors(sink media.Sink) (int, error) {
 			return 0, nil
 		}
 		d.active, d.activeT = true, t
-		d.buf.seek(d.buf.startFor(t))
+		d.buf.seek(d.buf.startFor(t, !d.reordered))
 	}
 	return d.drain(d.buf.next, sink)
 }

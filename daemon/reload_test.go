@@ -95,8 +95,26 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	if st := retainedState(t, b, "change"); st != "running" {
 		t.Errorf("the changed stream's retained state: %s", st)
 	}
-	if ok, n := contiguous(seqs("keep")); !ok {
-		t.Errorf("the untouched stream's seqs have gaps: %v (of %d)", sortedSeqs(seqs("keep")), n)
+	// Nothing of the untouched stream is lost to the reload: every seq up
+	// to its highest arrived, except windows the scheduler dropped for
+	// freshness (a loaded machine falls behind the windows of three 1 s
+	// streams through one request slot), none dropped at a shutdown.
+	// A window below the highest published may still be at the model (the
+	// newest starts first): wait for the accounts to settle.
+	var got map[uint64]struct{}
+	var drops map[string]float64
+	explained := func() bool {
+		got = seqs("keep")
+		drops = r.scrape(t).byLabel("garssl_windows_dropped_total", "reason", map[string]string{"stream": "keep"})
+		freshness := drops["stale"] + drops["too_late"] + drops["superseded"] + drops["queue_full"]
+		return float64(slices.Max(sortedSeqs(got)))-float64(len(got)) <= freshness && drops["shutdown"] == 0
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !explained() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !explained() {
+		t.Errorf("the untouched stream's seqs have gaps the drops do not explain: %v; drops %v", sortedSeqs(got), drops)
 	}
 	if s2.Stats().Requests == 0 {
 		t.Error("the new model endpoint got no request")

@@ -104,6 +104,16 @@ func samplesAt(d time.Duration) int64 {
 	return (int64(d)*SampleRate + int64(time.Second)/2) / int64(time.Second)
 }
 
+// floorSamples is the last 16 kHz sample index at or before d.
+func floorSamples(d time.Duration) int64 {
+	n := int64(d) * SampleRate
+	q := n / int64(time.Second)
+	if n%int64(time.Second) < 0 {
+		q--
+	}
+	return q
+}
+
 func durationOf(samples int64) time.Duration {
 	return time.Duration(samples * int64(time.Second) / SampleRate)
 }
@@ -145,8 +155,10 @@ func (c *Cutter) AlignGrid(pos time.Duration) {
 	}
 	c.aligned = true
 	// The smallest start at or after the grid's own whose window is
-	// centred on pos plus a whole number of hops.
-	centredAt := samplesAt(pos) - c.lengthSamples/2
+	// centred on pos plus a whole number of hops. Starts are whole 16 kHz
+	// samples: rounded down, so that the centre lies at or just before the
+	// key frame, which is then the first frame at or past the target.
+	centredAt := floorSamples(pos - c.halfDur)
 	shift := (centredAt - c.gridStart) % c.hopSamples
 	if shift < 0 {
 		shift += c.hopSamples
