@@ -14,20 +14,12 @@ import (
 func TestStartForDecodesOnlyThePicture(t *testing.T) {
 	ms := time.Millisecond
 	frame := 40 * ms
-	var b gopBuffer
-	defer b.clear()
-	pkt := astiav.AllocPacket()
-	defer pkt.Free()
-	if err := pkt.AllocPayload(16); err != nil {
-		t.Fatal(err)
-	}
 	// Two GOPs of 25 frames, key frames at 0 and 1 s, no reordering.
+	var held []heldPacket
 	for i := range 50 {
-		pos := time.Duration(i) * frame
-		if err := b.push(pkt, pos, pos, i%25 == 0); err != nil {
-			t.Fatal(err)
-		}
+		held = append(held, heldPacket{time.Duration(i) * frame, i%25 == 0})
 	}
+	b := holding(t, held...)
 	for _, tc := range []struct {
 		target time.Duration
 		start  int
@@ -52,27 +44,37 @@ func TestStartForDecodesOnlyThePicture(t *testing.T) {
 // before: decoding starts where the frame before the target needs it.
 func TestStartForWaitsForLeadingPictures(t *testing.T) {
 	ms := time.Millisecond
-	var b gopBuffer
-	defer b.clear()
-	pkt := astiav.AllocPacket()
-	defer pkt.Free()
-	if err := pkt.AllocPayload(16); err != nil {
-		t.Fatal(err)
-	}
 	// Decode order: K1(0) P(920) K2(1040); B(960) and B(1000), leading
 	// pictures of K2, are still to come.
-	for _, p := range []struct {
-		pos time.Duration
-		key bool
-	}{{0, true}, {920 * ms, false}, {1040 * ms, true}} {
-		if err := b.push(pkt, p.pos, p.pos, p.key); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := holding(t, heldPacket{0, true}, heldPacket{920 * ms, false}, heldPacket{1040 * ms, true})
 	if got := b.startFor(1000*ms, false); got != 0 {
 		t.Errorf("with reordering, startFor = packet %d (at %v), want 0: the B-frame at 1000 ms may still come", got, b.q[got].pos)
 	}
 	if got := b.startFor(1000*ms, true); got != 2 {
 		t.Errorf("in presentation order, startFor = packet %d, want 2 (the key frame, nearer)", got)
 	}
+}
+
+type heldPacket struct {
+	pos time.Duration
+	key bool
+}
+
+// holding is a gopBuffer holding packets at the given positions (decode
+// order as given, dts = pts), freed when the test ends.
+func holding(t *testing.T, packets ...heldPacket) *gopBuffer {
+	t.Helper()
+	b := &gopBuffer{}
+	t.Cleanup(b.clear)
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	if err := pkt.AllocPayload(16); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range packets {
+		if err := b.push(pkt, p.pos, p.pos, p.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
 }
